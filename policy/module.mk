@@ -1,0 +1,10 @@
+# policy/: the moat.conf language and its compiler, one static library in
+# three builds (product, test with sanitizers, fuzz).
+POLICY_SRCS := $(wildcard policy/*.c)
+
+$(B)/libpolicy.a: $(POLICY_SRCS:%.c=$(B)/%.o)
+	ar rcs $@ $^
+$(T)/libpolicy.a: $(POLICY_SRCS:%.c=$(T)/%.o)
+	ar rcs $@ $^
+$(F)/libpolicy.a: $(POLICY_SRCS:%.c=$(F)/%.o)
+	ar rcs $@ $^

@@ -1,0 +1,16 @@
+# tests/: one cmocka binary per tests/unit/test_*.c, linked against the
+# sanitizer build of the library it tests; one libFuzzer binary per
+# tests/fuzz/fuzz_*.c; script checks under tests/netns, tests/golden, ...
+POLICY_TESTS := $(patsubst tests/unit/%.c,$(T)/tests/%,$(wildcard tests/unit/test_policy*.c))
+$(POLICY_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(T)/libpolicy.a
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(NFT_LIBS)
+UNIT_TESTS += $(POLICY_TESTS)
+
+POLICY_FUZZ := $(patsubst tests/fuzz/%.c,$(F)/%,$(wildcard tests/fuzz/fuzz_policy*.c))
+$(POLICY_FUZZ): $(F)/%: $(F)/tests/fuzz/%.o $(F)/libpolicy.a
+	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ $(NFT_LIBS)
+FUZZ_TARGETS += $(POLICY_FUZZ)
+
+# Script checks: each prints its own result; run-checks counts them.
+CHECKS += tests/golden/run
+CHECK_DEPS += $(T)/netctl
