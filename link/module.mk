@@ -1,0 +1,24 @@
+# link/: moat-link, the vhost-user frame copier between two VMs.
+# The datapath core (guest memory, virtqueue, copy, vhost-user messages) is
+# one library in three builds; the program adds the io_uring loop.
+LINK_CORE := link/guestmem.c link/virtq.c link/copy.c
+LINK_PROG := link/main.c link/loop.c link/stats.c link/sandbox.c
+LINK_LIBS := -luring -lseccomp
+
+$(B)/liblink.a: $(LINK_CORE:%.c=$(B)/%.o)
+	ar rcs $@ $^
+$(T)/liblink.a: $(LINK_CORE:%.c=$(T)/%.o)
+	ar rcs $@ $^
+$(F)/liblink.a: $(LINK_CORE:%.c=$(F)/%.o)
+	ar rcs $@ $^
+
+LINK_TESTS := $(patsubst tests/unit/%.c,$(T)/tests/%,$(wildcard tests/unit/test_link_*.c))
+$(LINK_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(T)/liblink.a
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
+UNIT_TESTS += $(LINK_TESTS)
+
+LINK_FUZZ := $(patsubst tests/fuzz/%.c,$(F)/%,$(wildcard tests/fuzz/fuzz_link_*.c))
+$(LINK_FUZZ): $(F)/%: $(F)/tests/fuzz/%.o $(F)/liblink.a
+	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
+FUZZ_TARGETS += $(LINK_FUZZ)
+
