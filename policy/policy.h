@@ -18,6 +18,9 @@
 #define MOAT_STRING_MAX   128
 #define MOAT_HOST_MAX     253
 #define MOAT_MAX_ERRORS   20   /* errors reported per file before giving up */
+#define MOAT_ADDR_STRLEN  50   /* addr_format's longest "address/prefix" + NUL */
+#define MOAT_MAC_STRLEN   18
+#define MOAT_TIME_STRLEN  32
 
 /* ---- source positions and diagnostics (diag.c) ---- */
 
@@ -55,7 +58,7 @@ struct addr {
 };
 
 /* "10.0.0.0/8", "2001:db8::1": false if not an address or host bits are set
- * (*host_bits tells which, when not NULL). */
+ * (*host_bits tells which, when not NULL; then *a holds the value as written). */
 bool addr_parse(const char *s, struct addr *a, bool *host_bits);
 /* Prints "10.0.0.0/8", or "10.0.0.1" when the prefix is the full length. */
 void addr_format(const struct addr *a, char *buf, size_t len);
@@ -129,6 +132,7 @@ struct rule {
 	bool log;
 	bool has_until;
 	time_t until;                    /* UTC seconds */
+	struct src_loc until_loc;        /* the time after `until` */
 	char *comment;                   /* NULL when absent */
 	int number;                      /* 1-based position in its VM, as written */
 	struct src_loc loc;              /* the action keyword */
@@ -155,7 +159,8 @@ struct policy {
 };
 
 /* Parse TEXT (not NUL-terminated necessarily). Returns NULL when there were
- * errors (all of them in d); never a partial policy. */
+ * errors (all of them in d); never a partial policy. The caller sets up D
+ * with diags_init() on the same text, and frees it. */
 struct policy *policy_parse(const char *text, size_t len, struct diags *d);
 
 /* Semantic checks (check.c): VM references, duplicates, addresses against the
@@ -171,17 +176,24 @@ void policy_free(struct policy *p);
 /* Read a whole file into memory (NUL-terminated); NULL + errno on failure. */
 char *policy_read_file(const char *path, size_t *len);
 
-/* The firewall VM's address: first host of the subnet. */
+/* The firewall VM's address: first host of the subnet (subnet6). */
 void policy_gateway(const struct policy *p, struct addr *gw);
+void policy_gateway6(const struct policy *p, struct addr *gw);
 /* Default MACs of DESIGN.md: app side 02:6d:61:00:cc:dd, firewall side
  * 02:6d:66:00:cc:dd, for an IPv4 address a.b.c.d. */
 void policy_default_mac(const struct addr *a, uint8_t mac[6]);
 void policy_firewall_mac(const struct vm *v, uint8_t mac[6]);
 int policy_find_vm(const struct policy *p, const char *name);
+/* "echo-request" for 8; NULL for an ICMP type moat.conf has no name for. */
+const char *policy_icmp_type_name(uint8_t type);
 
 /* The policy as moat.conf text that parses back to the same policy, each VM
  * and rule followed by a comment saying in words what it allows (print.c).
  * ONLY_VM NULL = everything. Returns false if ONLY_VM is unknown. */
 bool policy_print(FILE *out, const struct policy *p, const char *only_vm);
+/* "02:6d:61:00:00:0a"; "2026-12-01T18:00Z" (seconds only when not zero),
+ * both as moat.conf writes them. */
+void policy_format_mac(const uint8_t mac[6], char *buf, size_t len);
+void policy_format_time(time_t t, char *buf, size_t len);
 
 #endif
