@@ -1,7 +1,7 @@
 # link/: moat-link, the vhost-user frame copier between two VMs.
 # The datapath core (guest memory, virtqueue, copy, vhost-user messages) is
 # one library in three builds; the program adds the io_uring loop.
-LINK_CORE := link/guestmem.c link/virtq.c link/copy.c
+LINK_CORE := link/guestmem.c link/virtq.c link/copy.c link/vhost_user.c
 LINK_PROG := link/main.c link/loop.c link/stats.c link/sandbox.c
 LINK_LIBS := -luring -lseccomp
 
