@@ -14,3 +14,16 @@ FUZZ_TARGETS += $(POLICY_FUZZ)
 # Script checks: each prints its own result; run-checks counts them.
 CHECKS += tests/golden/run
 CHECK_DEPS += $(T)/netctl
+
+# nftload: loads a moat.conf into the current netns the way the daemon does
+# (netns tests and bench-policy).
+$(B)/nftload: $(B)/tests/tools/nftload.o $(B)/libpolicy.a
+	$(CC) $(ALLCFLAGS) -Itests/tools -o $@ $^ $(NFT_LIBS)
+$(T)/nftload: $(T)/tests/tools/nftload.o $(T)/libpolicy.a
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ $(NFT_LIBS)
+CHECKS += tests/netns/policy-load
+CHECK_DEPS += $(T)/nftload
+
+bench-policy: $(B)/nftload $(B)/netctl
+	tests/bench/bench-policy
+.PHONY: bench-policy

@@ -1,0 +1,61 @@
+/* batch.h: a ruleset as one nftables transaction (libnftnl messages between
+ * a batch begin and end), and the socket that commits it (nlsock.c). */
+#ifndef MOAT_BATCH_H
+#define MOAT_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ruleset.h"
+
+#ifndef NFT_TABLE_F_PERSIST
+#define NFT_TABLE_F_PERSIST 0x4   /* Linux 6.9: the table outlives its owner */
+#endif
+
+/* What one message of the batch was, so a kernel error names it. */
+struct batch_origin {
+	uint32_t seq;
+	int vm, rule, line;       /* from the rule; -1/0/0 for the rest */
+	char what[96];            /* "rule in chain out_dev", "set h4_github.com" */
+};
+
+struct nl_batch {
+	char *buf;
+	size_t len, cap;
+	uint32_t seq;             /* next sequence number, never 0 */
+	uint32_t first_seq;
+	size_t nmsgs;             /* between begin and end */
+	struct batch_origin *origins;
+	size_t norigins, ocap;
+	uint32_t next_set_id;
+};
+
+void batch_init(struct nl_batch *b, uint32_t first_seq);
+void batch_free(struct nl_batch *b);
+
+/* The whole table: create it (if missing), delete it, create it again with
+ * TABLE_FLAGS and everything in RS: one transaction replaces any old table. */
+void batch_ruleset_full(struct nl_batch *b, const struct ruleset *rs, uint32_t table_flags);
+
+/* Only what differs between OLD (what the kernel has) and NEW: chains whose
+ * rules changed are flushed and refilled, sets and map elements added or
+ * removed. Unchanged VMs cost nothing. */
+void batch_ruleset_diff(struct nl_batch *b, const struct ruleset *old, const struct ruleset *new);
+
+const struct batch_origin *batch_find_origin(const struct nl_batch *b, uint32_t seq);
+
+/* ---- nlsock.c: the one handle that touches the kernel ---- */
+
+struct nft_sock {
+	struct mnl_socket *nl;
+	bool dry_run;             /* build everything, send nothing */
+	uint32_t portid;
+};
+
+/* 0, or -errno with a message naming the failing part in ERR. */
+int nft_sock_open(struct nft_sock *s, bool dry_run);
+void nft_sock_close(struct nft_sock *s);
+int nft_commit(struct nft_sock *s, struct nl_batch *b, char *err, size_t errlen);
+
+#endif

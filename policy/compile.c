@@ -1,0 +1,723 @@
+/* compile.c: a checked policy -> struct ruleset (see ruleset.h for the shape).
+ *
+ * One kernel rule per (config rule, destination, protocol, port item): no
+ * anonymous sets, whose load cost grows with the square of their number, and
+ * no per-rule named sets either. Host names are the only sets rules look up,
+ * one per name, shared by every VM and filled by dnsmasq.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ruleset.h"
+
+#define CT_STATE_INVALID     1u
+#define CT_STATE_ESTABLISHED 2u
+#define CT_STATE_RELATED     4u
+#define CT_DIR_ORIGINAL      0
+#define CT_DIR_REPLY         1
+#define HOST_TIMEOUT_S       3600
+
+static void *grow(void *arr, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return arr;
+	size_t n = *cap ? *cap * 2 : 8;
+	while (n < need)
+		n *= 2;
+	void *p = realloc(arr, n * size);
+	if (!p)
+		abort();   /* a policy never needs more than a few MB */
+	memset((char *)p + *cap * size, 0, (n - *cap) * size);
+	*cap = n;
+	return p;
+}
+
+/* ---- building blocks ---- */
+
+struct builder {
+	struct ruleset *rs;
+	const struct policy *p;
+	size_t chains_cap, sets_cap;
+};
+
+static struct rs_chain *chain_new(struct builder *b, const char *name, int vm)
+{
+	b->rs->chains = grow(b->rs->chains, &b->chains_cap, b->rs->nchains + 1,
+			     sizeof(*b->rs->chains));
+	struct rs_chain *c = &b->rs->chains[b->rs->nchains++];
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->vm = vm;
+	return c;
+}
+
+static struct rs_chain *base_chain_new(struct builder *b, const char *name, int hook, int prio)
+{
+	struct rs_chain *c = chain_new(b, name, -1);
+	c->base = true;
+	c->hook = hook;
+	c->prio = prio;
+	return c;
+}
+
+static struct rs_set *set_new(struct builder *b, const char *name, enum rs_set_type type)
+{
+	b->rs->sets = grow(b->rs->sets, &b->sets_cap, b->rs->nsets + 1, sizeof(*b->rs->sets));
+	struct rs_set *s = &b->rs->sets[b->rs->nsets++];
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->type = type;
+	return s;
+}
+
+static struct rs_elem *elem_add(struct rs_set *s)
+{
+	s->elems = grow(s->elems, &s->cap, s->nelems + 1, sizeof(*s->elems));
+	return &s->elems[s->nelems++];
+}
+
+static void vmap_add(struct rs_set *s, const char *ifname, const char *chain)
+{
+	struct rs_elem *e = elem_add(s);
+	memcpy(e->key, ifname, strnlen(ifname, sizeof(e->key) - 1));
+	snprintf(e->chain, sizeof(e->chain), "%s", chain);
+}
+
+static struct rs_rule *rule_new(struct rs_chain *c, int vm, int number, int line)
+{
+	c->rules = grow(c->rules, &c->cap, c->nrules + 1, sizeof(*c->rules));
+	struct rs_rule *r = &c->rules[c->nrules++];
+	r->vm = vm;
+	r->rule = number;
+	r->line = line;
+	return r;
+}
+
+static struct rs_match *match(struct rs_rule *r, enum rs_key key, enum rs_op op)
+{
+	if (r->nm >= RS_MATCH_MAX)
+		abort();   /* the compiler never builds such a rule */
+	struct rs_match *m = &r->m[r->nm++];
+	m->key = key;
+	m->op = op;
+	return m;
+}
+
+static void match_u8(struct rs_rule *r, enum rs_key key, enum rs_op op, uint8_t v)
+{
+	match(r, key, op)->val[0] = v;
+}
+
+static void match_u16(struct rs_rule *r, enum rs_key key, uint16_t lo, uint16_t hi)
+{
+	struct rs_match *m = match(r, key, lo == hi ? RO_EQ : RO_RANGE);
+	m->val[0] = lo >> 8; m->val[1] = lo & 0xff;
+	m->val2[0] = hi >> 8; m->val2[1] = hi & 0xff;
+}
+
+static void match_str(struct rs_rule *r, enum rs_key key, enum rs_op op, const char *s)
+{
+	memcpy(match(r, key, op)->val, s, strnlen(s, 15));
+}
+
+static void match_set(struct rs_rule *r, enum rs_key key, enum rs_op op, const char *set)
+{
+	snprintf(match(r, key, op)->set, RS_NAME_MAX, "%s", set);
+}
+
+static void match_addr(struct rs_rule *r, enum rs_key key, enum rs_op op, const struct addr *a)
+{
+	int full = a->family == AF_INET ? 32 : 128;
+	struct rs_match *m = match(r, key, a->prefix == full ? op : RO_PREFIX);
+	memcpy(m->val, a->bytes, full / 8);
+	m->plen = a->prefix;
+}
+
+static void match_nfproto(struct rs_rule *r, int family)
+{
+	match_u8(r, RK_NFPROTO, RO_EQ, family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
+}
+
+static void match_ct_state(struct rs_rule *r, uint32_t bits)
+{
+	struct rs_match *m = match(r, RK_CT_STATE, RO_ANYBIT);
+	memcpy(m->val, &bits, 4);   /* host order, as the kernel keeps it */
+}
+
+static void comment_fixed(struct rs_rule *r, const char *what)
+{
+	snprintf(r->comment, sizeof(r->comment), "%s", what);
+}
+
+static void comment_vm(struct rs_rule *r, const struct vm *v, const char *what)
+{
+	if (r->rule || !what)
+		snprintf(r->comment, sizeof(r->comment), "%s rule %d", v->name, r->rule);
+	else
+		snprintf(r->comment, sizeof(r->comment), "%s %s", v->name, what);
+}
+
+/* ---- the deny at the end of a VM's chain (policy reject|drop, log denied) ---- */
+
+static void add_deny(const struct policy *p, struct rs_chain *c, const struct vm *v, int vm,
+		     int number, int line, bool log, const struct rs_match *ms, int nm)
+{
+	const char *what = number ? NULL : "default deny";
+	if (log) {
+		struct rs_rule *r = rule_new(c, vm, number, line);
+		memcpy(r->m, ms, nm * sizeof(*ms));
+		r->nm = nm;
+		r->limit = r->log = true;
+		if (number)
+			snprintf(r->log_prefix, sizeof(r->log_prefix), "moat %s %d deny ", v->name, number);
+		else
+			snprintf(r->log_prefix, sizeof(r->log_prefix), "moat %s default deny ", v->name);
+		comment_vm(r, v, what);
+	}
+	if (p->net.deny == DENY_REJECT) {
+		struct rs_rule *r = rule_new(c, vm, number, line);
+		memcpy(r->m, ms, nm * sizeof(*ms));
+		r->nm = nm;
+		match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_TCP);
+		r->verdict = RV_REJECT_TCP;
+		comment_vm(r, v, what);
+	}
+	struct rs_rule *r = rule_new(c, vm, number, line);
+	memcpy(r->m, ms, nm * sizeof(*ms));
+	r->nm = nm;
+	r->verdict = p->net.deny == DENY_REJECT ? RV_REJECT_ICMPX : RV_DROP;
+	comment_vm(r, v, what);
+}
+
+/* ---- per-VM chains ---- */
+
+static void compile_pre(struct builder *b, const struct vm *v, int vm)
+{
+	char name[RS_NAME_MAX];
+	snprintf(name, sizeof(name), "pre_%s", v->name);
+	struct rs_chain *c = chain_new(b, name, vm);
+	struct rs_rule *r;
+
+	r = rule_new(c, vm, 0, 0);
+	match_u8(r, RK_IIFTYPE, RO_EQ, 1 /* ARPHRD_ETHER */);
+	memcpy(match(r, RK_ETHER_SADDR, RO_NE)->val, v->mac, 6);
+	r->verdict = RV_DROP;
+	comment_vm(r, v, "spoofed MAC");
+
+	/* DHCP before the VM has an address */
+	r = rule_new(c, vm, 0, 0);
+	match_nfproto(r, AF_INET);
+	match(r, RK_IP_SADDR, RO_EQ);   /* 0.0.0.0 */
+	match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+	match_u16(r, RK_TH_DPORT, 67, 67);   /* one port: nft would merge sport+dport */
+	r->verdict = RV_RETURN;
+	comment_vm(r, v, "DHCP discover");
+
+	r = rule_new(c, vm, 0, 0);
+	match_nfproto(r, AF_INET);
+	match_addr(r, RK_IP_SADDR, RO_NE, &v->addr);
+	r->verdict = RV_DROP;
+	comment_vm(r, v, "spoofed IPv4 source");
+
+	if (v->has_addr6 && (b->p->net.has & NET_HAS_SUBNET6)) {
+		struct addr ll;
+		addr_parse("fe80::/10", &ll, NULL);
+		r = rule_new(c, vm, 0, 0);
+		match_nfproto(r, AF_INET6);
+		match_addr(r, RK_IP6_SADDR, RO_EQ, &ll);
+		r->verdict = RV_RETURN;
+		comment_vm(r, v, "IPv6 link-local");
+		r = rule_new(c, vm, 0, 0);
+		match_nfproto(r, AF_INET6);
+		match_addr(r, RK_IP6_SADDR, RO_NE, &v->addr6);
+		r->verdict = RV_DROP;
+		comment_vm(r, v, "spoofed IPv6 source");
+	} else {
+		r = rule_new(c, vm, 0, 0);
+		match_nfproto(r, AF_INET6);
+		r->verdict = RV_DROP;
+		comment_vm(r, v, "no IPv6");
+	}
+}
+
+static bool vm_allows_dns(const struct vm *v)
+{
+	for (size_t i = 0; i < v->nrules; i++)
+		if (v->rules[i].kind == RULE_DNS && !v->rules[i].expired)
+			return true;
+	return false;
+}
+
+static void input_service(struct rs_chain *c, const struct vm *v, int vm, int family,
+			  const struct addr *gw, int proto, uint16_t port, const char *what)
+{
+	struct rs_rule *r = rule_new(c, vm, 0, 0);
+	match_nfproto(r, family);
+	if (gw)
+		match_addr(r, family == AF_INET ? RK_IP_DADDR : RK_IP6_DADDR, RO_EQ, gw);
+	match_u8(r, RK_L4PROTO, RO_EQ, proto);
+	if (proto == IPPROTO_ICMP)
+		match_u8(r, RK_ICMP_TYPE, RO_EQ, port);
+	else if (proto == IPPROTO_ICMPV6)
+		match_u8(r, RK_ICMP6_TYPE, RO_EQ, port);
+	else
+		match_u16(r, RK_TH_DPORT, port, port);
+	r->verdict = RV_ACCEPT;
+	comment_vm(r, v, what);
+}
+
+static void compile_in(struct builder *b, const struct vm *v, int vm)
+{
+	const struct policy *p = b->p;
+	char name[RS_NAME_MAX];
+	snprintf(name, sizeof(name), "in_%s", v->name);
+	struct rs_chain *c = chain_new(b, name, vm);
+	struct addr gw;
+	policy_gateway(p, &gw);
+
+	input_service(c, v, vm, AF_INET, NULL, IPPROTO_UDP, 67, "DHCP");
+	if (vm_allows_dns(v)) {
+		input_service(c, v, vm, AF_INET, &gw, IPPROTO_UDP, 53, "DNS");
+		input_service(c, v, vm, AF_INET, &gw, IPPROTO_TCP, 53, "DNS");
+	}
+	input_service(c, v, vm, AF_INET, &gw, IPPROTO_ICMP, 8, "ping gateway");
+	if (v->has_addr6 && (p->net.has & NET_HAS_SUBNET6)) {
+		/* neighbour discovery: solicitations and advertisements */
+		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 133, "router solicitation");
+		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 135, "neighbour solicitation");
+		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 136, "neighbour advertisement");
+		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 128, "ping gateway");
+	}
+	add_deny(p, c, v, vm, 0, 0, false, NULL, 0);
+}
+
+/* ICMP types are written as ICMPv4 numbers; these are their ICMPv6 twins. */
+static int icmp6_type(uint8_t t)
+{
+	switch (t) {
+	case 0: return 129;   /* echo reply */
+	case 3: return 1;     /* destination unreachable */
+	case 8: return 128;   /* echo request */
+	case 11: return 3;    /* time exceeded */
+	default: return -1;
+	}
+}
+
+/* One destination of a rule, as the matches that pick it out. */
+struct target {
+	int family;              /* 0 = any family */
+	enum rs_key key;
+	const struct addr *addr; /* or NULL */
+	char set[RS_NAME_MAX];   /* host-name set, or "" */
+};
+
+static void emit_rule(const struct policy *p, struct rs_chain *c, const struct vm *v, int vm,
+		      const struct rule *ru, const struct target *t, int proto,
+		      const struct port_range *port, int type)
+{
+	struct rs_rule tmpl = { .vm = vm };
+	if (t->family)
+		match_nfproto(&tmpl, t->family);
+	if (t->addr)
+		match_addr(&tmpl, t->key, RO_EQ, t->addr);
+	else if (t->set[0])
+		match_set(&tmpl, t->key, RO_LOOKUP, t->set);
+	if (proto >= 0)
+		match_u8(&tmpl, RK_L4PROTO, RO_EQ, proto);   /* nft types proto-dst by it */
+	if (port)
+		match_u16(&tmpl, RK_CT_OPROTO_DST, port->lo, port->hi);
+	if (type >= 0)   /* the tuple's "port" of an ICMP flow is type << 8 | code */
+		match_u16(&tmpl, RK_CT_OPROTO_DST, type << 8, type << 8 | 0xff);
+
+	if (ru->action == ACT_DENY) {
+		add_deny(p, c, v, vm, ru->number, ru->loc.line, ru->log, tmpl.m, tmpl.nm);
+		return;
+	}
+	if (ru->log) {
+		struct rs_rule *r = rule_new(c, vm, ru->number, ru->loc.line);
+		memcpy(r->m, tmpl.m, sizeof(tmpl.m));
+		r->nm = tmpl.nm;
+		r->limit = r->log = true;
+		snprintf(r->log_prefix, sizeof(r->log_prefix), "moat %s %d allow ", v->name, ru->number);
+		comment_vm(r, v, NULL);
+	}
+	struct rs_rule *r = rule_new(c, vm, ru->number, ru->loc.line);
+	memcpy(r->m, tmpl.m, sizeof(tmpl.m));
+	r->nm = tmpl.nm;
+	r->set_mark = true;
+	r->verdict = RV_ACCEPT;
+	comment_vm(r, v, NULL);
+}
+
+/* Expand one destination over the rule's protocols and ports. */
+static void emit_target(const struct policy *p, struct rs_chain *c, const struct vm *v, int vm,
+			const struct rule *ru, const struct target *t)
+{
+	if (ru->kind == RULE_ALL || (ru->proto == PROTO_ANY && ru->nports == 0)) {
+		emit_rule(p, c, v, vm, ru, t, -1, NULL, -1);
+		return;
+	}
+	if (ru->proto == PROTO_ICMP) {
+		bool v6 = p->net.has & NET_HAS_SUBNET6;
+		for (int fam = AF_INET; ; fam = AF_INET6) {
+			if (!t->family || t->family == fam) {
+				int proto = fam == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+				struct target ft = *t;
+				if (!ft.family && ru->ntypes)   /* type numbers differ per family */
+					ft.family = fam;
+				if (ru->ntypes == 0)
+					emit_rule(p, c, v, vm, ru, &ft, proto, NULL, -1);
+				for (size_t i = 0; i < ru->ntypes; i++) {
+					int ty = fam == AF_INET ? ru->types[i] : icmp6_type(ru->types[i]);
+					if (ty >= 0)
+						emit_rule(p, c, v, vm, ru, &ft, proto, NULL, ty);
+				}
+			}
+			if (fam == AF_INET6 || !v6)
+				break;
+		}
+		return;
+	}
+	int protos[2], np = 0;
+	if (ru->proto == PROTO_TCP || ru->proto == PROTO_ANY)
+		protos[np++] = IPPROTO_TCP;
+	if (ru->proto == PROTO_UDP || ru->proto == PROTO_ANY)
+		protos[np++] = IPPROTO_UDP;
+	for (int i = 0; i < np; i++) {
+		if (ru->nports == 0)
+			emit_rule(p, c, v, vm, ru, t, protos[i], NULL, -1);
+		for (size_t j = 0; j < ru->nports; j++)
+			emit_rule(p, c, v, vm, ru, t, protos[i], &ru->ports[j], -1);
+	}
+}
+
+static void compile_forward(struct builder *b, const struct vm *v, int vm)
+{
+	const struct policy *p = b->p;
+	bool v6 = p->net.has & NET_HAS_SUBNET6;
+	char name[RS_NAME_MAX];
+	snprintf(name, sizeof(name), "out_%s", v->name);
+	struct rs_chain *out = chain_new(b, name, vm);
+	snprintf(name, sizeof(name), "local_%s", v->name);
+	struct rs_chain *local = chain_new(b, name, vm);
+
+	for (size_t i = 0; i < v->nrules; i++) {
+		const struct rule *ru = &v->rules[i];
+		if (ru->expired || ru->kind == RULE_DNS)
+			continue;
+		if (ru->kind == RULE_ALL || ru->ndests == 0) {
+			struct target t = { 0 };
+			emit_target(p, out, v, vm, ru, &t);
+			continue;
+		}
+		for (size_t d = 0; d < ru->ndests; d++) {
+			const struct dest *ds = &ru->dests[d];
+			struct target t = { 0 };
+			if (ds->kind == DEST_ADDR) {
+				if (ds->addr.family == AF_INET6 && !v6)
+					continue;   /* IPv6 never leaves an app VM */
+				t.family = ds->addr.family;
+				t.key = t.family == AF_INET ? RK_CT_ODADDR : RK_CT_ODADDR6;
+				t.addr = &ds->addr;
+				emit_target(p, out, v, vm, ru, &t);
+			} else if (ds->kind == DEST_HOST) {
+				for (int fam = AF_INET; ; fam = AF_INET6) {
+					t.family = fam;
+					t.key = fam == AF_INET ? RK_CT_ODADDR : RK_CT_ODADDR6;
+					ruleset_host_set_name(ds->name, fam, t.set, sizeof(t.set));
+					emit_target(p, out, v, vm, ru, &t);
+					if (fam == AF_INET6 || !v6)
+						break;
+				}
+			} else {
+				const struct vm *peer = &p->vms[ds->vm];
+				t.family = AF_INET;
+				t.key = RK_CT_ODADDR;
+				t.addr = &peer->addr;
+				emit_target(p, local, v, vm, ru, &t);
+				if (v6 && peer->has_addr6 && v->has_addr6) {
+					t.family = AF_INET6;
+					t.key = RK_CT_ODADDR6;
+					t.addr = &peer->addr6;
+					emit_target(p, local, v, vm, ru, &t);
+				}
+			}
+		}
+	}
+	add_deny(p, out, v, vm, 0, 0, p->net.log_denied, NULL, 0);
+	add_deny(p, local, v, vm, 0, 0, p->net.log_denied, NULL, 0);
+}
+
+/* ---- the fixed part of the table ---- */
+
+static void compile_base(struct builder *b)
+{
+	const struct policy *p = b->p;
+	struct rs_chain *c;
+	struct rs_rule *r;
+	struct addr uplink_net;
+	addr_parse(RS_UPLINK_NET, &uplink_net, NULL);
+
+	c = base_chain_new(b, "prerouting", NF_INET_PRE_ROUTING, -150);
+	r = rule_new(c, -1, 0, 0);
+	match_set(r, RK_IIFNAME, RO_VMAP, "pre_vm");
+	comment_fixed(r, "anti-spoofing per VM");
+
+	c = base_chain_new(b, "input", NF_INET_LOCAL_IN, 0);
+	c->policy_drop = true;
+	r = rule_new(c, -1, 0, 0);
+	match_str(r, RK_IIFNAME, RO_EQ, "lo");
+	r->verdict = RV_ACCEPT;
+	r = rule_new(c, -1, 0, 0);
+	match_set(r, RK_IIFNAME, RO_VMAP, "in_vm");
+	comment_fixed(r, "what each VM may ask the firewall");
+	r = rule_new(c, -1, 0, 0);
+	match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
+	match_ct_state(r, CT_STATE_ESTABLISHED | CT_STATE_RELATED);
+	r->verdict = RV_ACCEPT;
+	comment_fixed(r, "replies to the firewall's own traffic");
+
+	c = base_chain_new(b, "forward", NF_INET_FORWARD, 0);
+	c->policy_drop = true;
+	r = rule_new(c, -1, 0, 0);
+	match_ct_state(r, CT_STATE_ESTABLISHED | CT_STATE_RELATED);
+	match_set(r, RK_CT_MARK, RO_LOOKUP, "live");
+	r->verdict = RV_ACCEPT;
+	comment_fixed(r, "connections the policy in force allowed");
+	r = rule_new(c, -1, 0, 0);
+	match_ct_state(r, CT_STATE_INVALID);
+	r->verdict = RV_DROP;
+	comment_fixed(r, "invalid");
+	r = rule_new(c, -1, 0, 0);
+	match_nfproto(r, AF_INET);
+	match_addr(r, RK_CT_ODADDR, RO_EQ, &uplink_net);
+	r->verdict = RV_DROP;
+	comment_fixed(r, "never the netvm");
+
+	for (int dir = CT_DIR_ORIGINAL; dir <= CT_DIR_REPLY; dir++) {
+		enum rs_key ifkey = dir == CT_DIR_ORIGINAL ? RK_IIFNAME : RK_OIFNAME;
+		const char *why = dir == CT_DIR_ORIGINAL ? "from a VM" : "back to a VM";
+		char what[64];
+		if (p->net.has & NET_HAS_SUBNET) {
+			r = rule_new(c, -1, 0, 0);
+			match_u8(r, RK_CT_DIRECTION, RO_EQ, dir);
+			match_nfproto(r, AF_INET);
+			match_addr(r, RK_CT_ODADDR, RO_EQ, &p->net.subnet);
+			match_set(r, ifkey, RO_VMAP, "local_vm");
+			snprintf(what, sizeof(what), "VM to VM, %s", why);
+			comment_fixed(r, what);
+		}
+		if (p->net.has & NET_HAS_SUBNET6) {
+			r = rule_new(c, -1, 0, 0);
+			match_u8(r, RK_CT_DIRECTION, RO_EQ, dir);
+			match_nfproto(r, AF_INET6);
+			match_addr(r, RK_CT_ODADDR6, RO_EQ, &p->net.subnet6);
+			match_set(r, ifkey, RO_VMAP, "local_vm");
+			snprintf(what, sizeof(what), "VM to VM (IPv6), %s", why);
+			comment_fixed(r, what);
+		}
+		r = rule_new(c, -1, 0, 0);
+		match_u8(r, RK_CT_DIRECTION, RO_EQ, dir);
+		match_set(r, ifkey, RO_VMAP, "out_vm");
+		snprintf(what, sizeof(what), "VM to the world, %s", why);
+		comment_fixed(r, what);
+	}
+}
+
+/* ---- digests and marks ---- */
+
+static char *chain_digest(const struct ruleset *rs, const struct rs_chain *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		abort();
+	fprintf(f, "%d %d %d %d\n", c->base, c->hook, c->prio, c->policy_drop);
+	for (size_t i = 0; i < c->nrules; i++) {
+		ruleset_render_rule(f, rs, &c->rules[i], false);
+		fputc('\n', f);
+	}
+	fclose(f);
+	return buf;
+}
+
+static const struct rs_vm *prev_vm(const struct ruleset *prev, const char *name)
+{
+	for (size_t i = 0; prev && i < prev->nvms; i++)
+		if (strcmp(prev->vms[i].name, name) == 0)
+			return &prev->vms[i];
+	return NULL;
+}
+
+static bool forward_unchanged(const struct ruleset *rs, const struct ruleset *prev, int vm)
+{
+	const char *name = rs->vms[vm].name;
+	const char *prefixes[] = { "out_", "local_" };
+	for (int i = 0; i < 2; i++) {
+		char cn[RS_NAME_MAX];
+		snprintf(cn, sizeof(cn), "%s%s", prefixes[i], name);
+		const struct rs_chain *a = ruleset_find_chain(rs, cn);
+		const struct rs_chain *b = ruleset_find_chain(prev, cn);
+		if (!a || !b || strcmp(a->digest, b->digest) != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool slot_taken(const struct ruleset *rs, size_t upto, const struct ruleset *prev,
+		       const struct policy *p, int slot)
+{
+	for (size_t i = 0; i < upto; i++)
+		if (rs->vms[i].slot == slot)
+			return true;
+	/* a slot still owned by a VM kept from PREV is not free either */
+	for (size_t i = 0; prev && i < prev->nvms; i++)
+		if (prev->vms[i].slot == slot && policy_find_vm(p, prev->vms[i].name) >= 0)
+			return true;
+	return false;
+}
+
+static void assign_marks(struct ruleset *rs, const struct ruleset *prev, const struct policy *p)
+{
+	for (size_t i = 0; i < rs->nvms; i++) {
+		struct rs_vm *v = &rs->vms[i];
+		const struct rs_vm *old = prev_vm(prev, v->name);
+		if (old) {
+			v->slot = old->slot;
+			if (forward_unchanged(rs, prev, i)) {
+				v->mark = old->mark;
+				continue;
+			}
+		} else {
+			int s = 1;
+			while (slot_taken(rs, i, prev, p, s))
+				s++;
+			v->slot = s;
+		}
+		v->mark = (uint32_t)v->slot << 20 | (rs->generation & 0xfffff);
+		if (old && v->mark == old->mark)   /* generation wrapped onto the old one */
+			v->mark ^= 0x80000;
+	}
+}
+
+/* ---- entry points ---- */
+
+void ruleset_host_set_name(const char *host, int family, char *buf, size_t len)
+{
+	/* set names hold at most 255 bytes; a longer host name gets a hash */
+	const char *pfx = family == AF_INET ? "h4_" : "h6_";
+	if (strlen(host) + 3 < 200) {
+		snprintf(buf, len, "%s%s", pfx, host);
+		return;
+	}
+	uint64_t h = 1469598103934665603ull;
+	for (const char *s = host; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	snprintf(buf, len, "%s%.160s~%016llx", pfx, host, (unsigned long long)h);
+}
+
+static void add_host_sets(struct builder *b)
+{
+	const struct policy *p = b->p;
+	for (size_t i = 0; i < p->nvms; i++)
+		for (size_t j = 0; j < p->vms[i].nrules; j++) {
+			const struct rule *ru = &p->vms[i].rules[j];
+			for (size_t d = 0; d < ru->ndests; d++) {
+				if (ru->dests[d].kind != DEST_HOST || ru->expired)
+					continue;
+				for (int fam = AF_INET; ; fam = AF_INET6) {
+					char name[RS_NAME_MAX];
+					ruleset_host_set_name(ru->dests[d].name, fam, name, sizeof(name));
+					if (!ruleset_find_set(b->rs, name)) {
+						struct rs_set *s = set_new(b, name, fam == AF_INET ? RST_IPV4 : RST_IPV6);
+						s->dynamic = true;
+						s->timeout_s = HOST_TIMEOUT_S;
+					}
+					if (fam == AF_INET6 || !(p->net.has & NET_HAS_SUBNET6))
+						break;
+				}
+			}
+		}
+}
+
+struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *prev,
+				uint32_t generation)
+{
+	struct ruleset *rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return NULL;
+	struct builder b = { .rs = rs, .p = p };
+	rs->generation = generation;
+	rs->nvms = p->nvms;
+	rs->vms = calloc(p->nvms ? p->nvms : 1, sizeof(*rs->vms));
+	if (!rs->vms) {
+		free(rs);
+		return NULL;
+	}
+
+	compile_base(&b);
+	const char *maps[] = { "pre_vm", "in_vm", "out_vm", "local_vm" };
+	const char *chains[] = { "pre_", "in_", "out_", "local_" };
+	for (int k = 0; k < 4; k++)
+		set_new(&b, maps[k], RST_IFNAME_VMAP);
+	set_new(&b, "live", RST_MARK);
+	add_host_sets(&b);
+
+	for (size_t i = 0; i < p->nvms; i++) {
+		const struct vm *v = &p->vms[i];
+		snprintf(rs->vms[i].name, sizeof(rs->vms[i].name), "%s", v->name);
+		compile_pre(&b, v, i);
+		compile_in(&b, v, i);
+		compile_forward(&b, v, i);
+		for (int k = 0; k < 4; k++) {
+			char cn[RS_NAME_MAX];
+			snprintf(cn, sizeof(cn), "%s%s", chains[k], v->name);
+			vmap_add((struct rs_set *)ruleset_find_set(rs, maps[k]), v->name, cn);
+		}
+	}
+	for (size_t i = 0; i < rs->nchains; i++)
+		rs->chains[i].digest = chain_digest(rs, &rs->chains[i]);
+	assign_marks(rs, prev, p);
+
+	struct rs_set *live = (struct rs_set *)ruleset_find_set(rs, "live");
+	for (size_t i = 0; i < rs->nvms; i++) {
+		uint32_t m = rs->vms[i].mark;
+		memcpy(elem_add(live)->key, &m, 4);   /* host order, like ct mark */
+	}
+	return rs;
+}
+
+void ruleset_free(struct ruleset *rs)
+{
+	if (!rs)
+		return;
+	for (size_t i = 0; i < rs->nchains; i++) {
+		free(rs->chains[i].rules);
+		free(rs->chains[i].digest);
+	}
+	for (size_t i = 0; i < rs->nsets; i++)
+		free(rs->sets[i].elems);
+	free(rs->chains);
+	free(rs->sets);
+	free(rs->vms);
+	free(rs);
+}
+
+const struct rs_chain *ruleset_find_chain(const struct ruleset *rs, const char *name)
+{
+	for (size_t i = 0; rs && i < rs->nchains; i++)
+		if (strcmp(rs->chains[i].name, name) == 0)
+			return &rs->chains[i];
+	return NULL;
+}
+
+const struct rs_set *ruleset_find_set(const struct ruleset *rs, const char *name)
+{
+	for (size_t i = 0; rs && i < rs->nsets; i++)
+		if (strcmp(rs->sets[i].name, name) == 0)
+			return &rs->sets[i];
+	return NULL;
+}

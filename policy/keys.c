@@ -1,0 +1,27 @@
+/* keys.c: what each match key loads, in nft's words and in netlink's. */
+#include <linux/netfilter/nf_tables.h>
+
+#include "ruleset.h"
+
+const struct rs_keyinfo rs_keys[RK__COUNT] = {
+	[RK_NFPROTO]      = { "meta nfproto", RS_META, NFT_META_NFPROTO, 0, 1, false },
+	[RK_L4PROTO]      = { "meta l4proto", RS_META, NFT_META_L4PROTO, 0, 1, false },
+	[RK_IIFNAME]      = { "iifname", RS_META, NFT_META_IIFNAME, 0, 16, false },
+	[RK_OIFNAME]      = { "oifname", RS_META, NFT_META_OIFNAME, 0, 16, false },
+	[RK_IIFTYPE]      = { "meta iiftype", RS_META, NFT_META_IIFTYPE, 0, 2, false },
+	[RK_ETHER_SADDR]  = { "ether saddr", RS_PAYLOAD, NFT_PAYLOAD_LL_HEADER, 6, 6, false },
+	[RK_IP_SADDR]     = { "ip saddr", RS_PAYLOAD, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, false },
+	[RK_IP_DADDR]     = { "ip daddr", RS_PAYLOAD, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, false },
+	[RK_IP6_SADDR]    = { "ip6 saddr", RS_PAYLOAD, NFT_PAYLOAD_NETWORK_HEADER, 8, 16, false },
+	[RK_IP6_DADDR]    = { "ip6 daddr", RS_PAYLOAD, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, false },
+	[RK_TH_SPORT]     = { "th sport", RS_PAYLOAD, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, false },
+	[RK_TH_DPORT]     = { "th dport", RS_PAYLOAD, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, false },
+	[RK_ICMP_TYPE]    = { "icmp type", RS_PAYLOAD, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, false },
+	[RK_ICMP6_TYPE]   = { "icmpv6 type", RS_PAYLOAD, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, false },
+	[RK_CT_STATE]     = { "ct state", RS_CT, NFT_CT_STATE, 0, 4, false },
+	[RK_CT_DIRECTION] = { "ct direction", RS_CT, NFT_CT_DIRECTION, 0, 1, false },
+	[RK_CT_MARK]      = { "ct mark", RS_CT, NFT_CT_MARK, 0, 4, false },
+	[RK_CT_ODADDR]    = { "ct original ip daddr", RS_CT, NFT_CT_DST_IP, 0, 4, true },
+	[RK_CT_ODADDR6]   = { "ct original ip6 daddr", RS_CT, NFT_CT_DST_IP6, 0, 16, true },
+	[RK_CT_OPROTO_DST]= { "ct original proto-dst", RS_CT, NFT_CT_PROTO_DST, 0, 2, true },
+};

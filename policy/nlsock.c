@@ -1,0 +1,129 @@
+/* nlsock.c: send one batch to nf_tables and map any error back to the part
+ * of the ruleset (and the config line) that caused it.
+ *
+ * The kernel handles a batch inside our sendmsg(): when it returns, every
+ * error is already queued on the socket. No error queued = committed.
+ */
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "batch.h"
+
+int nft_sock_open(struct nft_sock *s, bool dry_run)
+{
+	memset(s, 0, sizeof(*s));
+	s->dry_run = dry_run;
+	if (dry_run)
+		return 0;
+	s->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!s->nl)
+		return -errno;
+	if (mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int err = -errno;
+		mnl_socket_close(s->nl);
+		s->nl = NULL;
+		return err;
+	}
+	int one = 1;
+	mnl_socket_setsockopt(s->nl, NETLINK_EXT_ACK, &one, sizeof(one));
+	s->portid = mnl_socket_get_portid(s->nl);
+	return 0;
+}
+
+void nft_sock_close(struct nft_sock *s)
+{
+	if (s->nl)
+		mnl_socket_close(s->nl);
+	s->nl = NULL;
+}
+
+static void describe_error(const struct nl_batch *b, const struct nlmsghdr *nlh,
+			   char *err, size_t errlen, size_t *used)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	const char *extack = NULL;
+	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
+		size_t off = sizeof(*e);
+		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+			off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+		const struct nlattr *attr;
+		void *start = (char *)e + off;
+		size_t left = (const char *)nlh + nlh->nlmsg_len - (const char *)start;
+		mnl_attr_for_each_payload(start, left) {
+			if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
+			    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+				extack = mnl_attr_get_str(attr);
+		}
+	}
+	const struct batch_origin *o = batch_find_origin(b, e->msg.nlmsg_seq);
+	int n = snprintf(err + *used, errlen - *used, "%s%s%s%s%s", *used ? "; " : "",
+			 o ? o->what : "batch", ": ", strerror(-e->error),
+			 extack ? " (" : "");
+	if (n > 0 && (size_t)n < errlen - *used)
+		*used += n;
+	if (extack && *used < errlen) {
+		n = snprintf(err + *used, errlen - *used, "%s)", extack);
+		if (n > 0 && (size_t)n < errlen - *used)
+			*used += n;
+	}
+	if (o && o->line && *used < errlen) {
+		n = snprintf(err + *used, errlen - *used, " [config line %d]", o->line);
+		if (n > 0 && (size_t)n < errlen - *used)
+			*used += n;
+	}
+}
+
+int nft_commit(struct nft_sock *s, struct nl_batch *b, char *err, size_t errlen)
+{
+	if (errlen)
+		err[0] = 0;
+	if (s->dry_run)
+		return 0;
+	int size = b->len + 65536 > (size_t)1 << 30 ? 1 << 30 : (int)(b->len + 65536);
+	int fd = mnl_socket_get_fd(s->nl);
+	/* FORCE: the batch is one message and may exceed the default limits */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	int rcv = 4 << 20;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+
+	if (mnl_socket_sendto(s->nl, b->buf, b->len) < 0) {
+		int e = -errno;
+		snprintf(err, errlen, "sending the batch: %s", strerror(errno));
+		return e;
+	}
+
+	static char buf[64 * 1024];
+	int first_error = 0;
+	size_t used = 0;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (!first_error)
+				first_error = -errno;
+			break;
+		}
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		int left = n;
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+			if (nlh->nlmsg_type != NLMSG_ERROR)
+				continue;
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+			if (e->error == 0)
+				continue;
+			if (!first_error)
+				first_error = e->error;
+			describe_error(b, nlh, err, errlen, &used);
+		}
+	}
+	return first_error;
+}

@@ -1,0 +1,161 @@
+/* ruleset.h: the compiled form of a policy, one nftables table.
+ *
+ * compile.c turns a checked struct policy into a struct ruleset: chains of
+ * rules made of a few kinds of matches and statements, sets and verdict maps.
+ * The same ruleset is rendered as nft text (render.c) and as one libnftnl
+ * batch (batch.c), either whole or as the difference from the ruleset that is
+ * loaded, so that an apply costs what changed.
+ *
+ * The table (inet moat):
+ *   prerouting -> iifname vmap @pre_vm -> pre_NAME   source MAC/address of each VM
+ *   input      -> iifname vmap @in_vm  -> in_NAME    DHCP, DNS, ping to the firewall
+ *   forward    -> established with a live mark: accept
+ *                 original: iifname, reply: oifname, by the conntrack original
+ *                 destination: app subnet -> @local_vm -> local_NAME (vm X rules)
+ *                              elsewhere  -> @out_vm   -> out_NAME   (the world)
+ * Every VM has its own conntrack mark; a rule that accepts marks the
+ * connection with it and @live holds the marks of the policy in force. A VM
+ * whose forward rules change gets a new mark, so its connections are judged
+ * again, by their original tuple, on their next packet.
+ */
+#ifndef MOAT_RULESET_H
+#define MOAT_RULESET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "policy.h"
+
+#define RS_TABLE        "moat"
+#define RS_NAME_MAX     256          /* nftables set and chain names */
+#define RS_MATCH_MAX    8
+#define RS_LOG_GROUP    1            /* NFLOG group of every log statement */
+#define RS_LOG_RATE     10           /* logged packets per second per rule */
+#define RS_LOG_BURST    20
+#define RS_UPLINK_IF    "uplink"     /* the firewall's interface to the netvm */
+#define RS_UPLINK_NET   "10.139.0.0/30"
+
+enum rs_key {
+	RK_NFPROTO, RK_L4PROTO, RK_IIFNAME, RK_OIFNAME, RK_IIFTYPE,
+	RK_ETHER_SADDR, RK_IP_SADDR, RK_IP_DADDR, RK_IP6_SADDR, RK_IP6_DADDR,
+	RK_TH_SPORT, RK_TH_DPORT, RK_ICMP_TYPE, RK_ICMP6_TYPE,
+	RK_CT_STATE, RK_CT_DIRECTION, RK_CT_MARK,
+	RK_CT_ODADDR, RK_CT_ODADDR6, RK_CT_OPROTO_DST,
+	RK__COUNT
+};
+
+/* Where each key's value comes from (keys.c): one table for text and batch. */
+enum rs_source { RS_META, RS_PAYLOAD, RS_CT };
+struct rs_keyinfo {
+	const char *text;        /* nft syntax, "ct original ip daddr" */
+	enum rs_source source;
+	int nkey;                /* NFT_META_*, NFT_PAYLOAD_*_HEADER or NFT_CT_* */
+	int offset;              /* payload offset */
+	int len;                 /* bytes */
+	bool original;           /* ct: original direction */
+};
+extern const struct rs_keyinfo rs_keys[RK__COUNT];
+
+enum rs_op {
+	RO_EQ, RO_NE,
+	RO_RANGE,        /* val <= x <= val2, big-endian */
+	RO_PREFIX,       /* x within val/plen */
+	RO_ANYBIT,       /* x & val != 0 (ct state) */
+	RO_LOOKUP,       /* x in @set */
+	RO_VMAP,         /* verdict from @set */
+};
+
+struct rs_match {
+	uint8_t key;     /* enum rs_key */
+	uint8_t op;      /* enum rs_op */
+	uint8_t plen;
+	uint8_t val[16], val2[16];
+	char set[RS_NAME_MAX];
+};
+
+enum rs_verdict {
+	RV_NONE, RV_ACCEPT, RV_DROP, RV_RETURN,
+	RV_REJECT_TCP,   /* reject with tcp reset */
+	RV_REJECT_ICMPX, /* reject with icmpx admin-prohibited */
+};
+
+struct rs_rule {
+	struct rs_match m[RS_MATCH_MAX];
+	int nm;
+	bool limit;              /* limit rate RS_LOG_RATE before log */
+	bool log;
+	char log_prefix[64];
+	bool set_mark;           /* ct mark set <the VM's mark> */
+	enum rs_verdict verdict;
+	char comment[128];
+	int vm;                  /* index in policy.vms, or -1 */
+	int rule;                /* rule number in its VM (1-based), 0 for fixed rules */
+	int line;                /* config line, for error messages; not in the kernel */
+};
+
+struct rs_chain {
+	char name[RS_NAME_MAX];
+	bool base;
+	int hook;                /* NF_INET_* when base */
+	int prio;
+	bool policy_drop;
+	struct rs_rule *rules;
+	size_t nrules, cap;
+	int vm;                  /* owning VM or -1 */
+	char *digest;            /* rendered rules, mark left out: what a diff compares */
+};
+
+enum rs_set_type { RST_IFNAME_VMAP, RST_MARK, RST_IPV4, RST_IPV6 };
+
+struct rs_elem {
+	uint8_t key[16];
+	char chain[RS_NAME_MAX]; /* vmap: jump target */
+};
+
+struct rs_set {
+	char name[RS_NAME_MAX];
+	enum rs_set_type type;
+	bool dynamic;            /* filled by dnsmasq at run time: never diffed */
+	uint32_t timeout_s;      /* default element timeout, 0 = none */
+	struct rs_elem *elems;
+	size_t nelems, cap;
+};
+
+struct rs_vm {
+	char name[MOAT_NAME_MAX + 1];
+	int slot;                /* 1..4095, stable while the VM exists */
+	uint32_t mark;           /* slot << 20 | generation */
+};
+
+struct ruleset {
+	uint32_t generation;
+	struct rs_chain *chains;
+	size_t nchains;
+	struct rs_set *sets;
+	size_t nsets;
+	struct rs_vm *vms;       /* same order as policy.vms */
+	size_t nvms;
+};
+
+/* Compile a checked policy. PREV (may be NULL) is the ruleset loaded now: a VM
+ * whose forward chains are unchanged keeps its mark, so its connections are
+ * not re-judged. Returns NULL on out-of-memory only. */
+struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *prev,
+				uint32_t generation);
+void ruleset_free(struct ruleset *rs);
+
+/* The nftables set names for a host-name destination (dnsmasq fills them). */
+void ruleset_host_set_name(const char *host, int family, char *buf, size_t len);
+
+/* nft text: `nft -f` loads the same ruleset the batch does. ONLY_VM >= 0:
+ * just that VM's chains (for reading, not loading). */
+void ruleset_render(FILE *out, const struct ruleset *rs, int only_vm);
+/* The statements of one rule as nft text (used for digests and messages). */
+void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_rule *r,
+			 bool with_mark);
+
+const struct rs_chain *ruleset_find_chain(const struct ruleset *rs, const char *name);
+const struct rs_set *ruleset_find_set(const struct ruleset *rs, const char *name);
+
+#endif
