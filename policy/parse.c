@@ -529,6 +529,8 @@ static bool parse_port(struct parser *ps, struct port_range *pr)
 {
 	const struct token *t = &ps->tok;
 	struct src_loc loc = t->loc;
+	const char *text = t->text;
+	int len;
 	unsigned long lo, hi;
 
 	if (t->kind == TOK_RANGE) {
@@ -536,22 +538,31 @@ static bool parse_port(struct parser *ps, struct port_range *pr)
 		hi = t->num2;
 	} else if (t->kind == TOK_NUMBER) {
 		lo = hi = t->num;
+		parse_next(ps);
+		if (t->kind != TOK_DASH)
+			goto check;
+		parse_next(ps);
+		if (t->kind != TOK_NUMBER)
+			return parse_expected(ps, "the last port of the range");
+		hi = t->num;
+		loc.len = t->loc.col + t->loc.len - loc.col;
 	} else {
 		return parse_expected(ps, "a port or a range like 8000-8080");
 	}
+	parse_next(ps);
+check:
+	len = loc.len;
 	if (lo == 0 || hi == 0 || lo > 65535 || hi > 65535) {
-		diag_error(ps->d, loc, "port '%.*s' is out of range: ports are 1-65535",
-			   (int)t->len, t->text);
+		diag_error(ps->d, loc, "port '%.*s' is out of range: ports are 1-65535", len, text);
 		return false;
 	}
 	if (lo > hi) {
 		diag_error(ps->d, loc, "empty port range '%.*s': the first port is above the last",
-			   (int)t->len, t->text);
+			   len, text);
 		return false;
 	}
 	pr->lo = (uint16_t)lo;
 	pr->hi = (uint16_t)hi;
-	parse_next(ps);
 	return true;
 }
 

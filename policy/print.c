@@ -215,11 +215,13 @@ static void print_rule_words(FILE *w, const struct policy *p, const struct rule 
 {
 	static const char *const protos[] = { "any protocol", "tcp", "udp", "icmp and icmpv6" };
 	char when[MOAT_TIME_STRLEN];
-	bool only_vms = r->ndests > 0;
+	bool only_vms = r->ndests > 0, hosts = false;
 	size_t i;
 
-	for (i = 0; i < r->ndests; i++)
+	for (i = 0; i < r->ndests; i++) {
 		only_vms = only_vms && r->dests[i].kind == DEST_VM;
+		hosts = hosts || r->dests[i].kind == DEST_HOST;
+	}
 	if (r->action == ACT_DENY)
 		fputs("denied: ", w);
 	else if (only_vms)
@@ -242,10 +244,12 @@ static void print_rule_words(FILE *w, const struct policy *p, const struct rule 
 			if (dst->kind == DEST_ADDR)
 				print_addr(w, &dst->addr);
 			else if (dst->kind == DEST_HOST)
-				fprintf(w, "%s and its subdomains", dst->name);
+				fputs(dst->name, w);
 			else
 				print_vm_ref(w, p, dst);
 		}
+		if (hosts)
+			fputs(" (names with their subdomains)", w);
 		if (r->nports) {
 			fputs(r->nports == 1 && r->ports[0].lo == r->ports[0].hi ? " port " :
 			      ", ports ", w);
