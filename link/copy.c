@@ -33,7 +33,8 @@ static void cursor_write(struct cursor *cur, const uint8_t *src, size_t len)
 		size_t n = v->iov_len - cur->off;
 		if (n > len)
 			n = len;
-		memcpy((uint8_t *)v->iov_base + cur->off, src, n);
+		/* one frontend may own both ends and make them overlap */
+		memmove((uint8_t *)v->iov_base + cur->off, src, n);
 		cur->written[cur->k] += n;
 		cur->off += n;
 		src += n;
