@@ -117,6 +117,7 @@ static void check_duplicates(const struct policy *p, size_t i, struct diags *d)
 		if (v->has_addr && w->has_addr && addr_equal(&v->addr, &w->addr)) {
 			addr_format(&v->addr, buf, sizeof(buf));
 			diag_error(d, v->addr_loc, "address %s is already VM %s's", buf, w->name);
+			continue;   /* the MACs derived from it clash too: say it once */
 		}
 		if (v->has_addr6 && w->has_addr6 && addr_equal(&v->addr6, &w->addr6)) {
 			addr_format(&v->addr6, buf, sizeof(buf));

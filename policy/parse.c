@@ -780,7 +780,7 @@ static bool parse_vm_setting(struct parser *ps, struct vm *vm)
 static void parse_block(struct parser *ps, const char *what,
 			bool (*statement)(struct parser *, void *), void *arg)
 {
-	int open_line = ps->tok.loc.line;
+	struct src_loc open = ps->tok.loc;
 
 	parse_next(ps);
 	for (;;) {
@@ -797,8 +797,7 @@ static void parse_block(struct parser *ps, const char *what,
 				parse_skip(ps);
 			return;
 		case TOK_EOF:
-			diag_error(ps->d, ps->tok.loc, "expected '}' to close %s (opened on line %d)",
-				   what, open_line);
+			diag_error(ps->d, open, "the '{' of %s is never closed", what);
 			return;
 		default:
 			if (!statement(ps, arg))
