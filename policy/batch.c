@@ -362,6 +362,15 @@ static void verdict(struct nftnl_rule *r, int v)
 	add_expr(r, e);
 }
 
+static void goto_chain(struct nftnl_rule *r, const char *chain)
+{
+	struct nftnl_expr *e = expr("immediate");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NFT_GOTO);
+	nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+	add_expr(r, e);
+}
+
 static void reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
 {
 	struct nftnl_expr *e = expr("reject");
@@ -391,9 +400,11 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 		add_expr(r, e);
 	}
 	add_expr(r, expr("counter"));
+	char text[160];
 	if (ru->log) {
+		ruleset_log_prefix(rs, ru, text, sizeof(text));
 		e = expr("log");
-		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, ru->log_prefix);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, text);
 		nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, RS_LOG_GROUP);
 		add_expr(r, e);
 	}
@@ -417,10 +428,15 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 	case RV_REJECT_ICMPX:
 		reject(r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
 		break;
+	case RV_GOTO_ACCEPT:
+		snprintf(text, sizeof(text), "acc_%s", rs->vms[ru->vm].name);
+		goto_chain(r, text);
+		break;
 	}
-	if (ru->comment[0]) {
+	ruleset_rule_comment(rs, ru, text, sizeof(text));
+	if (text[0]) {
 		struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(256);
-		nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, ru->comment);
+		nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, text);
 		nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(u),
 				    nftnl_udata_buf_len(u));
 		nftnl_udata_buf_free(u);
@@ -502,7 +518,7 @@ static bool sets_mark(const struct rs_chain *c)
 static bool chain_changed(const struct ruleset *old, const struct rs_chain *oc,
 			  const struct ruleset *new, const struct rs_chain *nc)
 {
-	if (strcmp(nc->digest, oc->digest) != 0)
+	if (!ruleset_chain_equal(nc, oc))
 		return true;
 	return sets_mark(nc) && new->vms[nc->vm].mark != old->vms[oc->vm].mark;
 }

@@ -124,7 +124,7 @@ static void match_str(struct rs_rule *r, enum rs_key key, enum rs_op op, const c
 
 static void match_set(struct rs_rule *r, enum rs_key key, enum rs_op op, const char *set)
 {
-	snprintf(match(r, key, op)->set, RS_NAME_MAX, "%s", set);
+	snprintf(match(r, key, op)->set, RS_SETREF_MAX, "%s", set);
 }
 
 static void match_addr(struct rs_rule *r, enum rs_key key, enum rs_op op, const struct addr *a)
@@ -148,15 +148,32 @@ static void match_ct_state(struct rs_rule *r, uint32_t bits)
 
 static void comment_fixed(struct rs_rule *r, const char *what)
 {
-	snprintf(r->comment, sizeof(r->comment), "%s", what);
+	r->what = what;
 }
 
 static void comment_vm(struct rs_rule *r, const struct vm *v, const char *what)
 {
-	if (r->rule || !what)
-		snprintf(r->comment, sizeof(r->comment), "%s rule %d", v->name, r->rule);
+	(void)v;   /* the comment names the VM when it is rendered */
+	r->what = r->rule ? NULL : what;
+}
+
+void ruleset_rule_comment(const struct ruleset *rs, const struct rs_rule *r, char *buf, size_t len)
+{
+	if (r->vm < 0)
+		snprintf(buf, len, "%s", r->what ? r->what : "");
+	else if (r->what)
+		snprintf(buf, len, "%s %s", rs->vms[r->vm].name, r->what);
 	else
-		snprintf(r->comment, sizeof(r->comment), "%s %s", v->name, what);
+		snprintf(buf, len, "%s rule %d", rs->vms[r->vm].name, r->rule);
+}
+
+void ruleset_log_prefix(const struct ruleset *rs, const struct rs_rule *r, char *buf, size_t len)
+{
+	const char *name = r->vm >= 0 ? rs->vms[r->vm].name : "-";
+	if (r->rule)
+		snprintf(buf, len, "moat %s %d %s ", name, r->rule, r->log == RL_ALLOW ? "allow" : "deny");
+	else
+		snprintf(buf, len, "moat %s default deny ", name);
 }
 
 /* ---- the deny at the end of a VM's chain (policy reject|drop, log denied) ---- */
@@ -165,24 +182,28 @@ static void add_deny(const struct policy *p, struct rs_chain *c, const struct vm
 		     int number, int line, bool log, const struct rs_match *ms, int nm)
 {
 	const char *what = number ? NULL : "default deny";
+	int proto = -1;   /* the protocol the matches already pin down */
+	for (int i = 0; i < nm; i++)
+		if (ms[i].key == RK_L4PROTO)
+			proto = ms[i].val[0];
 	if (log) {
 		struct rs_rule *r = rule_new(c, vm, number, line);
 		memcpy(r->m, ms, nm * sizeof(*ms));
 		r->nm = nm;
-		r->limit = r->log = true;
-		if (number)
-			snprintf(r->log_prefix, sizeof(r->log_prefix), "moat %s %d deny ", v->name, number);
-		else
-			snprintf(r->log_prefix, sizeof(r->log_prefix), "moat %s default deny ", v->name);
+		r->limit = true;
+		r->log = RL_DENY;
 		comment_vm(r, v, what);
 	}
-	if (p->net.deny == DENY_REJECT) {
+	if (p->net.deny == DENY_REJECT && (proto < 0 || proto == IPPROTO_TCP)) {
 		struct rs_rule *r = rule_new(c, vm, number, line);
 		memcpy(r->m, ms, nm * sizeof(*ms));
 		r->nm = nm;
-		match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_TCP);
+		if (proto < 0)
+			match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_TCP);
 		r->verdict = RV_REJECT_TCP;
 		comment_vm(r, v, what);
+		if (proto == IPPROTO_TCP)
+			return;
 	}
 	struct rs_rule *r = rule_new(c, vm, number, line);
 	memcpy(r->m, ms, nm * sizeof(*ms));
@@ -310,16 +331,15 @@ struct target {
 	int family;              /* 0 = any family */
 	enum rs_key key;
 	const struct addr *addr; /* or NULL */
-	char set[RS_NAME_MAX];   /* host-name set, or "" */
+	char set[RS_SETREF_MAX]; /* host-name set, or "" */
 };
 
 static void emit_rule(const struct policy *p, struct rs_chain *c, const struct vm *v, int vm,
 		      const struct rule *ru, const struct target *t, int proto,
 		      const struct port_range *port, int type)
 {
+	/* no meta nfproto: a ct address load of the other family does not match */
 	struct rs_rule tmpl = { .vm = vm };
-	if (t->family)
-		match_nfproto(&tmpl, t->family);
 	if (t->addr)
 		match_addr(&tmpl, t->key, RO_EQ, t->addr);
 	else if (t->set[0])
@@ -339,15 +359,14 @@ static void emit_rule(const struct policy *p, struct rs_chain *c, const struct v
 		struct rs_rule *r = rule_new(c, vm, ru->number, ru->loc.line);
 		memcpy(r->m, tmpl.m, sizeof(tmpl.m));
 		r->nm = tmpl.nm;
-		r->limit = r->log = true;
-		snprintf(r->log_prefix, sizeof(r->log_prefix), "moat %s %d allow ", v->name, ru->number);
+		r->limit = true;
+		r->log = RL_ALLOW;
 		comment_vm(r, v, NULL);
 	}
 	struct rs_rule *r = rule_new(c, vm, ru->number, ru->loc.line);
 	memcpy(r->m, tmpl.m, sizeof(tmpl.m));
 	r->nm = tmpl.nm;
-	r->set_mark = true;
-	r->verdict = RV_ACCEPT;
+	r->verdict = RV_GOTO_ACCEPT;
 	comment_vm(r, v, NULL);
 }
 
@@ -448,6 +467,13 @@ static void compile_forward(struct builder *b, const struct vm *v, int vm)
 	}
 	add_deny(p, out, v, vm, 0, 0, p->net.log_denied, NULL, 0);
 	add_deny(p, local, v, vm, 0, 0, p->net.log_denied, NULL, 0);
+
+	/* every accept of this VM goes here: the mark lives in one rule */
+	snprintf(name, sizeof(name), "acc_%s", v->name);
+	struct rs_rule *r = rule_new(chain_new(b, name, vm), vm, 0, 0);
+	r->set_mark = true;
+	r->verdict = RV_ACCEPT;
+	comment_vm(r, v, "accepted");
 }
 
 /* ---- the fixed part of the table ---- */
@@ -491,65 +517,137 @@ static void compile_base(struct builder *b)
 	r->verdict = RV_DROP;
 	comment_fixed(r, "invalid");
 	r = rule_new(c, -1, 0, 0);
-	match_nfproto(r, AF_INET);
 	match_addr(r, RK_CT_ODADDR, RO_EQ, &uplink_net);
 	r->verdict = RV_DROP;
 	comment_fixed(r, "never the netvm");
 
 	for (int dir = CT_DIR_ORIGINAL; dir <= CT_DIR_REPLY; dir++) {
 		enum rs_key ifkey = dir == CT_DIR_ORIGINAL ? RK_IIFNAME : RK_OIFNAME;
-		const char *why = dir == CT_DIR_ORIGINAL ? "from a VM" : "back to a VM";
-		char what[64];
+		bool orig = dir == CT_DIR_ORIGINAL;
 		if (p->net.has & NET_HAS_SUBNET) {
 			r = rule_new(c, -1, 0, 0);
 			match_u8(r, RK_CT_DIRECTION, RO_EQ, dir);
-			match_nfproto(r, AF_INET);
 			match_addr(r, RK_CT_ODADDR, RO_EQ, &p->net.subnet);
 			match_set(r, ifkey, RO_VMAP, "local_vm");
-			snprintf(what, sizeof(what), "VM to VM, %s", why);
-			comment_fixed(r, what);
+			comment_fixed(r, orig ? "VM to VM, from a VM" : "VM to VM, back to a VM");
 		}
 		if (p->net.has & NET_HAS_SUBNET6) {
 			r = rule_new(c, -1, 0, 0);
 			match_u8(r, RK_CT_DIRECTION, RO_EQ, dir);
-			match_nfproto(r, AF_INET6);
 			match_addr(r, RK_CT_ODADDR6, RO_EQ, &p->net.subnet6);
 			match_set(r, ifkey, RO_VMAP, "local_vm");
-			snprintf(what, sizeof(what), "VM to VM (IPv6), %s", why);
-			comment_fixed(r, what);
+			comment_fixed(r, orig ? "VM to VM (IPv6), from a VM" : "VM to VM (IPv6), back to a VM");
 		}
 		r = rule_new(c, -1, 0, 0);
 		match_u8(r, RK_CT_DIRECTION, RO_EQ, dir);
 		match_set(r, ifkey, RO_VMAP, "out_vm");
-		snprintf(what, sizeof(what), "VM to the world, %s", why);
-		comment_fixed(r, what);
+		comment_fixed(r, orig ? "VM to the world, from a VM" : "VM to the world, back to a VM");
 	}
 }
 
-/* ---- digests and marks ---- */
+/* ---- lookups by name: sorted indices, built once a ruleset is complete ---- */
 
-static char *chain_digest(const struct ruleset *rs, const struct rs_chain *c)
+static const struct ruleset *sort_rs;
+
+static int cmp_chain(const void *a, const void *b)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	if (!f)
+	return strcmp(sort_rs->chains[*(const size_t *)a].name,
+		      sort_rs->chains[*(const size_t *)b].name);
+}
+
+static int cmp_set(const void *a, const void *b)
+{
+	return strcmp(sort_rs->sets[*(const size_t *)a].name, sort_rs->sets[*(const size_t *)b].name);
+}
+
+static int cmp_vm(const void *a, const void *b)
+{
+	return strcmp(sort_rs->vms[*(const size_t *)a].name, sort_rs->vms[*(const size_t *)b].name);
+}
+
+static size_t *sorted(const struct ruleset *rs, size_t n, int (*cmp)(const void *, const void *))
+{
+	size_t *idx = malloc((n ? n : 1) * sizeof(*idx));
+	if (!idx)
 		abort();
-	fprintf(f, "%d %d %d %d\n", c->base, c->hook, c->prio, c->policy_drop);
-	for (size_t i = 0; i < c->nrules; i++) {
-		ruleset_render_rule(f, rs, &c->rules[i], false);
-		fputc('\n', f);
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	sort_rs = rs;
+	qsort(idx, n, sizeof(*idx), cmp);
+	return idx;
+}
+
+static void index_ruleset(struct ruleset *rs)
+{
+	rs->chain_order = sorted(rs, rs->nchains, cmp_chain);
+	rs->set_order = sorted(rs, rs->nsets, cmp_set);
+	rs->vm_order = sorted(rs, rs->nvms, cmp_vm);
+}
+
+/* Binary search of ORDER (indices into an array of N items whose name
+ * NAME_AT gives); -1 when absent. Before indexing, a linear search. */
+static long find(const size_t *order, size_t n, const char *name,
+		 const char *(*name_at)(const struct ruleset *, size_t), const struct ruleset *rs)
+{
+	if (!order) {
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(name_at(rs, i), name) == 0)
+				return i;
+		return -1;
 	}
-	fclose(f);
-	return buf;
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(name_at(rs, order[mid]), name);
+		if (c == 0)
+			return order[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static const char *chain_name(const struct ruleset *rs, size_t i) { return rs->chains[i].name; }
+static const char *set_name(const struct ruleset *rs, size_t i) { return rs->sets[i].name; }
+static const char *vm_name(const struct ruleset *rs, size_t i) { return rs->vms[i].name; }
+
+const struct rs_chain *ruleset_find_chain(const struct ruleset *rs, const char *name)
+{
+	long i = rs ? find(rs->chain_order, rs->nchains, name, chain_name, rs) : -1;
+	return i >= 0 ? &rs->chains[i] : NULL;
+}
+
+const struct rs_set *ruleset_find_set(const struct ruleset *rs, const char *name)
+{
+	long i = rs ? find(rs->set_order, rs->nsets, name, set_name, rs) : -1;
+	return i >= 0 ? &rs->sets[i] : NULL;
+}
+
+int ruleset_find_vm(const struct ruleset *rs, const char *name)
+{
+	return rs ? (int)find(rs->vm_order, rs->nvms, name, vm_name, rs) : -1;
+}
+
+/* ---- comparing and marks ---- */
+
+bool ruleset_chain_equal(const struct rs_chain *a, const struct rs_chain *b)
+{
+	if (a->base != b->base || a->hook != b->hook || a->prio != b->prio ||
+	    a->policy_drop != b->policy_drop || a->nrules != b->nrules)
+		return false;
+	/* rules come from zeroed memory, so padding compares equal too */
+	for (size_t i = 0; i < a->nrules; i++)
+		if (memcmp(&a->rules[i], &b->rules[i], offsetof(struct rs_rule, vm)) != 0)
+			return false;
+	return true;
 }
 
 static const struct rs_vm *prev_vm(const struct ruleset *prev, const char *name)
 {
-	for (size_t i = 0; prev && i < prev->nvms; i++)
-		if (strcmp(prev->vms[i].name, name) == 0)
-			return &prev->vms[i];
-	return NULL;
+	int i = ruleset_find_vm(prev, name);
+	return i >= 0 ? &prev->vms[i] : NULL;
 }
 
 static bool forward_unchanged(const struct ruleset *rs, const struct ruleset *prev, int vm)
@@ -561,41 +659,33 @@ static bool forward_unchanged(const struct ruleset *rs, const struct ruleset *pr
 		snprintf(cn, sizeof(cn), "%s%s", prefixes[i], name);
 		const struct rs_chain *a = ruleset_find_chain(rs, cn);
 		const struct rs_chain *b = ruleset_find_chain(prev, cn);
-		if (!a || !b || strcmp(a->digest, b->digest) != 0)
+		if (!a || !b || !ruleset_chain_equal(a, b))
 			return false;
 	}
 	return true;
 }
 
-static bool slot_taken(const struct ruleset *rs, size_t upto, const struct ruleset *prev,
-		       const struct policy *p, int slot)
+static void assign_marks(struct ruleset *rs, const struct ruleset *prev)
 {
-	for (size_t i = 0; i < upto; i++)
-		if (rs->vms[i].slot == slot)
-			return true;
-	/* a slot still owned by a VM kept from PREV is not free either */
-	for (size_t i = 0; prev && i < prev->nvms; i++)
-		if (prev->vms[i].slot == slot && policy_find_vm(p, prev->vms[i].name) >= 0)
-			return true;
-	return false;
-}
-
-static void assign_marks(struct ruleset *rs, const struct ruleset *prev, const struct policy *p)
-{
+	/* slots of VMs that stay are theirs; new VMs take the lowest free ones */
+	uint8_t taken[RS_MAX_SLOTS + 1] = { 0 };
+	for (size_t i = 0; i < rs->nvms; i++) {
+		const struct rs_vm *old = prev_vm(prev, rs->vms[i].name);
+		if (old)
+			taken[rs->vms[i].slot = old->slot] = 1;
+	}
+	int next = 1;
 	for (size_t i = 0; i < rs->nvms; i++) {
 		struct rs_vm *v = &rs->vms[i];
 		const struct rs_vm *old = prev_vm(prev, v->name);
-		if (old) {
-			v->slot = old->slot;
-			if (forward_unchanged(rs, prev, i)) {
-				v->mark = old->mark;
-				continue;
-			}
-		} else {
-			int s = 1;
-			while (slot_taken(rs, i, prev, p, s))
-				s++;
-			v->slot = s;
+		if (old && forward_unchanged(rs, prev, i)) {
+			v->mark = old->mark;
+			continue;
+		}
+		if (!old) {
+			while (taken[next])
+				next++;
+			taken[v->slot = next] = 1;
 		}
 		v->mark = (uint32_t)v->slot << 20 | (rs->generation & 0xfffff);
 		if (old && v->mark == old->mark)   /* generation wrapped onto the old one */
@@ -607,16 +697,16 @@ static void assign_marks(struct ruleset *rs, const struct ruleset *prev, const s
 
 void ruleset_host_set_name(const char *host, int family, char *buf, size_t len)
 {
-	/* set names hold at most 255 bytes; a longer host name gets a hash */
+	/* a long host name gets a hash: rules keep set names short */
 	const char *pfx = family == AF_INET ? "h4_" : "h6_";
-	if (strlen(host) + 3 < 200) {
+	if (strlen(host) + 3 < RS_SETREF_MAX) {
 		snprintf(buf, len, "%s%s", pfx, host);
 		return;
 	}
 	uint64_t h = 1469598103934665603ull;
 	for (const char *s = host; *s; s++)
 		h = (h ^ (uint8_t)*s) * 1099511628211ull;
-	snprintf(buf, len, "%s%.160s~%016llx", pfx, host, (unsigned long long)h);
+	snprintf(buf, len, "%s%.11s~%016llx", pfx, host, (unsigned long long)h);
 }
 
 static void add_host_sets(struct builder *b)
@@ -646,6 +736,10 @@ static void add_host_sets(struct builder *b)
 struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *prev,
 				uint32_t generation)
 {
+	if (p->nvms > RS_MAX_SLOTS) {
+		errno = E2BIG;
+		return NULL;
+	}
 	struct ruleset *rs = calloc(1, sizeof(*rs));
 	if (!rs)
 		return NULL;
@@ -678,9 +772,8 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *pr
 			vmap_add((struct rs_set *)ruleset_find_set(rs, maps[k]), v->name, cn);
 		}
 	}
-	for (size_t i = 0; i < rs->nchains; i++)
-		rs->chains[i].digest = chain_digest(rs, &rs->chains[i]);
-	assign_marks(rs, prev, p);
+	index_ruleset(rs);
+	assign_marks(rs, prev);
 
 	struct rs_set *live = (struct rs_set *)ruleset_find_set(rs, "live");
 	for (size_t i = 0; i < rs->nvms; i++) {
@@ -696,8 +789,10 @@ void ruleset_free(struct ruleset *rs)
 		return;
 	for (size_t i = 0; i < rs->nchains; i++) {
 		free(rs->chains[i].rules);
-		free(rs->chains[i].digest);
 	}
+	free(rs->chain_order);
+	free(rs->set_order);
+	free(rs->vm_order);
 	for (size_t i = 0; i < rs->nsets; i++)
 		free(rs->sets[i].elems);
 	free(rs->chains);
@@ -706,18 +801,3 @@ void ruleset_free(struct ruleset *rs)
 	free(rs);
 }
 
-const struct rs_chain *ruleset_find_chain(const struct ruleset *rs, const char *name)
-{
-	for (size_t i = 0; rs && i < rs->nchains; i++)
-		if (strcmp(rs->chains[i].name, name) == 0)
-			return &rs->chains[i];
-	return NULL;
-}
-
-const struct rs_set *ruleset_find_set(const struct ruleset *rs, const char *name)
-{
-	for (size_t i = 0; rs && i < rs->nsets; i++)
-		if (strcmp(rs->sets[i].name, name) == 0)
-			return &rs->sets[i];
-	return NULL;
-}

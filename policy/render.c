@@ -140,8 +140,11 @@ void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_ru
 		sep = " ";
 	}
 	fprintf(out, "%scounter", sep);
-	if (r->log)
-		fprintf(out, " log prefix \"%s\" group %d", r->log_prefix, RS_LOG_GROUP);
+	char text[160];
+	if (r->log) {
+		ruleset_log_prefix(rs, r, text, sizeof(text));
+		fprintf(out, " log prefix \"%s\" group %d", text, RS_LOG_GROUP);
+	}
 	if (r->set_mark) {
 		if (with_mark)
 			fprintf(out, " ct mark set 0x%08x", rs->vms[r->vm].mark);
@@ -155,9 +158,11 @@ void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_ru
 	case RV_RETURN: fputs(" return", out); break;
 	case RV_REJECT_TCP: fputs(" reject with tcp reset", out); break;
 	case RV_REJECT_ICMPX: fputs(" reject with icmpx admin-prohibited", out); break;
+	case RV_GOTO_ACCEPT: fprintf(out, " goto acc_%s", rs->vms[r->vm].name); break;
 	}
-	if (r->comment[0])
-		fprintf(out, " comment \"%s\"", r->comment);
+	ruleset_rule_comment(rs, r, text, sizeof(text));
+	if (text[0])
+		fprintf(out, " comment \"%s\"", text);
 }
 
 static void render_key(FILE *out, const struct rs_set *s, const struct rs_elem *e)

@@ -13,6 +13,7 @@
  *                 original: iifname, reply: oifname, by the conntrack original
  *                 destination: app subnet -> @local_vm -> local_NAME (vm X rules)
  *                              elsewhere  -> @out_vm   -> out_NAME   (the world)
+ *                 a rule that allows: goto acc_NAME: ct mark set MARK accept
  * Every VM has its own conntrack mark; a rule that accepts marks the
  * connection with it and @live holds the marks of the policy in force. A VM
  * whose forward rules change gets a new mark, so its connections are judged
@@ -29,7 +30,9 @@
 
 #define RS_TABLE        "moat"
 #define RS_NAME_MAX     256          /* nftables set and chain names */
-#define RS_MATCH_MAX    8
+#define RS_MATCH_MAX    6
+#define RS_SETREF_MAX   32           /* set names rules refer to */
+#define RS_MAX_SLOTS    4095         /* VMs: the mark keeps 12 bits for the slot */
 #define RS_LOG_GROUP    1            /* NFLOG group of every log statement */
 #define RS_LOG_RATE     10           /* logged packets per second per rule */
 #define RS_LOG_BURST    20
@@ -70,28 +73,31 @@ struct rs_match {
 	uint8_t key;     /* enum rs_key */
 	uint8_t op;      /* enum rs_op */
 	uint8_t plen;
-	uint8_t val[16], val2[16];
-	char set[RS_NAME_MAX];
+	union {
+		struct { uint8_t val[16], val2[16]; };
+		char set[RS_SETREF_MAX];   /* RO_LOOKUP, RO_VMAP */
+	};
 };
 
 enum rs_verdict {
 	RV_NONE, RV_ACCEPT, RV_DROP, RV_RETURN,
 	RV_REJECT_TCP,   /* reject with tcp reset */
 	RV_REJECT_ICMPX, /* reject with icmpx admin-prohibited */
+	RV_GOTO_ACCEPT,  /* goto acc_VM: mark the connection as this VM's, accept */
 };
 
 struct rs_rule {
 	struct rs_match m[RS_MATCH_MAX];
 	int nm;
 	bool limit;              /* limit rate RS_LOG_RATE before log */
-	bool log;
-	char log_prefix[64];
+	enum { RL_NONE, RL_ALLOW, RL_DENY } log;
 	bool set_mark;           /* ct mark set <the VM's mark> */
 	enum rs_verdict verdict;
-	char comment[128];
-	int vm;                  /* index in policy.vms, or -1 */
+	const char *what;        /* fixed text of the comment, or NULL: "VM rule N" */
 	int rule;                /* rule number in its VM (1-based), 0 for fixed rules */
-	int line;                /* config line, for error messages; not in the kernel */
+	/* not part of what the kernel gets: rules_equal() stops here */
+	int vm;                  /* index in policy.vms, or -1 */
+	int line;                /* config line, for error messages */
 };
 
 struct rs_chain {
@@ -103,7 +109,6 @@ struct rs_chain {
 	struct rs_rule *rules;
 	size_t nrules, cap;
 	int vm;                  /* owning VM or -1 */
-	char *digest;            /* rendered rules, mark left out: what a diff compares */
 };
 
 enum rs_set_type { RST_IFNAME_VMAP, RST_MARK, RST_IPV4, RST_IPV6 };
@@ -136,11 +141,14 @@ struct ruleset {
 	size_t nsets;
 	struct rs_vm *vms;       /* same order as policy.vms */
 	size_t nvms;
+	size_t *chain_order;     /* chain indices sorted by name, for lookups */
+	size_t *set_order;
+	size_t *vm_order;
 };
 
 /* Compile a checked policy. PREV (may be NULL) is the ruleset loaded now: a VM
  * whose forward chains are unchanged keeps its mark, so its connections are
- * not re-judged. Returns NULL on out-of-memory only. */
+ * not re-judged. Returns NULL on out-of-memory, or E2BIG past RS_MAX_SLOTS VMs. */
 struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *prev,
 				uint32_t generation);
 void ruleset_free(struct ruleset *rs);
@@ -151,11 +159,19 @@ void ruleset_host_set_name(const char *host, int family, char *buf, size_t len);
 /* nft text: `nft -f` loads the same ruleset the batch does. ONLY_VM >= 0:
  * just that VM's chains (for reading, not loading). */
 void ruleset_render(FILE *out, const struct ruleset *rs, int only_vm);
-/* The statements of one rule as nft text (used for digests and messages). */
+/* The kernel comment ("dev rule 3", "dev spoofed MAC") and NFLOG prefix
+ * ("moat dev 3 deny ") of a rule; the log reader parses the prefix back. */
+void ruleset_rule_comment(const struct ruleset *rs, const struct rs_rule *r, char *buf, size_t len);
+void ruleset_log_prefix(const struct ruleset *rs, const struct rs_rule *r, char *buf, size_t len);
+/* The statements of one rule as nft text. */
 void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_rule *r,
 			 bool with_mark);
 
+/* Same hook and the same rules (the VM's mark is not part of a rule). */
+bool ruleset_chain_equal(const struct rs_chain *a, const struct rs_chain *b);
+
 const struct rs_chain *ruleset_find_chain(const struct ruleset *rs, const char *name);
 const struct rs_set *ruleset_find_set(const struct ruleset *rs, const char *name);
+int ruleset_find_vm(const struct ruleset *rs, const char *name);   /* -1: none */
 
 #endif

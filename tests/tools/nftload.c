@@ -5,7 +5,7 @@
  *   nftload [--persist] [--repeat N] FILE [NEXT.conf ...]
  *
  * FILE is loaded whole; each NEXT is applied as the difference from the one
- * before. Prints one line per step: "full|diff MESSAGES BYTES MILLISECONDS".
+ * before. Prints one line per step: "full|diff messages N bytes N compile_ms T\n * batch_ms T kernel_ms T total_ms T".
  * --persist: the table gets flags owner,persist and outlives this process;
  * without it the table has no owner flag at all.
  */
@@ -74,17 +74,20 @@ int main(int argc, char **argv)
 		}
 		double t0 = now_ms();
 		struct ruleset *rs = ruleset_compile(p, prev, gen);
+		double t1 = now_ms();
 		struct nl_batch b;
 		batch_init(&b, seq);
 		if (prev)
 			batch_ruleset_diff(&b, prev, rs);
 		else
 			batch_ruleset_full(&b, rs, flags);
+		double t2 = now_ms();
 		char msg[1024];
 		err = nft_commit(&sock, &b, msg, sizeof(msg));
-		double t1 = now_ms();
+		double t3 = now_ms();
 		seq = b.seq;
-		printf("%s %zu %zu %.1f\n", prev ? "diff" : "full", b.nmsgs, b.len, t1 - t0);
+		printf("%s messages %zu bytes %zu compile_ms %.1f batch_ms %.1f kernel_ms %.1f total_ms %.1f\n",
+		       prev ? "diff" : "full", b.nmsgs, b.len, t1 - t0, t2 - t1, t3 - t2, t3 - t0);
 		batch_free(&b);
 		policy_free(p);
 		ruleset_free(prev);
