@@ -326,19 +326,20 @@ static void match_exprs(struct nftnl_rule *r, const struct rs_match *m)
 		cmp(r, NFT_CMP_LTE, m->val2, k->len);
 		break;
 	case RO_PREFIX: {
-		int bytes = (m->plen + 7) / 8;
-		if (bytes == 0)
-			break;   /* /0 matches everything */
-		int loaded = k->source == RS_PAYLOAD ? bytes : k->len;
-		load(r, k, loaded);
-		if (m->plen % 8) {
-			uint8_t mask[16] = { 0 };
-			for (int i = 0; i < m->plen; i++)
-				mask[i / 8] |= 0x80 >> (i % 8);
-			bitwise(r, mask, loaded);
-			bytes = loaded;
+		/* like nft: whole bytes compare a shorter load; otherwise (and /0,
+		 * which still pins the family) mask the whole value */
+		int bytes = m->plen / 8;
+		if (m->plen % 8 == 0 && bytes > 0) {
+			load(r, k, k->source == RS_PAYLOAD ? bytes : k->len);
+			cmp(r, NFT_CMP_EQ, m->val, bytes);
+			break;
 		}
-		cmp(r, NFT_CMP_EQ, m->val, bytes);
+		uint8_t mask[16] = { 0 };
+		for (int i = 0; i < m->plen; i++)
+			mask[i / 8] |= 0x80 >> (i % 8);
+		load(r, k, k->len);
+		bitwise(r, mask, k->len);
+		cmp(r, NFT_CMP_EQ, m->val, k->len);
 		break;
 	}
 	case RO_ANYBIT:

@@ -119,7 +119,8 @@ static void match_u16(struct rs_rule *r, enum rs_key key, uint16_t lo, uint16_t 
 
 static void match_str(struct rs_rule *r, enum rs_key key, enum rs_op op, const char *s)
 {
-	memcpy(match(r, key, op)->val, s, strnlen(s, 15));
+	size_t n = strlen(s);
+	memcpy(match(r, key, op)->val, s, n < 15 ? n : 15);
 }
 
 static void match_set(struct rs_rule *r, enum rs_key key, enum rs_op op, const char *set)
@@ -176,6 +177,13 @@ void ruleset_log_prefix(const struct ruleset *rs, const struct rs_rule *r, char 
 		snprintf(buf, len, "moat %s default deny ", name);
 }
 
+static void copy_matches(struct rs_rule *r, const struct rs_match *ms, int nm)
+{
+	if (nm)
+		memcpy(r->m, ms, nm * sizeof(*ms));
+	r->nm = nm;
+}
+
 /* ---- the deny at the end of a VM's chain (policy reject|drop, log denied) ---- */
 
 static void add_deny(const struct policy *p, struct rs_chain *c, const struct vm *v, int vm,
@@ -188,16 +196,14 @@ static void add_deny(const struct policy *p, struct rs_chain *c, const struct vm
 			proto = ms[i].val[0];
 	if (log) {
 		struct rs_rule *r = rule_new(c, vm, number, line);
-		memcpy(r->m, ms, nm * sizeof(*ms));
-		r->nm = nm;
+		copy_matches(r, ms, nm);
 		r->limit = true;
 		r->log = RL_DENY;
 		comment_vm(r, v, what);
 	}
 	if (p->net.deny == DENY_REJECT && (proto < 0 || proto == IPPROTO_TCP)) {
 		struct rs_rule *r = rule_new(c, vm, number, line);
-		memcpy(r->m, ms, nm * sizeof(*ms));
-		r->nm = nm;
+		copy_matches(r, ms, nm);
 		if (proto < 0)
 			match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_TCP);
 		r->verdict = RV_REJECT_TCP;
@@ -206,8 +212,7 @@ static void add_deny(const struct policy *p, struct rs_chain *c, const struct vm
 			return;
 	}
 	struct rs_rule *r = rule_new(c, vm, number, line);
-	memcpy(r->m, ms, nm * sizeof(*ms));
-	r->nm = nm;
+	copy_matches(r, ms, nm);
 	r->verdict = p->net.deny == DENY_REJECT ? RV_REJECT_ICMPX : RV_DROP;
 	comment_vm(r, v, what);
 }
@@ -357,15 +362,13 @@ static void emit_rule(const struct policy *p, struct rs_chain *c, const struct v
 	}
 	if (ru->log) {
 		struct rs_rule *r = rule_new(c, vm, ru->number, ru->loc.line);
-		memcpy(r->m, tmpl.m, sizeof(tmpl.m));
-		r->nm = tmpl.nm;
+		copy_matches(r, tmpl.m, tmpl.nm);
 		r->limit = true;
 		r->log = RL_ALLOW;
 		comment_vm(r, v, NULL);
 	}
 	struct rs_rule *r = rule_new(c, vm, ru->number, ru->loc.line);
-	memcpy(r->m, tmpl.m, sizeof(tmpl.m));
-	r->nm = tmpl.nm;
+	copy_matches(r, tmpl.m, tmpl.nm);
 	r->verdict = RV_GOTO_ACCEPT;
 	comment_vm(r, v, NULL);
 }
@@ -418,9 +421,12 @@ static void compile_forward(struct builder *b, const struct vm *v, int vm)
 	bool v6 = p->net.has & NET_HAS_SUBNET6;
 	char name[RS_NAME_MAX];
 	snprintf(name, sizeof(name), "out_%s", v->name);
-	struct rs_chain *out = chain_new(b, name, vm);
+	chain_new(b, name, vm);
 	snprintf(name, sizeof(name), "local_%s", v->name);
-	struct rs_chain *local = chain_new(b, name, vm);
+	chain_new(b, name, vm);
+	/* chain_new may move the array: take both pointers after */
+	struct rs_chain *out = &b->rs->chains[b->rs->nchains - 2];
+	struct rs_chain *local = &b->rs->chains[b->rs->nchains - 1];
 
 	for (size_t i = 0; i < v->nrules; i++) {
 		const struct rule *ru = &v->rules[i];

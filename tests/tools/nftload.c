@@ -2,12 +2,13 @@
  * moat-firewalld will (one libnftnl batch through libmnl), for the netns tests
  * and bench-policy.
  *
- *   nftload [--persist] [--repeat N] FILE [NEXT.conf ...]
+ *   nftload [--persist] [--print OUT] FILE [NEXT.conf ...]
  *
  * FILE is loaded whole; each NEXT is applied as the difference from the one
  * before. Prints one line per step: "full|diff messages N bytes N compile_ms T\n * batch_ms T kernel_ms T total_ms T".
  * --persist: the table gets flags owner,persist and outlives this process;
- * without it the table has no owner flag at all.
+ * without it the table has no owner flag at all. --print: the last ruleset
+ * as nft text (what a whole load of it would look like).
  */
 #include <errno.h>
 #include <linux/netfilter/nf_tables.h>
@@ -49,12 +50,17 @@ int main(int argc, char **argv)
 {
 	uint32_t flags = 0;
 	int i = 1;
-	if (i < argc && strcmp(argv[i], "--persist") == 0) {
-		flags = NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST;
-		i++;
+	const char *print = NULL;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--persist") == 0)
+			flags = NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST;
+		else if (strcmp(argv[i], "--print") == 0 && i + 1 < argc)
+			print = argv[++i];
+		else
+			break;
 	}
-	if (i >= argc) {
-		fprintf(stderr, "usage: nftload [--persist] FILE [NEXT.conf ...]\n");
+	if (i >= argc || argv[i][0] == '-') {
+		fprintf(stderr, "usage: nftload [--persist] [--print OUT] FILE [NEXT.conf ...]\n");
 		return 2;
 	}
 	struct nft_sock sock;
@@ -96,6 +102,16 @@ int main(int argc, char **argv)
 			fprintf(stderr, "nftload: %s: %s\n", argv[i], msg);
 			rc = 1;
 			break;
+		}
+	}
+	if (print && prev && rc == 0) {
+		FILE *f = fopen(print, "w");
+		if (!f) {
+			fprintf(stderr, "nftload: %s: %s\n", print, strerror(errno));
+			rc = 1;
+		} else {
+			ruleset_render(f, prev, -1);
+			fclose(f);
 		}
 	}
 	ruleset_free(prev);
