@@ -491,6 +491,11 @@ static bool parse_dest(struct parser *ps, bool in_define, struct dest **dests, s
 		parse_next(ps);
 		return parse_add_dest(ps, dests, n, &dst, dst.loc);
 	}
+	if (!in_define && t->kind == TOK_NAME) {
+		diag_error(ps->d, t->loc, "expected a destination, got '%.*s': a VM is 'vm %.*s', a host name has a dot",
+			   (int)t->len, t->text, (int)t->len, t->text);
+		return false;
+	}
 	return parse_expected(ps, in_define ? "an address, a network, a host name or $NAME" :
 			      "a destination: any, an address, a network, a host name, vm NAME or $NAME");
 }

@@ -483,6 +483,28 @@ static void test_host_bits(void **state)
 		"                 ^~~~~~~~~~\n");
 }
 
+static void test_dest_bare_name(void **state)
+{
+	expect_errors(NET
+		"vm a {\n"
+		"    allow tcp to dev port 22\n"
+		"}\n",
+		"moat.conf:3:18: error: expected a destination, got 'dev': a VM is 'vm dev', a host name has a dot\n"
+		"    allow tcp to dev port 22\n"
+		"                 ^~~\n");
+}
+
+static void test_dest_invalid(void **state)
+{
+	expect_errors(NET
+		"vm a {\n"
+		"    allow tcp to @home port 22\n"
+		"}\n",
+		"moat.conf:3:18: error: expected a destination: any, an address, a network, a host name, vm NAME or $NAME, got '@home'\n"
+		"    allow tcp to @home port 22\n"
+		"                 ^~~~~\n");
+}
+
 static void test_deny_dns(void **state)
 {
 	expect_errors(NET
@@ -1047,6 +1069,8 @@ int main(void)
 		cmocka_unit_test(test_var_before_define),
 		cmocka_unit_test(test_too_many_dests),
 		cmocka_unit_test(test_host_bits),
+		cmocka_unit_test(test_dest_bare_name),
+		cmocka_unit_test(test_dest_invalid),
 		cmocka_unit_test(test_deny_dns),
 		cmocka_unit_test(test_all_with_to),
 		cmocka_unit_test(test_dns_with_port),
