@@ -27,3 +27,7 @@ CHECK_DEPS += $(T)/nftload
 bench-policy: $(B)/nftload $(B)/netctl
 	tests/bench/bench-policy
 .PHONY: bench-policy
+
+update-golden: $(T)/netctl
+	UPDATE=1 tests/golden/run
+.PHONY: update-golden
