@@ -1,0 +1,339 @@
+/* The event loop: everything the link waits for is an io_uring request, so
+ * one io_uring_enter per wake-up both submits (interrupts to guests, new
+ * reads) and sleeps. Idle, it sleeps; busy, it copies bursts with guest
+ * notifications off and does not sleep until the queues run dry. */
+#include "link.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define BURST 64
+#define RING_ENTRIES 64
+
+enum { EV_LISTEN = 1, EV_CONN, EV_KICK, EV_STATS, EV_SIGNAL, EV_IGNORE };
+
+static uint64_t ev(unsigned kind, unsigned side, unsigned q, unsigned gen)
+{
+	return (uint64_t)kind << 56 | (uint64_t)side << 48 | (uint64_t)q << 40 | gen;
+}
+
+static struct io_uring_sqe *sqe_get(struct link *l)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+
+	if (!sqe) {
+		io_uring_submit(&l->ring);
+		sqe = io_uring_get_sqe(&l->ring);
+	}
+	return sqe;	/* never NULL after a submit of a ring we keep small */
+}
+
+static void arm_poll(struct link *l, int fd, uint64_t data)
+{
+	struct io_uring_sqe *sqe = sqe_get(l);
+
+	io_uring_prep_poll_add(sqe, fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, data);
+}
+
+static void cancel(struct link *l, uint64_t data)
+{
+	struct io_uring_sqe *sqe = sqe_get(l);
+
+	io_uring_prep_cancel64(sqe, data, 0);
+	io_uring_sqe_set_data64(sqe, ev(EV_IGNORE, 0, 0, 0));
+}
+
+static void call_guest(struct link *l, struct side *s, unsigned qi)
+{
+	static const uint64_t one = 1;
+	int fd = s->dev.q[qi].call_fd;
+
+	if (fd < 0)
+		return;
+	struct io_uring_sqe *sqe = sqe_get(l);
+	io_uring_prep_write(sqe, fd, &one, sizeof(one), 0);
+	io_uring_sqe_set_data64(sqe, ev(EV_IGNORE, 0, 0, 0));
+	s->calls++;
+}
+
+/* Keeps one read pending on each current kick fd and none on old ones. */
+static void sync_kicks(struct link *l, struct side *s, unsigned si)
+{
+	for (unsigned qi = 0; qi < VU_NQUEUES; qi++) {
+		struct vu_queue *q = &s->dev.q[qi];
+		if (s->kick_armed[qi] && s->kick_armed_gen[qi] != q->kick_gen) {
+			cancel(l, ev(EV_KICK, si, qi, s->kick_armed_gen[qi]));
+			s->kick_armed[qi] = false;
+		}
+		if (!s->kick_armed[qi] && q->kick_fd >= 0) {
+			struct io_uring_sqe *sqe = sqe_get(l);
+			io_uring_prep_read(sqe, q->kick_fd, &s->kick_buf[qi], 8, 0);
+			io_uring_sqe_set_data64(sqe, ev(EV_KICK, si, qi, q->kick_gen));
+			s->kick_armed[qi] = true;
+			s->kick_armed_gen[qi] = q->kick_gen;
+		}
+	}
+	/* bind the new requests to today's fds before a message can close them */
+	io_uring_submit(&l->ring);
+}
+
+static void hang_up(struct link *l, unsigned si, const char *why)
+{
+	struct side *s = &l->side[si];
+
+	if (s->conn_fd < 0)
+		return;
+	fprintf(stderr, "moat-link %s: side %c: %s, hanging up\n", l->name, s->label, why);
+	cancel(l, ev(EV_CONN, si, 0, s->conn_gen));
+	s->conn_gen++;
+	close(s->conn_fd);
+	s->conn_fd = -1;
+	for (unsigned i = 0; i < s->nfds; i++)
+		close(s->fds[i]);
+	s->nfds = 0;
+	s->have = 0;
+	vu_reset(&s->dev);
+	sync_kicks(l, s, si);
+	s->hangups++;
+	arm_poll(l, s->listen_fd, ev(EV_LISTEN, si, 0, 0));
+}
+
+static void on_listen(struct link *l, unsigned si)
+{
+	struct side *s = &l->side[si];
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		arm_poll(l, s->listen_fd, ev(EV_LISTEN, si, 0, 0));
+		return;
+	}
+	s->conn_fd = fd;
+	s->connects++;
+	arm_poll(l, fd, ev(EV_CONN, si, 0, s->conn_gen));
+}
+
+/* Reads at most up to the end of the current message, so fds that come
+ * with a message stay with it. */
+static int read_some(struct side *s, size_t want)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * (VU_MAX_FDS + 1))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { s->msg + s->have, want };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf) };
+	ssize_t n = recvmsg(s->conn_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	bool bad = false;
+
+	if (n <= 0)
+		return n == 0 ? -1 : (errno == EAGAIN || errno == EINTR ? 0 : -1);
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		unsigned k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (unsigned i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (s->nfds < VU_MAX_FDS)
+				s->fds[s->nfds++] = fd;
+			else {
+				close(fd);
+				bad = true;
+			}
+		}
+	}
+	if (bad || (mh.msg_flags & MSG_CTRUNC))
+		return -1;
+	s->have += n;
+	return 1;
+}
+
+static void on_conn(struct link *l, unsigned si)
+{
+	static uint8_t reply[VU_MAX_MSG];
+	struct side *s = &l->side[si];
+
+	for (;;) {
+		size_t want = VU_HDR_SIZE - s->have;
+		int len = 0;
+		if (s->have >= VU_HDR_SIZE) {
+			len = vu_msg_len(s->msg);
+			if (len < 0)
+				return hang_up(l, si, "oversize message");
+			want = len - s->have;
+		}
+		if (want > 0) {
+			int r = read_some(s, want);
+			if (r < 0)
+				return hang_up(l, si, "connection closed or bad ancillary data");
+			if (r == 0)
+				break;
+			continue;
+		}
+		int rlen = vu_handle(&s->dev, s->msg, len, s->fds, s->nfds, reply);
+		s->nfds = 0;
+		s->have = 0;
+		if (rlen < 0)
+			return hang_up(l, si, "protocol violation");
+		if (rlen > 0 && send(s->conn_fd, reply, rlen, MSG_DONTWAIT | MSG_NOSIGNAL) != rlen)
+			return hang_up(l, si, "reply not taken");
+		sync_kicks(l, s, si);
+	}
+	arm_poll(l, s->conn_fd, ev(EV_CONN, si, 0, s->conn_gen));
+}
+
+static void on_stats(struct link *l)
+{
+	char line[2048];
+	int fd = accept4(l->stats_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd >= 0) {
+		if (stats_json(l, line, sizeof(line)))
+			(void)!send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
+		close(fd);
+	}
+	arm_poll(l, l->stats_fd, ev(EV_STATS, 0, 0, 0));
+}
+
+static struct signalfd_siginfo sig;
+
+static void arm_signal(struct link *l)
+{
+	struct io_uring_sqe *sqe = sqe_get(l);
+
+	io_uring_prep_read(sqe, l->signal_fd, &sig, sizeof(sig), 0);
+	io_uring_sqe_set_data64(sqe, ev(EV_SIGNAL, 0, 0, 0));
+}
+
+static void on_signal(struct link *l)
+{
+	char line[2048];
+
+	if (sig.ssi_signo == SIGUSR1) {
+		if (stats_json(l, line, sizeof(line)))
+			fputs(line, stderr);
+	} else {
+		l->stop = true;
+	}
+	arm_signal(l);
+}
+
+/* Moves frames one way; true if there is more to do right away. */
+static bool run_direction(struct link *l, unsigned from)
+{
+	struct side *src = &l->side[from], *dst = &l->side[!from];
+	struct virtq *tx = src->conn_fd >= 0 ? vu_queue_live(&src->dev, VU_TXQ) : NULL;
+	struct virtq *rx = dst->conn_fd >= 0 ? vu_queue_live(&dst->dev, VU_RXQ) : NULL;
+	bool call_tx = false, call_rx = false, more = false;
+
+	if (!tx)
+		return false;
+	struct copy_end t = { tx, copy_hdr_len(src->dev.features), false };
+	struct copy_end r = { rx, copy_hdr_len(dst->dev.features),
+			      dst->dev.features & (1ull << VIRTIO_NET_F_MRG_RXBUF) };
+	vq_disable_notify(tx);
+	enum copy_state st = copy_burst(&t, &r, BURST, &l->dir[from], &call_tx, &call_rx);
+	l->bursts++;
+	if (call_tx)
+		call_guest(l, src, VU_TXQ);
+	if (call_rx)
+		call_guest(l, dst, VU_RXQ);
+	switch (st) {
+	case COPY_MORE:
+		more = true;
+		break;
+	case COPY_IDLE:
+		more = vq_enable_notify(tx);
+		break;
+	case COPY_BLOCKED:
+		more = vq_enable_notify(rx);
+		break;
+	case COPY_TX_BROKEN:
+		hang_up(l, from, "guest broke its transmit queue");
+		break;
+	case COPY_RX_BROKEN:
+		hang_up(l, !from, "guest broke its receive queue");
+		break;
+	}
+	return more;
+}
+
+bool loop_init(struct link *l)
+{
+	struct io_uring_params p = { .flags = IORING_SETUP_R_DISABLED };
+	int err = io_uring_queue_init_params(RING_ENTRIES, &l->ring, &p);
+
+	if (err < 0) {
+		fprintf(stderr, "moat-link: io_uring: %s\n", strerror(-err));
+		return false;
+	}
+	if (!sandbox_uring_restrict(&l->ring))
+		return false;
+	for (unsigned si = 0; si < 2; si++) {
+		vu_init(&l->side[si].dev);
+		arm_poll(l, l->side[si].listen_fd, ev(EV_LISTEN, si, 0, 0));
+	}
+	if (l->stats_fd >= 0)
+		arm_poll(l, l->stats_fd, ev(EV_STATS, 0, 0, 0));
+	arm_signal(l);
+	return true;
+}
+
+int loop_run(struct link *l)
+{
+	while (!l->stop) {
+		bool more = false;
+		for (unsigned d = 0; d < 2; d++)
+			more |= run_direction(l, d);
+		int err = io_uring_submit_and_wait(&l->ring, more ? 0 : 1);
+		if (err < 0 && err != -EINTR && err != -EBUSY) {
+			fprintf(stderr, "moat-link %s: io_uring_enter: %s\n", l->name, strerror(-err));
+			return 1;
+		}
+		l->wakeups++;
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		io_uring_for_each_cqe(&l->ring, head, cqe) {
+			uint64_t d = io_uring_cqe_get_data64(cqe);
+			unsigned kind = d >> 56, si = (d >> 48) & 0xff, qi = (d >> 40) & 0xff;
+			unsigned gen = (unsigned)d;
+			int res = cqe->res;
+			struct side *s = &l->side[si & 1];
+			seen++;
+			switch (kind) {
+			case EV_LISTEN:
+				on_listen(l, si & 1);
+				break;
+			case EV_CONN:
+				if (gen == s->conn_gen && s->conn_fd >= 0)
+					on_conn(l, si & 1);
+				break;
+			case EV_KICK:
+				if (qi < VU_NQUEUES && s->kick_armed[qi] && s->kick_armed_gen[qi] == gen) {
+					s->kick_armed[qi] = false;
+					s->kicks++;
+					if (res > 0 || res == -EINTR || res == -EAGAIN)
+						sync_kicks(l, s, si & 1);
+				}
+				break;
+			case EV_STATS:
+				on_stats(l);
+				break;
+			case EV_SIGNAL:
+				if (res == sizeof(sig))
+					on_signal(l);
+				else
+					arm_signal(l);
+				break;
+			}
+		}
+		io_uring_cq_advance(&l->ring, seen);
+	}
+	return 0;
+}
