@@ -403,14 +403,14 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 	add_expr(r, expr("counter"));
 	char text[160];
 	if (ru->log) {
-		ruleset_log_prefix(rs, ru, text, sizeof(text));
+		ruleset_log_prefix(rs, c, ru, text, sizeof(text));
 		e = expr("log");
 		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, text);
 		nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, RS_LOG_GROUP);
 		add_expr(r, e);
 	}
 	if (ru->set_mark) {
-		uint32_t mark = rs->vms[ru->vm].mark;
+		uint32_t mark = rs->vms[c->vm].mark;
 		e = expr("immediate");
 		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
 		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &mark, sizeof(mark));
@@ -430,11 +430,11 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 		reject(r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
 		break;
 	case RV_GOTO_ACCEPT:
-		snprintf(text, sizeof(text), "acc_%s", rs->vms[ru->vm].name);
+		snprintf(text, sizeof(text), "acc_%s", rs->vms[c->vm].name);
 		goto_chain(r, text);
 		break;
 	}
-	ruleset_rule_comment(rs, ru, text, sizeof(text));
+	ruleset_rule_comment(rs, c, ru, text, sizeof(text));
 	if (text[0]) {
 		struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(256);
 		nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, text);
@@ -442,7 +442,7 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 				    nftnl_udata_buf_len(u));
 		nftnl_udata_buf_free(u);
 	}
-	note(b, b->seq, ru->vm, ru->rule, ru->line, "rule in chain %s", c->name);
+	note(b, b->seq, c->vm, ru->rule, ru->line, "rule in chain %s", c->name);
 	struct nlmsghdr *nlh = hdr(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	commit_msg(b, nlh);

@@ -85,11 +85,10 @@ static void vmap_add(struct rs_set *s, const char *ifname, const char *chain)
 	snprintf(e->chain, sizeof(e->chain), "%s", chain);
 }
 
-static struct rs_rule *rule_new(struct rs_chain *c, int vm, int number, int line)
+static struct rs_rule *rule_new(struct rs_chain *c, int number, int line)
 {
 	c->rules = grow(c->rules, &c->cap, c->nrules + 1, sizeof(*c->rules));
 	struct rs_rule *r = &c->rules[c->nrules++];
-	r->vm = vm;
 	r->rule = number;
 	r->line = line;
 	return r;
@@ -158,19 +157,21 @@ static void comment_vm(struct rs_rule *r, const struct vm *v, const char *what)
 	r->what = r->rule ? NULL : what;
 }
 
-void ruleset_rule_comment(const struct ruleset *rs, const struct rs_rule *r, char *buf, size_t len)
+void ruleset_rule_comment(const struct ruleset *rs, const struct rs_chain *c,
+			  const struct rs_rule *r, char *buf, size_t len)
 {
-	if (r->vm < 0)
+	if (c->vm < 0)
 		snprintf(buf, len, "%s", r->what ? r->what : "");
 	else if (r->what)
-		snprintf(buf, len, "%s %s", rs->vms[r->vm].name, r->what);
+		snprintf(buf, len, "%s %s", rs->vms[c->vm].name, r->what);
 	else
-		snprintf(buf, len, "%s rule %d", rs->vms[r->vm].name, r->rule);
+		snprintf(buf, len, "%s rule %d", rs->vms[c->vm].name, r->rule);
 }
 
-void ruleset_log_prefix(const struct ruleset *rs, const struct rs_rule *r, char *buf, size_t len)
+void ruleset_log_prefix(const struct ruleset *rs, const struct rs_chain *c,
+			const struct rs_rule *r, char *buf, size_t len)
 {
-	const char *name = r->vm >= 0 ? rs->vms[r->vm].name : "-";
+	const char *name = c->vm >= 0 ? rs->vms[c->vm].name : "-";
 	if (r->rule)
 		snprintf(buf, len, "moat %s %d %s ", name, r->rule, r->log == RL_ALLOW ? "allow" : "deny");
 	else
@@ -195,14 +196,14 @@ static void add_deny(const struct policy *p, struct rs_chain *c, const struct vm
 		if (ms[i].key == RK_L4PROTO)
 			proto = ms[i].val[0];
 	if (log) {
-		struct rs_rule *r = rule_new(c, vm, number, line);
+		struct rs_rule *r = rule_new(c, number, line);
 		copy_matches(r, ms, nm);
 		r->limit = true;
 		r->log = RL_DENY;
 		comment_vm(r, v, what);
 	}
 	if (p->net.deny == DENY_REJECT && (proto < 0 || proto == IPPROTO_TCP)) {
-		struct rs_rule *r = rule_new(c, vm, number, line);
+		struct rs_rule *r = rule_new(c, number, line);
 		copy_matches(r, ms, nm);
 		if (proto < 0)
 			match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_TCP);
@@ -211,7 +212,7 @@ static void add_deny(const struct policy *p, struct rs_chain *c, const struct vm
 		if (proto == IPPROTO_TCP)
 			return;
 	}
-	struct rs_rule *r = rule_new(c, vm, number, line);
+	struct rs_rule *r = rule_new(c, number, line);
 	copy_matches(r, ms, nm);
 	r->verdict = p->net.deny == DENY_REJECT ? RV_REJECT_ICMPX : RV_DROP;
 	comment_vm(r, v, what);
@@ -226,14 +227,14 @@ static void compile_pre(struct builder *b, const struct vm *v, int vm)
 	struct rs_chain *c = chain_new(b, name, vm);
 	struct rs_rule *r;
 
-	r = rule_new(c, vm, 0, 0);
+	r = rule_new(c, 0, 0);
 	match_u8(r, RK_IIFTYPE, RO_EQ, 1 /* ARPHRD_ETHER */);
 	memcpy(match(r, RK_ETHER_SADDR, RO_NE)->val, v->mac, 6);
 	r->verdict = RV_DROP;
 	comment_vm(r, v, "spoofed MAC");
 
 	/* DHCP before the VM has an address */
-	r = rule_new(c, vm, 0, 0);
+	r = rule_new(c, 0, 0);
 	match_nfproto(r, AF_INET);
 	match(r, RK_IP_SADDR, RO_EQ);   /* 0.0.0.0 */
 	match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
@@ -241,7 +242,7 @@ static void compile_pre(struct builder *b, const struct vm *v, int vm)
 	r->verdict = RV_RETURN;
 	comment_vm(r, v, "DHCP discover");
 
-	r = rule_new(c, vm, 0, 0);
+	r = rule_new(c, 0, 0);
 	match_nfproto(r, AF_INET);
 	match_addr(r, RK_IP_SADDR, RO_NE, &v->addr);
 	r->verdict = RV_DROP;
@@ -250,18 +251,18 @@ static void compile_pre(struct builder *b, const struct vm *v, int vm)
 	if (v->has_addr6 && (b->p->net.has & NET_HAS_SUBNET6)) {
 		struct addr ll;
 		addr_parse("fe80::/10", &ll, NULL);
-		r = rule_new(c, vm, 0, 0);
+		r = rule_new(c, 0, 0);
 		match_nfproto(r, AF_INET6);
 		match_addr(r, RK_IP6_SADDR, RO_EQ, &ll);
 		r->verdict = RV_RETURN;
 		comment_vm(r, v, "IPv6 link-local");
-		r = rule_new(c, vm, 0, 0);
+		r = rule_new(c, 0, 0);
 		match_nfproto(r, AF_INET6);
 		match_addr(r, RK_IP6_SADDR, RO_NE, &v->addr6);
 		r->verdict = RV_DROP;
 		comment_vm(r, v, "spoofed IPv6 source");
 	} else {
-		r = rule_new(c, vm, 0, 0);
+		r = rule_new(c, 0, 0);
 		match_nfproto(r, AF_INET6);
 		r->verdict = RV_DROP;
 		comment_vm(r, v, "no IPv6");
@@ -279,7 +280,7 @@ static bool vm_allows_dns(const struct vm *v)
 static void input_service(struct rs_chain *c, const struct vm *v, int vm, int family,
 			  const struct addr *gw, int proto, uint16_t port, const char *what)
 {
-	struct rs_rule *r = rule_new(c, vm, 0, 0);
+	struct rs_rule *r = rule_new(c, 0, 0);
 	match_nfproto(r, family);
 	if (gw)
 		match_addr(r, family == AF_INET ? RK_IP_DADDR : RK_IP6_DADDR, RO_EQ, gw);
@@ -344,7 +345,7 @@ static void emit_rule(const struct policy *p, struct rs_chain *c, const struct v
 		      const struct port_range *port, int type)
 {
 	/* no meta nfproto: a ct address load of the other family does not match */
-	struct rs_rule tmpl = { .vm = vm };
+	struct rs_rule tmpl = { .rule = 0 };
 	if (t->addr)
 		match_addr(&tmpl, t->key, RO_EQ, t->addr);
 	else if (t->set[0])
@@ -361,13 +362,13 @@ static void emit_rule(const struct policy *p, struct rs_chain *c, const struct v
 		return;
 	}
 	if (ru->log) {
-		struct rs_rule *r = rule_new(c, vm, ru->number, ru->loc.line);
+		struct rs_rule *r = rule_new(c, ru->number, ru->loc.line);
 		copy_matches(r, tmpl.m, tmpl.nm);
 		r->limit = true;
 		r->log = RL_ALLOW;
 		comment_vm(r, v, NULL);
 	}
-	struct rs_rule *r = rule_new(c, vm, ru->number, ru->loc.line);
+	struct rs_rule *r = rule_new(c, ru->number, ru->loc.line);
 	copy_matches(r, tmpl.m, tmpl.nm);
 	r->verdict = RV_GOTO_ACCEPT;
 	comment_vm(r, v, NULL);
@@ -476,7 +477,7 @@ static void compile_forward(struct builder *b, const struct vm *v, int vm)
 
 	/* every accept of this VM goes here: the mark lives in one rule */
 	snprintf(name, sizeof(name), "acc_%s", v->name);
-	struct rs_rule *r = rule_new(chain_new(b, name, vm), vm, 0, 0);
+	struct rs_rule *r = rule_new(chain_new(b, name, vm), 0, 0);
 	r->set_mark = true;
 	r->verdict = RV_ACCEPT;
 	comment_vm(r, v, "accepted");
@@ -493,19 +494,19 @@ static void compile_base(struct builder *b)
 	addr_parse(RS_UPLINK_NET, &uplink_net, NULL);
 
 	c = base_chain_new(b, "prerouting", NF_INET_PRE_ROUTING, -150);
-	r = rule_new(c, -1, 0, 0);
+	r = rule_new(c, 0, 0);
 	match_set(r, RK_IIFNAME, RO_VMAP, "pre_vm");
 	comment_fixed(r, "anti-spoofing per VM");
 
 	c = base_chain_new(b, "input", NF_INET_LOCAL_IN, 0);
 	c->policy_drop = true;
-	r = rule_new(c, -1, 0, 0);
+	r = rule_new(c, 0, 0);
 	match_str(r, RK_IIFNAME, RO_EQ, "lo");
 	r->verdict = RV_ACCEPT;
-	r = rule_new(c, -1, 0, 0);
+	r = rule_new(c, 0, 0);
 	match_set(r, RK_IIFNAME, RO_VMAP, "in_vm");
 	comment_fixed(r, "what each VM may ask the firewall");
-	r = rule_new(c, -1, 0, 0);
+	r = rule_new(c, 0, 0);
 	match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
 	match_ct_state(r, CT_STATE_ESTABLISHED | CT_STATE_RELATED);
 	r->verdict = RV_ACCEPT;
@@ -513,16 +514,16 @@ static void compile_base(struct builder *b)
 
 	c = base_chain_new(b, "forward", NF_INET_FORWARD, 0);
 	c->policy_drop = true;
-	r = rule_new(c, -1, 0, 0);
+	r = rule_new(c, 0, 0);
 	match_ct_state(r, CT_STATE_ESTABLISHED | CT_STATE_RELATED);
 	match_set(r, RK_CT_MARK, RO_LOOKUP, "live");
 	r->verdict = RV_ACCEPT;
 	comment_fixed(r, "connections the policy in force allowed");
-	r = rule_new(c, -1, 0, 0);
+	r = rule_new(c, 0, 0);
 	match_ct_state(r, CT_STATE_INVALID);
 	r->verdict = RV_DROP;
 	comment_fixed(r, "invalid");
-	r = rule_new(c, -1, 0, 0);
+	r = rule_new(c, 0, 0);
 	match_addr(r, RK_CT_ODADDR, RO_EQ, &uplink_net);
 	r->verdict = RV_DROP;
 	comment_fixed(r, "never the netvm");
@@ -531,20 +532,20 @@ static void compile_base(struct builder *b)
 		enum rs_key ifkey = dir == CT_DIR_ORIGINAL ? RK_IIFNAME : RK_OIFNAME;
 		bool orig = dir == CT_DIR_ORIGINAL;
 		if (p->net.has & NET_HAS_SUBNET) {
-			r = rule_new(c, -1, 0, 0);
+			r = rule_new(c, 0, 0);
 			match_u8(r, RK_CT_DIRECTION, RO_EQ, dir);
 			match_addr(r, RK_CT_ODADDR, RO_EQ, &p->net.subnet);
 			match_set(r, ifkey, RO_VMAP, "local_vm");
 			comment_fixed(r, orig ? "VM to VM, from a VM" : "VM to VM, back to a VM");
 		}
 		if (p->net.has & NET_HAS_SUBNET6) {
-			r = rule_new(c, -1, 0, 0);
+			r = rule_new(c, 0, 0);
 			match_u8(r, RK_CT_DIRECTION, RO_EQ, dir);
 			match_addr(r, RK_CT_ODADDR6, RO_EQ, &p->net.subnet6);
 			match_set(r, ifkey, RO_VMAP, "local_vm");
 			comment_fixed(r, orig ? "VM to VM (IPv6), from a VM" : "VM to VM (IPv6), back to a VM");
 		}
-		r = rule_new(c, -1, 0, 0);
+		r = rule_new(c, 0, 0);
 		match_u8(r, RK_CT_DIRECTION, RO_EQ, dir);
 		match_set(r, ifkey, RO_VMAP, "out_vm");
 		comment_fixed(r, orig ? "VM to the world, from a VM" : "VM to the world, back to a VM");
@@ -643,9 +644,11 @@ bool ruleset_chain_equal(const struct rs_chain *a, const struct rs_chain *b)
 	if (a->base != b->base || a->hook != b->hook || a->prio != b->prio ||
 	    a->policy_drop != b->policy_drop || a->nrules != b->nrules)
 		return false;
+	if (a->rules == b->rules)
+		return true;
 	/* rules come from zeroed memory, so padding compares equal too */
 	for (size_t i = 0; i < a->nrules; i++)
-		if (memcmp(&a->rules[i], &b->rules[i], offsetof(struct rs_rule, vm)) != 0)
+		if (memcmp(&a->rules[i], &b->rules[i], offsetof(struct rs_rule, line)) != 0)
 			return false;
 	return true;
 }
@@ -696,6 +699,90 @@ static void assign_marks(struct ruleset *rs, const struct ruleset *prev)
 		v->mark = (uint32_t)v->slot << 20 | (rs->generation & 0xfffff);
 		if (old && v->mark == old->mark)   /* generation wrapped onto the old one */
 			v->mark ^= 0x80000;
+	}
+}
+
+/* ---- unchanged VMs: their chains are copied, not compiled again ---- */
+
+static uint64_t fnv(uint64_t h, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+static uint64_t fnv_addr(uint64_t h, const struct addr *a)
+{
+	h = fnv(h, &a->family, sizeof(a->family));
+	h = fnv(h, &a->prefix, 1);
+	return fnv(h, a->bytes, sizeof(a->bytes));
+}
+
+/* Everything a VM's chains are compiled from: its block, the settings of the
+ * network block that shape every VM's chains, the addresses of the VMs its
+ * rules name. Not comments or lines: the kernel does not see them. */
+static uint64_t vm_fingerprint(const struct policy *p, const struct vm *v)
+{
+	uint64_t h = 14695981039346656037ull;
+	unsigned has = p->net.has & (NET_HAS_SUBNET | NET_HAS_SUBNET6);
+	h = fnv(h, &has, sizeof(has));
+	h = fnv_addr(h, &p->net.subnet);
+	h = fnv_addr(h, &p->net.subnet6);
+	h = fnv(h, &p->net.deny, sizeof(p->net.deny));
+	h = fnv(h, &p->net.log_denied, sizeof(p->net.log_denied));
+	h = fnv(h, v->name, sizeof(v->name));
+	h = fnv_addr(h, &v->addr);
+	h = fnv(h, &v->has_addr6, sizeof(v->has_addr6));
+	h = fnv_addr(h, &v->addr6);
+	h = fnv(h, v->mac, sizeof(v->mac));
+	h = fnv(h, &v->nrules, sizeof(v->nrules));
+	for (size_t i = 0; i < v->nrules; i++) {
+		const struct rule *r = &v->rules[i];
+		int f[] = { r->action, r->kind, r->proto, r->to_any, r->log, r->expired, r->number };
+		h = fnv(h, f, sizeof(f));
+		h = fnv(h, &r->nports, sizeof(r->nports));
+		h = fnv(h, r->ports, r->nports * sizeof(*r->ports));
+		h = fnv(h, &r->ntypes, sizeof(r->ntypes));
+		h = fnv(h, r->types, r->ntypes);
+		h = fnv(h, &r->ndests, sizeof(r->ndests));
+		for (size_t d = 0; d < r->ndests; d++) {
+			const struct dest *ds = &r->dests[d];
+			h = fnv(h, &ds->kind, sizeof(ds->kind));
+			h = fnv_addr(h, &ds->addr);
+			if (ds->name)
+				h = fnv(h, ds->name, strlen(ds->name) + 1);
+			if (ds->kind == DEST_VM) {
+				const struct vm *peer = &p->vms[ds->vm];
+				h = fnv_addr(h, &peer->addr);
+				h = fnv(h, &peer->has_addr6, sizeof(peer->has_addr6));
+				h = fnv_addr(h, &peer->addr6);
+			}
+		}
+	}
+	return h;
+}
+
+static void reuse_chains(struct builder *b, const struct ruleset *prev, const struct vm *v, int vm)
+{
+	static const char *prefixes[] = { "pre_", "in_", "out_", "local_", "acc_" };
+	for (size_t k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
+		char name[RS_NAME_MAX];
+		snprintf(name, sizeof(name), "%s%s", prefixes[k], v->name);
+		const struct rs_chain *from = ruleset_find_chain(prev, name);
+		struct rs_chain *c = chain_new(b, name, vm);
+		/* shared, not copied: an unchanged VM costs no memory traffic */
+		struct rs_chain *f = (struct rs_chain *)from;
+		if (!f->shared) {
+			f->shared = malloc(sizeof(*f->shared));
+			if (!f->shared)
+				abort();
+			*f->shared = 1;
+		}
+		++*f->shared;
+		c->shared = f->shared;
+		c->rules = f->rules;
+		c->nrules = c->cap = f->nrules;
 	}
 }
 
@@ -769,9 +856,15 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *pr
 	for (size_t i = 0; i < p->nvms; i++) {
 		const struct vm *v = &p->vms[i];
 		snprintf(rs->vms[i].name, sizeof(rs->vms[i].name), "%s", v->name);
-		compile_pre(&b, v, i);
-		compile_in(&b, v, i);
-		compile_forward(&b, v, i);
+		rs->vms[i].fingerprint = vm_fingerprint(p, v);
+		int old = ruleset_find_vm(prev, v->name);
+		if (old >= 0 && prev->vms[old].fingerprint == rs->vms[i].fingerprint) {
+			reuse_chains(&b, prev, v, i);
+		} else {
+			compile_pre(&b, v, i);
+			compile_in(&b, v, i);
+			compile_forward(&b, v, i);
+		}
 		for (int k = 0; k < 4; k++) {
 			char cn[RS_NAME_MAX];
 			snprintf(cn, sizeof(cn), "%s%s", chains[k], v->name);
@@ -794,7 +887,11 @@ void ruleset_free(struct ruleset *rs)
 	if (!rs)
 		return;
 	for (size_t i = 0; i < rs->nchains; i++) {
-		free(rs->chains[i].rules);
+		struct rs_chain *c = &rs->chains[i];
+		if (c->shared && --*c->shared > 0)
+			continue;   /* another ruleset still uses these rules */
+		free(c->shared);
+		free(c->rules);
 	}
 	free(rs->chain_order);
 	free(rs->set_order);

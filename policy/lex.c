@@ -18,7 +18,15 @@ void lex_init(struct lexer *lx, const char *text, size_t len)
 
 static bool lex_atom_char(unsigned char c)
 {
-	return c > 0x20 && c < 0x7f && !strchr("{},;=#\"$", c);
+	/* called for every byte of the file: a switch, not strchr */
+	if (c <= 0x20 || c >= 0x7f)
+		return false;
+	switch (c) {
+	case '{': case '}': case ',': case ';': case '=': case '#': case '"': case '$':
+		return false;
+	default:
+		return true;
+	}
 }
 
 static bool lex_digits(const char *s, size_t n)
@@ -239,7 +247,15 @@ void lex_next(struct lexer *lx, struct token *t)
 		}
 	}
 	tok = lx->p;
-	memset(t, 0, sizeof(*t));
+	/* field by field: a memset of the whole token (its error buffer too)
+	 * was a quarter of the time spent parsing */
+	t->kind = 0;
+	t->num = t->num2 = 0;
+	memset(&t->addr, 0, sizeof(t->addr));
+	t->host_bits = false;
+	memset(t->mac, 0, sizeof(t->mac));
+	t->time = 0;
+	t->error[0] = 0;
 	t->loc.line = lx->line;
 	t->loc.col = (int)(lx->p - lx->line_start) + 1;
 	t->loc.len = 1;

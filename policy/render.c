@@ -126,8 +126,8 @@ static void render_match(FILE *out, const struct rs_match *m)
 	render_value(out, m);
 }
 
-void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_rule *r,
-			 bool with_mark)
+void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_chain *c,
+			 const struct rs_rule *r)
 {
 	const char *sep = "";
 	for (int i = 0; i < r->nm; i++) {
@@ -142,15 +142,11 @@ void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_ru
 	fprintf(out, "%scounter", sep);
 	char text[160];
 	if (r->log) {
-		ruleset_log_prefix(rs, r, text, sizeof(text));
+		ruleset_log_prefix(rs, c, r, text, sizeof(text));
 		fprintf(out, " log prefix \"%s\" group %d", text, RS_LOG_GROUP);
 	}
-	if (r->set_mark) {
-		if (with_mark)
-			fprintf(out, " ct mark set 0x%08x", rs->vms[r->vm].mark);
-		else
-			fputs(" ct mark set VM", out);
-	}
+	if (r->set_mark)
+		fprintf(out, " ct mark set 0x%08x", rs->vms[c->vm].mark);
 	switch (r->verdict) {
 	case RV_NONE: break;
 	case RV_ACCEPT: fputs(" accept", out); break;
@@ -158,9 +154,9 @@ void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_ru
 	case RV_RETURN: fputs(" return", out); break;
 	case RV_REJECT_TCP: fputs(" reject with tcp reset", out); break;
 	case RV_REJECT_ICMPX: fputs(" reject with icmpx admin-prohibited", out); break;
-	case RV_GOTO_ACCEPT: fprintf(out, " goto acc_%s", rs->vms[r->vm].name); break;
+	case RV_GOTO_ACCEPT: fprintf(out, " goto acc_%s", rs->vms[c->vm].name); break;
 	}
-	ruleset_rule_comment(rs, r, text, sizeof(text));
+	ruleset_rule_comment(rs, c, r, text, sizeof(text));
 	if (text[0])
 		fprintf(out, " comment \"%s\"", text);
 }
@@ -227,7 +223,7 @@ static void render_chain(FILE *out, const struct ruleset *rs, const struct rs_ch
 			hook_name(c->hook), c->prio, c->policy_drop ? "drop" : "accept");
 	for (size_t j = 0; j < c->nrules; j++) {
 		fputs("\t\t", out);
-		ruleset_render_rule(out, rs, &c->rules[j], true);
+		ruleset_render_rule(out, rs, c, &c->rules[j]);
 		fputc('\n', out);
 	}
 	fputs("\t}\n", out);

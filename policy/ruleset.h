@@ -95,8 +95,7 @@ struct rs_rule {
 	enum rs_verdict verdict;
 	const char *what;        /* fixed text of the comment, or NULL: "VM rule N" */
 	int rule;                /* rule number in its VM (1-based), 0 for fixed rules */
-	/* not part of what the kernel gets: rules_equal() stops here */
-	int vm;                  /* index in policy.vms, or -1 */
+	/* not part of what the kernel gets: ruleset_chain_equal() stops here */
 	int line;                /* config line, for error messages */
 };
 
@@ -108,6 +107,7 @@ struct rs_chain {
 	bool policy_drop;
 	struct rs_rule *rules;
 	size_t nrules, cap;
+	unsigned *shared;        /* rules shared with other rulesets: their count */
 	int vm;                  /* owning VM or -1 */
 };
 
@@ -131,6 +131,7 @@ struct rs_vm {
 	char name[MOAT_NAME_MAX + 1];
 	int slot;                /* 1..4095, stable while the VM exists */
 	uint32_t mark;           /* slot << 20 | generation */
+	uint64_t fingerprint;    /* of everything its chains are made from */
 };
 
 struct ruleset {
@@ -161,11 +162,13 @@ void ruleset_host_set_name(const char *host, int family, char *buf, size_t len);
 void ruleset_render(FILE *out, const struct ruleset *rs, int only_vm);
 /* The kernel comment ("dev rule 3", "dev spoofed MAC") and NFLOG prefix
  * ("moat dev 3 deny ") of a rule; the log reader parses the prefix back. */
-void ruleset_rule_comment(const struct ruleset *rs, const struct rs_rule *r, char *buf, size_t len);
-void ruleset_log_prefix(const struct ruleset *rs, const struct rs_rule *r, char *buf, size_t len);
+void ruleset_rule_comment(const struct ruleset *rs, const struct rs_chain *c,
+			  const struct rs_rule *r, char *buf, size_t len);
+void ruleset_log_prefix(const struct ruleset *rs, const struct rs_chain *c,
+			const struct rs_rule *r, char *buf, size_t len);
 /* The statements of one rule as nft text. */
-void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_rule *r,
-			 bool with_mark);
+void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_chain *c,
+			 const struct rs_rule *r);
 
 /* Same hook and the same rules (the VM's mark is not part of a rule). */
 bool ruleset_chain_equal(const struct rs_chain *a, const struct rs_chain *b);

@@ -73,6 +73,7 @@ int main(int argc, char **argv)
 	uint32_t seq = (uint32_t)time(NULL);
 	int rc = 0;
 	for (uint32_t gen = 1; i < argc; i++, gen++) {
+		double tp = now_ms();
 		struct policy *p = load(argv[i]);
 		if (!p) {
 			rc = 1;
@@ -92,8 +93,8 @@ int main(int argc, char **argv)
 		err = nft_commit(&sock, &b, msg, sizeof(msg));
 		double t3 = now_ms();
 		seq = b.seq;
-		printf("%s messages %zu bytes %zu compile_ms %.1f batch_ms %.1f kernel_ms %.1f total_ms %.1f\n",
-		       prev ? "diff" : "full", b.nmsgs, b.len, t1 - t0, t2 - t1, t3 - t2, t3 - t0);
+		printf("%s messages %zu bytes %zu parse_ms %.1f compile_ms %.1f batch_ms %.1f kernel_ms %.1f total_ms %.1f\n",
+		       prev ? "diff" : "full", b.nmsgs, b.len, t0 - tp, t1 - t0, t2 - t1, t3 - t2, t3 - tp);
 		batch_free(&b);
 		policy_free(p);
 		ruleset_free(prev);

@@ -46,7 +46,7 @@ static const char *chain_text(const struct ruleset *rs, const char *chain, char 
 		fail_msg("no chain %s", chain);
 	FILE *f = fmemopen(buf, len, "w");
 	for (size_t i = 0; i < c->nrules; i++) {
-		ruleset_render_rule(f, rs, &c->rules[i], true);
+		ruleset_render_rule(f, rs, c, &c->rules[i]);
 		fputc('\n', f);
 	}
 	fclose(f);
@@ -277,6 +277,11 @@ static void same_policy_diff_is_empty(void **state)
 	struct ruleset *b = compile(t, a, 2);
 	for (size_t i = 0; i < b->nvms; i++)
 		assert_int_equal(a->vms[i].mark, b->vms[i].mark);   /* nothing re-judged */
+	/* unchanged VMs are not compiled again: their rules are shared */
+	const struct rs_chain *ca = ruleset_find_chain(a, "out_vm7"), *cb = ruleset_find_chain(b, "out_vm7");
+	assert_ptr_equal(ca->rules, cb->rules);
+	ruleset_free(a);   /* the shared rules outlive the ruleset they came from */
+	a = compile(t, NULL, 1);
 	struct nl_batch batch;
 	batch_init(&batch, 100);
 	batch_ruleset_diff(&batch, a, b);
