@@ -7,3 +7,6 @@ $(T)/netctl: $(NETCTL_SRCS:%.c=$(T)/%.o) $(T)/libpolicy.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ $(NFT_LIBS)
 
 PROGRAMS += $(B)/netctl
+
+demo: $(B)/netctl $(B)/nftload
+	host/demo.sh
