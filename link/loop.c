@@ -100,7 +100,6 @@ static void hang_up(struct link *l, unsigned si, const char *why)
 	vu_reset(&s->dev);
 	sync_kicks(l, s, si);
 	s->hangups++;
-	arm_poll(l, s->listen_fd, ev(EV_LISTEN, si, 0, 0));
 }
 
 static void on_listen(struct link *l, unsigned si)
@@ -108,10 +107,11 @@ static void on_listen(struct link *l, unsigned si)
 	struct side *s = &l->side[si];
 	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-	if (fd < 0) {
-		arm_poll(l, s->listen_fd, ev(EV_LISTEN, si, 0, 0));
+	arm_poll(l, s->listen_fd, ev(EV_LISTEN, si, 0, 0));
+	if (fd < 0)
 		return;
-	}
+	/* a frontend that reconnects may not have been seen leaving */
+	hang_up(l, si, "a new frontend connected");
 	s->conn_fd = fd;
 	s->connects++;
 	arm_poll(l, fd, ev(EV_CONN, si, 0, s->conn_gen));

@@ -12,6 +12,10 @@ $(T)/liblink.a: $(LINK_CORE:%.c=$(T)/%.o)
 $(F)/liblink.a: $(LINK_CORE:%.c=$(F)/%.o)
 	ar rcs $@ $^
 
+$(B)/moat-link: $(LINK_PROG:%.c=$(B)/%.o) $(B)/liblink.a
+	$(CC) $(ALLCFLAGS) -o $@ $^ $(LINK_LIBS)
+PROGRAMS += $(B)/moat-link
+
 LINK_TESTS := $(patsubst tests/unit/%.c,$(T)/tests/%,$(wildcard tests/unit/test_link_*.c))
 $(LINK_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(T)/liblink.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
@@ -22,3 +26,10 @@ $(LINK_FUZZ): $(F)/%: $(F)/tests/fuzz/%.o $(F)/liblink.a
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 FUZZ_TARGETS += $(LINK_FUZZ)
 
+CHECKS += tests/link/dpdk-interop
+CHECK_DEPS += $(B)/moat-link
+
+bench-link: $(B)/moat-link
+	tests/bench/bench-link $(B)/moat-link
+
+.PHONY: bench-link
