@@ -34,6 +34,7 @@ struct link {
 	int stats_fd, signal_fd;
 	struct io_uring ring;
 	uint64_t wakeups, bursts;
+	uint64_t poll_ns;	/* keep looking this long after the last frame */
 	bool stop;
 };
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BURST 64
@@ -224,49 +225,65 @@ static void on_signal(struct link *l)
 	arm_signal(l);
 }
 
-/* Moves frames one way; true if there is more to do right away. */
-static bool run_direction(struct link *l, unsigned from)
+/* Moves one burst of frames one way. */
+static enum copy_state run_direction(struct link *l, unsigned from, uint64_t *frames)
 {
 	struct side *src = &l->side[from], *dst = &l->side[!from];
 	struct virtq *tx = src->conn_fd >= 0 ? vu_queue_live(&src->dev, VU_TXQ) : NULL;
 	struct virtq *rx = dst->conn_fd >= 0 ? vu_queue_live(&dst->dev, VU_RXQ) : NULL;
-	bool call_tx = false, call_rx = false, more = false;
+	bool call_tx = false, call_rx = false;
 
 	if (!tx)
-		return false;
+		return COPY_IDLE;
 	struct copy_end t = { tx, copy_hdr_len(src->dev.features), false };
 	struct copy_end r = { rx, copy_hdr_len(dst->dev.features),
 			      dst->dev.features & (1ull << VIRTIO_NET_F_MRG_RXBUF) };
+	uint64_t before = l->dir[from].frames;
 	vq_disable_notify(tx);
+	if (rx)
+		vq_disable_notify(rx);
 	enum copy_state st = copy_burst(&t, &r, BURST, &l->dir[from], &call_tx, &call_rx);
+	*frames += l->dir[from].frames - before;
 	l->bursts++;
 	if (call_tx)
 		call_guest(l, src, VU_TXQ);
 	if (call_rx)
 		call_guest(l, dst, VU_RXQ);
-	switch (st) {
-	case COPY_MORE:
-		more = true;
-		break;
-	case COPY_IDLE:
-		more = vq_enable_notify(tx);
-		break;
-	case COPY_BLOCKED:
-		more = vq_enable_notify(rx);
-		break;
-	case COPY_TX_BROKEN:
+	if (st == COPY_TX_BROKEN)
 		hang_up(l, from, "guest broke its transmit queue");
-		break;
-	case COPY_RX_BROKEN:
+	if (st == COPY_RX_BROKEN)
 		hang_up(l, !from, "guest broke its receive queue");
-		break;
-	}
-	return more;
+	return st;
+}
+
+/* Before sleeping: ask for a kick on whatever we wait for. True if work
+ * arrived meanwhile. */
+static bool arm_notify(struct link *l, unsigned from, enum copy_state st)
+{
+	struct side *src = &l->side[from], *dst = &l->side[!from];
+	struct virtq *q = NULL;
+
+	if (st == COPY_IDLE && src->conn_fd >= 0)
+		q = vu_queue_live(&src->dev, VU_TXQ);
+	else if (st == COPY_BLOCKED && dst->conn_fd >= 0)
+		q = vu_queue_live(&dst->dev, VU_RXQ);
+	return q && vq_enable_notify(q);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 bool loop_init(struct link *l)
 {
-	struct io_uring_params p = { .flags = IORING_SETUP_R_DISABLED };
+	/* task work (a finished kick read) waits for our next io_uring_enter
+	 * instead of interrupting a busy copy loop with an IPI */
+	struct io_uring_params p = { .flags = IORING_SETUP_R_DISABLED | IORING_SETUP_COOP_TASKRUN |
+						 IORING_SETUP_TASKRUN_FLAG };
 	int err = io_uring_queue_init_params(RING_ENTRIES, &l->ring, &p);
 
 	if (err < 0) {
@@ -287,10 +304,23 @@ bool loop_init(struct link *l)
 
 int loop_run(struct link *l)
 {
+	uint64_t last_work = 0;
+
 	while (!l->stop) {
-		bool more = false;
+		enum copy_state st[2];
+		uint64_t frames = 0;
 		for (unsigned d = 0; d < 2; d++)
-			more |= run_direction(l, d);
+			st[d] = run_direction(l, d, &frames);
+		bool more = st[0] == COPY_MORE || st[1] == COPY_MORE;
+		/* While frames flow, a wake-up costs more than looking again for a
+		 * few microseconds; an idle link still sleeps. */
+		uint64_t now = now_ns();
+		if (frames)
+			last_work = now;
+		if (!more && now - last_work < l->poll_ns)
+			more = true;
+		for (unsigned d = 0; d < 2 && !more; d++)
+			more = arm_notify(l, d, st[d]);
 		int err = io_uring_submit_and_wait(&l->ring, more ? 0 : 1);
 		if (err < 0 && err != -EINTR && err != -EBUSY) {
 			fprintf(stderr, "moat-link %s: io_uring_enter: %s\n", l->name, strerror(-err));

@@ -1,9 +1,10 @@
-/* moat-link --name NAME --a SOCK --b SOCK [--stats SOCK] [--no-sandbox] */
+/* moat-link --name NAME --a SOCK --b SOCK [--stats SOCK] [--poll-us N] [--no-sandbox] */
 #include "link.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -13,7 +14,7 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: moat-link --name NAME --a SOCK --b SOCK [--stats SOCK] [--no-sandbox]\n");
+	fprintf(stderr, "usage: moat-link --name NAME --a SOCK --b SOCK [--stats SOCK] [--poll-us N] [--no-sandbox]\n");
 }
 
 static bool name_ok(const char *name)
@@ -65,11 +66,12 @@ int main(int argc, char **argv)
 		{ "a", required_argument, NULL, 'a' },
 		{ "b", required_argument, NULL, 'b' },
 		{ "stats", required_argument, NULL, 's' },
+		{ "poll-us", required_argument, NULL, 'p' },
 		{ "no-sandbox", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	static struct link l = { .stats_fd = -1, .signal_fd = -1 };
+	static struct link l = { .stats_fd = -1, .signal_fd = -1, .poll_ns = 50000 };
 	const char *stats = NULL;
 	bool sandbox = true;
 	int c, rc = 1;
@@ -83,6 +85,16 @@ int main(int argc, char **argv)
 		case 'b': l.side[1].path = optarg; break;
 		case 's': stats = optarg; break;
 		case 'N': sandbox = false; break;
+		case 'p': {
+			char *end;
+			unsigned long us = strtoul(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || us > 1000000) {
+				fprintf(stderr, "moat-link: --poll-us wants 0..1000000, not '%s'\n", optarg);
+				return 2;
+			}
+			l.poll_ns = us * 1000;
+			break;
+		}
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}

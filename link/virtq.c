@@ -54,6 +54,7 @@ bool vq_setup(struct virtq *vq, const struct guestmem *mem, unsigned num,
 	vq->indirect = features & (1ull << VIRTIO_RING_F_INDIRECT_DESC);
 	vq->event_idx = features & (1ull << VIRTIO_RING_F_EVENT_IDX);
 	vq->last_avail = vq->avail_idx = vq->used_idx = vq->published = base;
+	vq->notify_on = true;
 	vq->broken = false;
 	return true;
 }
@@ -185,6 +186,7 @@ bool vq_enable_notify(struct virtq *vq)
 {
 	if (vq->broken)
 		return false;
+	vq->notify_on = true;
 	if (vq->event_idx)
 		store16(avail_event(vq), vq->avail_idx);
 	else
@@ -195,6 +197,9 @@ bool vq_enable_notify(struct virtq *vq)
 
 void vq_disable_notify(struct virtq *vq)
 {
-	if (!vq->broken && !vq->event_idx)
+	if (!vq->notify_on || vq->broken)
+		return;
+	vq->notify_on = false;
+	if (!vq->event_idx)
 		store16(&vq->used[USED_FLAGS], VQ_USED_F_NO_NOTIFY);
 }

@@ -48,6 +48,7 @@ struct virtq {
 	uint16_t avail_idx;	/* avail->idx as last read */
 	uint16_t used_idx;	/* next used slot we fill */
 	uint16_t published;	/* used->idx as last written */
+	bool notify_on;		/* as far as we told the guest */
 	bool broken;
 };
 
