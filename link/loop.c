@@ -229,12 +229,14 @@ static void on_signal(struct link *l)
 static enum copy_state run_direction(struct link *l, unsigned from, uint64_t *frames)
 {
 	struct side *src = &l->side[from], *dst = &l->side[!from];
-	struct virtq *tx = src->conn_fd >= 0 ? vu_queue_live(&src->dev, VU_TXQ) : NULL;
+	struct virtq *tx = src->conn_fd >= 0 ? vu_queue_started(&src->dev, VU_TXQ) : NULL;
 	struct virtq *rx = dst->conn_fd >= 0 ? vu_queue_live(&dst->dev, VU_RXQ) : NULL;
 	bool call_tx = false, call_rx = false;
 
 	if (!tx)
 		return COPY_IDLE;
+	if (!vu_queue_live(&src->dev, VU_TXQ))
+		rx = NULL;
 	struct copy_end t = { tx, copy_hdr_len(src->dev.features), false };
 	struct copy_end r = { rx, copy_hdr_len(dst->dev.features),
 			      dst->dev.features & (1ull << VIRTIO_NET_F_MRG_RXBUF) };
@@ -264,7 +266,7 @@ static bool arm_notify(struct link *l, unsigned from, enum copy_state st)
 	struct virtq *q = NULL;
 
 	if (st == COPY_IDLE && src->conn_fd >= 0)
-		q = vu_queue_live(&src->dev, VU_TXQ);
+		q = vu_queue_started(&src->dev, VU_TXQ);
 	else if (st == COPY_BLOCKED && dst->conn_fd >= 0)
 		q = vu_queue_live(&dst->dev, VU_RXQ);
 	return q && vq_enable_notify(q);

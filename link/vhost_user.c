@@ -79,6 +79,13 @@ struct virtq *vu_queue_live(struct vu_dev *d, unsigned qi)
 	return q->ready && q->enabled && !q->vq.broken ? &q->vq : NULL;
 }
 
+struct virtq *vu_queue_started(struct vu_dev *d, unsigned qi)
+{
+	struct vu_queue *q = &d->q[qi];
+
+	return q->ready && !q->vq.broken ? &q->vq : NULL;
+}
+
 /* (Re)points the ring at guest memory, keeping our place in it. */
 static bool queue_apply(struct vu_dev *d, struct vu_queue *q)
 {

@@ -91,4 +91,8 @@ int vu_handle(struct vu_dev *d, const uint8_t *msg, size_t len,
 /* The queue when frames may flow through it, else NULL. */
 struct virtq *vu_queue_live(struct vu_dev *d, unsigned qi);
 
+/* The queue when it is started, enabled or not: a started but disabled
+ * transmit queue is still emptied, its frames discarded. */
+struct virtq *vu_queue_started(struct vu_dev *d, unsigned qi);
+
 #endif

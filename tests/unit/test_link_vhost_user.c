@@ -146,6 +146,7 @@ static void test_full_setup(void **state)
 	setup_queue(VU_TXQ);
 	assert_true(dev.q[VU_TXQ].ready);
 	assert_null(vu_queue_live(&dev, VU_TXQ));	/* PROTOCOL_FEATURES: starts disabled */
+	assert_non_null(vu_queue_started(&dev, VU_TXQ));	/* still emptied, frames discarded */
 	assert_int_equal(send_state(VU_SET_VRING_ENABLE, VU_TXQ, 1), 0);
 	assert_non_null(vu_queue_live(&dev, VU_TXQ));
 	dev.q[VU_TXQ].vq.last_avail = 7;
