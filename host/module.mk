@@ -1,5 +1,7 @@
-# host/: netctl and what starts the appliances.
-NETCTL_SRCS := $(wildcard host/netctl*.c)
+# host/: netctl and what starts the appliances. lib/ holds what netctl shares
+# with the appliances' daemons (the control channel).
+LIB_SRCS := $(wildcard lib/*.c)
+NETCTL_SRCS := $(wildcard host/netctl*.c) $(LIB_SRCS)
 
 $(B)/netctl: $(NETCTL_SRCS:%.c=$(B)/%.o) $(B)/libpolicy.a
 	$(CC) $(ALLCFLAGS) -o $@ $^ $(NFT_LIBS)

@@ -9,19 +9,26 @@
 
 #include "netctl.h"
 
-static const struct command commands[] = {
-	{ "check", check_main, "[FILE]",
-	  "Compile the policy file, print every error with file:line:col, change nothing." },
-	{ "show", show_main, "[VM] [--nft]",
-	  "The policy in words (it parses back as moat.conf); --nft: the exact nftables ruleset." },
-	{ "help", help_main, "[COMMAND]", "Say what a command does." },
-};
+NETCTL_COMMAND(help_main, "help", "[COMMAND]", "Say what a command does.", 99);
+
+extern const struct command __start_netctl_cmds[], __stop_netctl_cmds[];
+
+static const struct command *find_command(const char *name)
+{
+	for (const struct command *c = __start_netctl_cmds; c < __stop_netctl_cmds; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: netctl [-c FILE] [--control PATH] [--state-dir DIR] COMMAND [ARGS]\n\n");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-8s %-16s %s\n", commands[i].name, commands[i].args, commands[i].help);
+	/* in rank order: the section holds them in link order */
+	for (int rank = 0; rank < 100; rank++)
+		for (const struct command *c = __start_netctl_cmds; c < __stop_netctl_cmds; c++)
+			if (c->rank == rank)
+				fprintf(out, "  %-10s %-22s %s\n", c->name, c->args, c->help);
 	fprintf(out, "\n  -c FILE          policy file (default $MOAT_CONF or %s)\n"
 		"  --control PATH   firewall control channel (default $MOAT_CONTROL or %s)\n"
 		"  --state-dir DIR  generations and state (default $MOAT_STATE_DIR or %s)\n",
@@ -34,14 +41,13 @@ int help_main(struct netctl *ctx, int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(commands[i].name, argv[1]) == 0) {
-			printf("netctl %s %s\n    %s\n", commands[i].name, commands[i].args,
-			       commands[i].help);
-			return 0;
-		}
-	fprintf(stderr, "netctl: no command '%s'\n", argv[1]);
-	return 2;
+	const struct command *c = find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "netctl: no command '%s'\n", argv[1]);
+		return 2;
+	}
+	printf("netctl %s %s\n    %s\n", c->name, c->args, c->help);
+	return 0;
 }
 
 static const char *env_or(const char *name, const char *def)
@@ -79,13 +85,13 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(commands[i].name, argv[optind]) == 0) {
-			int cargc = argc - optind;
-			char **cargv = argv + optind;
-			optind = 0;   /* the command runs getopt afresh on its own arguments */
-			return commands[i].fn(&ctx, cargc, cargv);
-		}
-	fprintf(stderr, "netctl: unknown command '%s' (netctl help)\n", argv[optind]);
-	return 2;
+	const struct command *cmd = find_command(argv[optind]);
+	if (!cmd) {
+		fprintf(stderr, "netctl: unknown command '%s' (netctl help)\n", argv[optind]);
+		return 2;
+	}
+	int cargc = argc - optind;
+	char **cargv = argv + optind;
+	optind = 0;   /* the command runs getopt afresh on its own arguments */
+	return cmd->fn(&ctx, cargc, cargv);
 }

@@ -23,14 +23,19 @@ struct command {
 	int (*fn)(struct netctl *ctx, int argc, char **argv);
 	const char *args;
 	const char *help;
+	int rank;               /* place in `netctl help` */
 };
+
+/* Each netctl-*.c registers its commands where it defines them; netctl.c
+ * finds them all in one linker section (dispatch, usage and help). */
+#define NETCTL_COMMAND(fn_, name_, args_, help_, rank_)                              \
+	int fn_(struct netctl *ctx, int argc, char **argv);                          \
+	static const struct command netctl_cmd_##fn_                                  \
+		__attribute__((used, section("netctl_cmds"), aligned(sizeof(void *)))) = \
+		{ name_, fn_, args_, help_, rank_ }
 
 /* Exit codes of every command. */
 enum { NETCTL_OK = 0, NETCTL_FAILED = 1, NETCTL_USAGE = 2 };
-
-int check_main(struct netctl *ctx, int argc, char **argv);
-int show_main(struct netctl *ctx, int argc, char **argv);
-int help_main(struct netctl *ctx, int argc, char **argv);
 
 /* Read and check FILE; print every diagnostic to stderr. NULL on error. */
 struct policy *netctl_load_policy(const struct netctl *ctx, const char *file);

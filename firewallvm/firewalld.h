@@ -1,0 +1,104 @@
+/* firewalld.h: the parts of moat-firewalld and how they meet.
+ *
+ * main.c     arguments, start-up (fail-closed table first), the poll loop, SIGTERM
+ * control.c  the control channel server (lib/ctl.h framing), one request at a time
+ * apply.c    policy text -> checked policy -> ruleset -> one nftables transaction;
+ *            keeps what is loaded; the state directory; `until` expiry timer
+ * ifaces.c   libnl-3: VM interfaces found by MAC, renamed, addressed; the uplink
+ * dnsmasq.c  writes dnsmasq's config from the policy, starts and supervises it
+ * nflog.c    NFLOG group RS_LOG_GROUP through libmnl: a bounded ring of lines
+ * counters.c rule counters read back with libnftnl, summed per VM and rule
+ *
+ * Each part owns its file descriptors and exposes them to the loop with a
+ * *_fd() function; the loop calls *_event() when one is readable.
+ */
+#ifndef MOAT_FIREWALLD_H
+#define MOAT_FIREWALLD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "policy.h"
+#include "ruleset.h"
+
+#define FW_UPLINK_MAC   "02:6d:66:ff:ff:01"
+#define FW_UPLINK_ADDR  "10.139.0.2"      /* /30; the netvm is .1 */
+#define FW_NETVM_ADDR   "10.139.0.1"
+#define FW_LOG_RING     1024
+
+/* ---- apply.c ---- */
+
+struct fw_state {
+	const char *state_dir;     /* current.conf + generation: re-applied at start */
+	struct policy *policy;     /* in force, or NULL (fail-closed table) */
+	char *text;                /* its source text */
+	char *file;                /* the name its messages use */
+	struct ruleset *rs;        /* what the kernel has, or NULL */
+	uint32_t generation;
+	time_t next_expiry;        /* earliest `until` still ahead, or 0 */
+	struct nft_sock *nft;
+};
+
+/* Load the drop-everything table (flags owner,persist): nothing is forwarded,
+ * nothing reaches the firewall but loopback. Replaces whatever table is there. */
+int fw_load_closed(struct fw_state *st, char *err, size_t errlen);
+/* Check TEXT and load it as generation GEN in one transaction. On any error,
+ * nothing changes and ERR holds the messages (file:line:col, or the kernel's
+ * refusal with the config line). Returns 0 or an errno. */
+int fw_apply(struct fw_state *st, const char *file, const char *text, uint32_t gen,
+	     char *err, size_t errlen);
+/* Rules whose `until` passed since the last apply: re-apply the same text. */
+int fw_expire(struct fw_state *st, time_t now);
+
+/* ---- ifaces.c ---- */
+
+struct fw_ifaces;
+struct fw_ifaces *fw_ifaces_open(void);
+void fw_ifaces_close(struct fw_ifaces *fi);
+int fw_ifaces_fd(const struct fw_ifaces *fi);
+/* Bring every interface to what POLICY says (NULL: only the uplink): rename
+ * each VM's interface (found by its firewall-side MAC) to the VM's name, give
+ * it the gateway address, proxy ARP and a host route to the VM; the uplink
+ * gets FW_UPLINK_ADDR/30 and the default route. Idempotent. */
+int fw_ifaces_sync(struct fw_ifaces *fi, const struct policy *p);
+/* A link appeared or changed: sync again (called from the loop). */
+int fw_ifaces_event(struct fw_ifaces *fi, const struct policy *p);
+
+/* ---- dnsmasq.c ---- */
+
+struct fw_dnsmasq;
+struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path);
+void fw_dnsmasq_free(struct fw_dnsmasq *d);   /* stops it */
+/* Write the config for POLICY (static leases by MAC, DNS on the gateway,
+ * forwarding to the uplink's resolver, nftset= for every host name) and
+ * (re)start dnsmasq with it. */
+int fw_dnsmasq_configure(struct fw_dnsmasq *d, const struct policy *p);
+/* A child exited: restart dnsmasq if it was ours (called on SIGCHLD). */
+void fw_dnsmasq_reap(struct fw_dnsmasq *d);
+
+/* ---- nflog.c ---- */
+
+struct fw_nflog;
+struct fw_nflog *fw_nflog_open(void);
+void fw_nflog_close(struct fw_nflog *l);
+int fw_nflog_fd(const struct fw_nflog *l);
+/* Read what is pending; each packet becomes one line in the ring:
+ * "2026-11-25T21:00:00Z dev deny tcp 10.137.0.10:40000 -> 192.0.2.1:25 rule 3"
+ * (rule "default" for the default deny). NEW_LINES gets the lines added. */
+int fw_nflog_event(struct fw_nflog *l, void (*new_line)(const char *line, void *arg), void *arg);
+/* The ring, oldest first, lines of VM only when VM is not NULL. */
+void fw_nflog_each(const struct fw_nflog *l, const char *vm,
+		   void (*fn)(const char *line, void *arg), void *arg);
+
+/* ---- counters.c ---- */
+
+/* The counters of table inet moat as text, one line each:
+ *   "VM rule N packets P bytes B"     per config rule (expanded rules summed)
+ *   "VM default-deny packets P bytes B"
+ *   "VM spoofed packets P bytes B"    anti-spoofing drops
+ * VM NULL = every VM. Returns a malloc'd string, or NULL with errno. */
+char *fw_counters_text(const char *vm);
+
+#endif
