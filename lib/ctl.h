@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CTL_MAGIC        0x5441454du   /* "MOAT" little-endian */
+#define CTL_MAGIC        0x54414f4du   /* "MOAT" as bytes on the wire */
 #define CTL_VERSION      1
 #define CTL_HEADER_SIZE  12
 #define CTL_MAX_PAYLOAD  (1u << 20)
@@ -54,11 +54,16 @@ void ctl_msg_free(struct ctl_msg *m);
 bool ctl_put_u32(struct ctl_msg *m, uint16_t attr, uint32_t v);
 bool ctl_put_str(struct ctl_msg *m, uint16_t attr, const char *s);
 bool ctl_put_bytes(struct ctl_msg *m, uint16_t attr, const void *p, size_t len);
+/* The message as one frame (header current), for a sender's own queue. */
+const uint8_t *ctl_msg_frame(struct ctl_msg *m, size_t *len);
 
 /* Checks a whole received frame (header + payload): magic, version, length,
  * every attribute inside the payload, strings NUL-terminated. false + a reason
  * in WHY on anything malformed; never reads past LEN. */
 bool ctl_parse(const uint8_t *frame, size_t len, uint16_t *type, const char **why);
+/* Checks the first CTL_HEADER_SIZE bytes of a frame still arriving, so an
+ * oversized one is refused before its payload is read; *FRAME_LEN = its size. */
+bool ctl_header_check(const uint8_t *h, size_t len, size_t *frame_len, const char **why);
 /* Looks up an attribute of a frame that ctl_parse accepted. */
 bool ctl_get_u32(const uint8_t *frame, size_t len, uint16_t attr, uint32_t *v);
 const char *ctl_get_str(const uint8_t *frame, size_t len, uint16_t attr);
@@ -69,5 +74,7 @@ int ctl_send(int fd, const struct ctl_msg *m);     /* 0 or -errno */
 /* Reads one frame into *frame (malloc'd); its length in *len. 0 or -errno
  * (-EPROTO for a malformed frame, -ECONNRESET at EOF). */
 int ctl_recv(int fd, uint8_t **frame, size_t *len);
+/* connect + send REQ + receive the reply (must be CTL_REPLY): 0 or -errno. */
+int ctl_call(const char *path, const struct ctl_msg *req, uint8_t **reply, size_t *len);
 
 #endif
