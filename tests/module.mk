@@ -21,7 +21,7 @@ $(B)/nftload: $(B)/tests/tools/nftload.o $(B)/libpolicy.a
 	$(CC) $(ALLCFLAGS) -Itests/tools -o $@ $^ $(NFT_LIBS)
 $(T)/nftload: $(T)/tests/tools/nftload.o $(T)/libpolicy.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ $(NFT_LIBS)
-CHECKS += tests/netns/policy-load
+CHECKS += tests/netns/policy-load tests/netns/policy-traffic
 CHECK_DEPS += $(T)/nftload
 
 bench-policy: $(B)/nftload $(B)/netctl

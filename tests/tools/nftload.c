@@ -2,7 +2,7 @@
  * moat-firewalld will (one libnftnl batch through libmnl), for the netns tests
  * and bench-policy.
  *
- *   nftload [--persist] [--print OUT] FILE [NEXT.conf ...]
+ *   nftload [--persist] [--generation N] [--print OUT] FILE [NEXT.conf ...]
  *
  * FILE is loaded whole; each NEXT is applied as the difference from the one
  * before. Prints one line per step: "full|diff messages N bytes N compile_ms T\n * batch_ms T kernel_ms T total_ms T".
@@ -51,16 +51,19 @@ int main(int argc, char **argv)
 	uint32_t flags = 0;
 	int i = 1;
 	const char *print = NULL;
+	uint32_t first_gen = 1;   /* the marks: a whole load with a new one re-judges connections */
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--persist") == 0)
 			flags = NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST;
 		else if (strcmp(argv[i], "--print") == 0 && i + 1 < argc)
 			print = argv[++i];
+		else if (strcmp(argv[i], "--generation") == 0 && i + 1 < argc)
+			first_gen = (uint32_t)strtoul(argv[++i], NULL, 10);
 		else
 			break;
 	}
 	if (i >= argc || argv[i][0] == '-') {
-		fprintf(stderr, "usage: nftload [--persist] [--print OUT] FILE [NEXT.conf ...]\n");
+		fprintf(stderr, "usage: nftload [--persist] [--generation N] [--print OUT] FILE [NEXT.conf ...]\n");
 		return 2;
 	}
 	struct nft_sock sock;
@@ -72,7 +75,7 @@ int main(int argc, char **argv)
 	struct ruleset *prev = NULL;
 	uint32_t seq = (uint32_t)time(NULL);
 	int rc = 0;
-	for (uint32_t gen = 1; i < argc; i++, gen++) {
+	for (uint32_t gen = first_gen; i < argc; i++, gen++) {
 		double tp = now_ms();
 		struct policy *p = load(argv[i]);
 		if (!p) {
