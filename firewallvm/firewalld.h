@@ -30,6 +30,9 @@
 
 /* ---- apply.c ---- */
 
+struct fw_ifaces;
+struct fw_dnsmasq;
+
 struct fw_state {
 	const char *state_dir;     /* current.conf + generation: re-applied at start */
 	struct policy *policy;     /* in force, or NULL (fail-closed table) */
@@ -39,6 +42,8 @@ struct fw_state {
 	uint32_t generation;
 	time_t next_expiry;        /* earliest `until` still ahead, or 0 */
 	struct nft_sock *nft;
+	struct fw_ifaces *ifaces;  /* brought in line after each apply; NULL: left alone */
+	struct fw_dnsmasq *dnsmasq;
 };
 
 /* Load the drop-everything table (flags owner,persist): nothing is forwarded,
@@ -51,6 +56,29 @@ int fw_apply(struct fw_state *st, const char *file, const char *text, uint32_t g
 	     char *err, size_t errlen);
 /* Rules whose `until` passed since the last apply: re-apply the same text. */
 int fw_expire(struct fw_state *st, time_t now);
+/* At start: re-apply, as a whole load, the policy the state directory says was
+ * in force (current.conf + generation). ENOENT when there is none. */
+int fw_restore(struct fw_state *st, char *err, size_t errlen);
+
+/* ---- control.c ---- */
+
+#define FW_MAX_CLIENTS  32
+
+struct pollfd;
+struct fw_control;
+struct fw_nflog;
+/* PATH: a character device (virtio-serial port) is opened; anything else is
+ * a unix socket listened on there. LOG reads go to NFLOG (may be NULL). */
+struct fw_control *fw_control_open(const char *path, struct fw_state *st, struct fw_nflog *nflog);
+void fw_control_close(struct fw_control *c);
+/* The descriptors the loop polls for the channel: at most 1 + FW_MAX_CLIENTS. */
+size_t fw_control_pollfds(const struct fw_control *c, struct pollfd *fds);
+/* After poll: FDS as filled by fw_control_pollfds, with revents. */
+void fw_control_event(struct fw_control *c, const struct pollfd *fds, size_t n);
+/* Milliseconds until the channel needs the loop again without I/O, or -1. */
+int fw_control_timeout(const struct fw_control *c);
+/* A new NFLOG line: to every `log -f` subscriber (fw_nflog_event's callback). */
+void fw_control_log_line(const char *line, void *control);
 
 /* ---- ifaces.c ---- */
 

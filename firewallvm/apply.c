@@ -1,0 +1,301 @@
+/* apply.c: policy text -> checked policy -> ruleset -> one nftables
+ * transaction. What is in force changes only after the kernel took all of it;
+ * then the text is saved so a restarted daemon loads the same policy. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "firewalld.h"
+
+#define TABLE_FLAGS (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)
+
+static uint32_t next_seq;
+
+static struct nl_batch *batch_start(struct nl_batch *b)
+{
+	if (!next_seq)
+		next_seq = (uint32_t)time(NULL);
+	batch_init(b, next_seq);
+	return b;
+}
+
+static void batch_done(struct nl_batch *b)
+{
+	next_seq = b->seq ? b->seq : 1;
+	batch_free(b);
+}
+
+/* ---- the fail-closed table ---- */
+
+static void closed_chain(struct rs_chain *c, const char *name, int hook, struct rs_rule *lo,
+			 enum rs_key ifkey)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->base = true;
+	c->hook = hook;
+	c->policy_drop = true;
+	c->vm = -1;
+	if (!lo)
+		return;
+	memset(lo, 0, sizeof(*lo));
+	lo->m[0].key = ifkey;
+	lo->m[0].op = RO_EQ;
+	memcpy(lo->m[0].val, "lo", 2);
+	lo->nm = 1;
+	lo->verdict = RV_ACCEPT;
+	lo->what = "loopback only: no policy loaded yet";
+	c->rules = lo;
+	c->nrules = 1;
+}
+
+int fw_load_closed(struct fw_state *st, char *err, size_t errlen)
+{
+	struct rs_rule lo_in, lo_out;
+	struct rs_chain chains[3];
+	closed_chain(&chains[0], "input", NF_INET_LOCAL_IN, &lo_in, RK_IIFNAME);
+	closed_chain(&chains[1], "forward", NF_INET_FORWARD, NULL, RK_IIFNAME);
+	closed_chain(&chains[2], "output", NF_INET_LOCAL_OUT, &lo_out, RK_OIFNAME);
+	struct ruleset rs = { .chains = chains, .nchains = 3 };
+
+	struct nl_batch b;
+	batch_ruleset_full(batch_start(&b), &rs, TABLE_FLAGS);
+	int rc = nft_commit(st->nft, &b, err, errlen);
+	batch_done(&b);
+	if (rc)
+		return -rc;
+	ruleset_free(st->rs);
+	policy_free(st->policy);
+	free(st->text);
+	free(st->file);
+	st->rs = NULL;
+	st->policy = NULL;
+	st->text = st->file = NULL;
+	st->generation = 0;
+	st->next_expiry = 0;
+	return 0;
+}
+
+/* ---- the state directory ---- */
+
+static int write_atomic(const char *dir, const char *name, const char *data, size_t len)
+{
+	char path[4096], tmp[4096];
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
+		return ENAMETOOLONG;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno;
+	int rc = 0;
+	for (size_t done = 0; done < len;) {
+		ssize_t w = write(fd, data + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			rc = errno;
+			break;
+		}
+		done += (size_t)w;
+	}
+	if (!rc && fsync(fd) < 0)
+		rc = errno;
+	if (close(fd) < 0 && !rc)
+		rc = errno;
+	if (!rc && rename(tmp, path) < 0)
+		rc = errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+/* current.conf first: a generation file never names text that is not there. */
+static int state_save(const struct fw_state *st)
+{
+	if (!st->state_dir)
+		return 0;
+	if (mkdir(st->state_dir, 0700) < 0 && errno != EEXIST)
+		return errno;
+	int rc = write_atomic(st->state_dir, "current.conf", st->text, strlen(st->text));
+	if (rc)
+		return rc;
+	char gen[4200];
+	int n = snprintf(gen, sizeof(gen), "%u\n%s\n", st->generation, st->file);
+	if (n < 0 || (size_t)n >= sizeof(gen))
+		return ENAMETOOLONG;
+	return write_atomic(st->state_dir, "generation", gen, (size_t)n);
+}
+
+/* ---- apply ---- */
+
+static time_t earliest_expiry(const struct policy *p)
+{
+	time_t t = 0;
+	for (size_t i = 0; i < p->nvms; i++)
+		for (size_t j = 0; j < p->vms[i].nrules; j++) {
+			const struct rule *r = &p->vms[i].rules[j];
+			if (r->has_until && !r->expired && (!t || r->until < t))
+				t = r->until;
+		}
+	return t;
+}
+
+/* A message too long for ERR keeps its first part whole and says so. */
+static void copy_message(char *err, size_t errlen, const char *msg)
+{
+	static const char more[] = "\n(more not shown)\n";
+	size_t n = strlen(msg);
+	if (n < errlen) {
+		memcpy(err, msg, n + 1);
+	} else if (errlen > sizeof(more)) {
+		memcpy(err, msg, errlen - sizeof(more));
+		memcpy(err + errlen - sizeof(more), more, sizeof(more));
+	} else if (errlen) {
+		err[0] = 0;
+	}
+}
+
+static int apply_text(struct fw_state *st, const char *file, const char *text, uint32_t gen,
+		      time_t now, char *err, size_t errlen)
+{
+	struct diags d;
+	struct policy *p = NULL;
+	struct ruleset *rs = NULL;
+	char *text_copy = strdup(text), *file_copy = strdup(file);
+	size_t len = strlen(text);
+	int rc = 0;
+	if (errlen)
+		err[0] = 0;
+	diags_init(&d, file, text, len);
+	if (!text_copy || !file_copy) {
+		rc = ENOMEM;
+		goto cleanup;
+	}
+	p = policy_load(file, text, len, now, &d);
+	if (!p) {
+		copy_message(err, errlen, d.out_len ? d.out : "the policy does not check\n");
+		rc = EINVAL;
+		goto cleanup;
+	}
+	rs = ruleset_compile(p, st->rs, gen);
+	if (!rs) {
+		rc = errno ? errno : ENOMEM;
+		snprintf(err, errlen, "%s: cannot compile: %s\n", file, strerror(rc));
+		goto cleanup;
+	}
+	struct nl_batch b;
+	batch_start(&b);
+	if (st->rs)
+		batch_ruleset_diff(&b, st->rs, rs);
+	else
+		batch_ruleset_full(&b, rs, TABLE_FLAGS);
+	char kmsg[1024];
+	int krc = nft_commit(st->nft, &b, kmsg, sizeof(kmsg));
+	batch_done(&b);
+	if (krc) {
+		rc = -krc;
+		snprintf(err, errlen, "%s: error: the kernel refused the policy: %s\n", file, kmsg);
+		goto cleanup;
+	}
+
+	ruleset_free(st->rs);
+	policy_free(st->policy);
+	free(st->text);
+	free(st->file);
+	st->rs = rs;
+	st->policy = p;
+	st->text = text_copy;
+	st->file = file_copy;
+	st->generation = gen;
+	st->next_expiry = earliest_expiry(p);
+	rs = NULL;
+	p = NULL;
+	text_copy = file_copy = NULL;
+	/* warnings (expired rules) go back to the user with the success */
+	copy_message(err, errlen, d.out_len ? d.out : "");
+
+	int serr = state_save(st);
+	if (serr)
+		fprintf(stderr, "moat-firewalld: saving the policy in %s: %s (a restart would load the one before)\n",
+			st->state_dir, strerror(serr));
+	if (st->ifaces && fw_ifaces_sync(st->ifaces, st->policy) < 0)
+		fprintf(stderr, "moat-firewalld: interfaces not all configured yet\n");
+	if (st->dnsmasq && fw_dnsmasq_configure(st->dnsmasq, st->policy) < 0)
+		fprintf(stderr, "moat-firewalld: dnsmasq not configured\n");
+
+cleanup:
+	ruleset_free(rs);
+	policy_free(p);
+	diags_free(&d);
+	free(text_copy);
+	free(file_copy);
+	return rc;
+}
+
+int fw_apply(struct fw_state *st, const char *file, const char *text, uint32_t gen,
+	     char *err, size_t errlen)
+{
+	return apply_text(st, file, text, gen, time(NULL), err, errlen);
+}
+
+int fw_expire(struct fw_state *st, time_t now)
+{
+	if (!st->policy || !st->next_expiry || now < st->next_expiry)
+		return 0;
+	char err[4096];
+	int rc = apply_text(st, st->file, st->text, st->generation, now, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "moat-firewalld: removing expired rules: %s", err);
+		/* retry at the next tick instead of spinning */
+		st->next_expiry = now + 1;
+	}
+	return rc;
+}
+
+int fw_restore(struct fw_state *st, char *err, size_t errlen)
+{
+	char path[4096];
+	char *gen_text = NULL, *text = NULL;
+	int rc = 0;
+	if (errlen)
+		err[0] = 0;
+	if (!st->state_dir)
+		return ENOENT;
+	if ((size_t)snprintf(path, sizeof(path), "%s/generation", st->state_dir) >= sizeof(path))
+		return ENAMETOOLONG;
+	size_t len;
+	gen_text = policy_read_file(path, &len);
+	if (!gen_text) {
+		rc = errno;
+		goto cleanup;
+	}
+	snprintf(path, sizeof(path), "%s/current.conf", st->state_dir);
+	text = policy_read_file(path, &len);
+	if (!text) {
+		rc = errno;
+		goto cleanup;
+	}
+	char *end;
+	errno = 0;
+	unsigned long gen = strtoul(gen_text, &end, 10);
+	if (errno || end == gen_text || *end != '\n' || gen > UINT32_MAX || strlen(text) != len) {
+		snprintf(err, errlen, "%s/generation: not a generation\n", st->state_dir);
+		rc = EINVAL;
+		goto cleanup;
+	}
+	char *file = end + 1;
+	file[strcspn(file, "\n")] = 0;
+	rc = apply_text(st, *file ? file : "current.conf", text, (uint32_t)gen, time(NULL), err, errlen);
+
+cleanup:
+	free(gen_text);
+	free(text);
+	return rc;
+}

@@ -1,0 +1,637 @@
+/* netctl apply / status / generations / rollback / diff: the policy file and
+ * the firewall's control channel. Every applied file is kept whole as
+ * STATE/generations/N.conf with a one-line N.meta (time, user, summary), so a
+ * rollback needs nothing from the firewall. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "netctl.h"
+
+NETCTL_COMMAND(apply_main, "apply", "",
+	       "Check the policy file, then load it into the firewall in one transaction; records a new generation.", 20);
+NETCTL_COMMAND(status_main, "status", "[--json]",
+	       "The policy generation the firewall has loaded, and the last one recorded here.", 21);
+NETCTL_COMMAND(diff_main, "diff", "",
+	       "What apply would change against what the firewall has loaded, in words.", 22);
+NETCTL_COMMAND(generations_main, "generations", "[--json]",
+	       "Applied generations: number, time, who, summary.", 23);
+NETCTL_COMMAND(rollback_main, "rollback", "[N]",
+	       "Apply generation N's file again as a new generation (default: the one before the last).", 24);
+
+#define META_MAX 512
+
+/* ---- the generations directory ---- */
+
+static bool gen_path(const struct netctl *ctx, char *buf, size_t len, uint32_t n, const char *ext)
+{
+	int r = n ? snprintf(buf, len, "%s/generations/%u.%s", ctx->state_dir, n, ext)
+		  : snprintf(buf, len, "%s/generations", ctx->state_dir);
+	if (r < 0 || (size_t)r >= len) {
+		fprintf(stderr, "netctl: state directory path too long: %s\n", ctx->state_dir);
+		return false;
+	}
+	return true;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Generation numbers recorded, ascending; *N of them. NULL + *N = 0 when
+ * there are none (no directory is not an error). */
+static uint32_t *gen_list(const struct netctl *ctx, size_t *n)
+{
+	char dir[4096];
+	*n = 0;
+	if (!gen_path(ctx, dir, sizeof(dir), 0, NULL))
+		return NULL;
+	DIR *d = opendir(dir);
+	if (!d)
+		return NULL;
+	uint32_t *v = NULL;
+	size_t cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		unsigned long g = strtoul(e->d_name, &end, 10);
+		if (strcmp(end, ".conf") != 0 || g > UINT32_MAX)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 32;
+			uint32_t *p = realloc(v, cap * sizeof(*v));
+			if (!p)
+				break;
+			v = p;
+		}
+		v[(*n)++] = (uint32_t)g;
+	}
+	closedir(d);
+	if (v)
+		qsort(v, *n, sizeof(*v), cmp_u32);
+	return v;
+}
+
+static uint32_t gen_latest(const struct netctl *ctx)
+{
+	size_t n;
+	uint32_t *v = gen_list(ctx, &n);
+	uint32_t last = n ? v[n - 1] : 0;
+	free(v);
+	return last;
+}
+
+static bool mkdir_p(const char *path)
+{
+	char buf[4096];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return false;
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+			*p = 0;
+			if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+				return false;
+			if (!c)
+				return true;
+			*p = c;
+		}
+	}
+}
+
+static bool write_file(const char *path, const char *data, size_t len)
+{
+	char tmp[4200];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return false;
+	}
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return false;
+	bool ok = true;
+	for (size_t done = 0; ok && done < len;) {
+		ssize_t w = write(fd, data + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		ok = w > 0;
+		done += w > 0 ? (size_t)w : 0;
+	}
+	ok = ok && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	ok = ok && rename(tmp, path) == 0;
+	if (!ok) {
+		int e = errno;
+		unlink(tmp);
+		errno = e;
+	}
+	return ok;
+}
+
+static const char *user_name(void)
+{
+	const char *u = getenv("SUDO_USER");
+	if (u && *u)
+		return u;
+	struct passwd *pw = getpwuid(getuid());
+	return pw ? pw->pw_name : "?";
+}
+
+/* N.conf, then N.meta: "TIME\tUSER\tSUMMARY" */
+static bool gen_record(const struct netctl *ctx, uint32_t gen, const char *text, const char *summary)
+{
+	char dir[4096], conf[4200], meta[4200], line[META_MAX], when[MOAT_TIME_STRLEN];
+	if (!gen_path(ctx, dir, sizeof(dir), 0, NULL) || !gen_path(ctx, conf, sizeof(conf), gen, "conf") ||
+	    !gen_path(ctx, meta, sizeof(meta), gen, "meta"))
+		return false;
+	struct tm tm;
+	gmtime_r(&ctx->now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	int n = snprintf(line, sizeof(line), "%s\t%s\t%s\n", when, user_name(), summary);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		n = (int)sizeof(line) - 1;   /* a summary is ours: cut at a line is fine here */
+		line[n - 1] = '\n';
+	}
+	if (!mkdir_p(dir) || !write_file(conf, text, strlen(text)) || !write_file(meta, line, (size_t)n)) {
+		fprintf(stderr, "netctl: recording generation %u in %s: %s\n", gen, dir, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* ---- talking to the firewall ---- */
+
+/* One request, one reply. Prints why on failure; NULL then. */
+static uint8_t *firewall_call(const struct netctl *ctx, struct ctl_msg *req, size_t *len)
+{
+	uint8_t *reply;
+	int err = ctl_call(ctx->control, req, &reply, len);
+	if (err) {
+		fprintf(stderr, "netctl: firewall control channel %s: %s\n", ctx->control, strerror(-err));
+		return NULL;
+	}
+	return reply;
+}
+
+static uint32_t reply_status(const uint8_t *f, size_t len)
+{
+	uint32_t st;
+	return ctl_get_u32(f, len, CTL_A_STATUS, &st) ? st : EPROTO;
+}
+
+static const char *reply_message(const uint8_t *f, size_t len)
+{
+	const char *m = ctl_get_str(f, len, CTL_A_MESSAGE);
+	return m ? m : "";
+}
+
+static void print_lines(FILE *out, const char *msg)
+{
+	if (!*msg)
+		return;
+	fputs(msg, out);
+	if (msg[strlen(msg) - 1] != '\n')
+		fputc('\n', out);
+}
+
+static size_t count_rules(const struct policy *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->nvms; i++)
+		for (size_t j = 0; j < p->vms[i].nrules; j++)
+			n += !p->vms[i].rules[j].expired;
+	return n;
+}
+
+/* Check TEXT locally (every diagnostic printed), send it as generation
+ * next, record it. SUMMARY_PREFIX goes in front of the recorded summary. */
+static int apply_text(struct netctl *ctx, const char *file, const char *text, size_t len,
+		      const char *summary_prefix)
+{
+	int rc = NETCTL_FAILED;
+	uint8_t *reply = NULL;
+	size_t rlen;
+	struct ctl_msg m;
+	ctl_msg_init(&m, CTL_REQ_APPLY);
+	if (strlen(text) != len) {
+		fprintf(stderr, "%s: contains a NUL byte, nothing applied\n", file);
+		goto cleanup;
+	}
+	struct diags d;
+	diags_init(&d, file, text, len);
+	struct policy *p = policy_load(file, text, len, ctx->now, &d);
+	if (d.out_len)
+		fputs(d.out, stderr);
+	if (!p)
+		fprintf(stderr, "%s: %d error%s, nothing applied\n", file, d.nerrors, d.nerrors == 1 ? "" : "s");
+	diags_free(&d);
+	if (!p)
+		goto cleanup;
+	char summary[META_MAX];
+	snprintf(summary, sizeof(summary), "%s%zu VM%s, %zu rule%s", summary_prefix, p->nvms,
+		 p->nvms == 1 ? "" : "s", count_rules(p), count_rules(p) == 1 ? "" : "s");
+	policy_free(p);
+
+	uint32_t gen = gen_latest(ctx) + 1;
+	if (!ctl_put_str(&m, CTL_A_FILE, file) || !ctl_put_str(&m, CTL_A_TEXT, text) ||
+	    !ctl_put_u32(&m, CTL_A_GENERATION, gen)) {
+		fprintf(stderr, "%s: too large for one control message (1 MiB), nothing applied\n", file);
+		goto cleanup;
+	}
+	reply = firewall_call(ctx, &m, &rlen);
+	if (!reply)
+		goto cleanup;
+	if (reply_status(reply, rlen)) {
+		print_lines(stderr, reply_message(reply, rlen));
+		fprintf(stderr, "netctl: the firewall refused %s (%s); the policy in force is unchanged\n",
+			file, strerror((int)reply_status(reply, rlen)));
+		goto cleanup;
+	}
+	print_lines(stdout, reply_message(reply, rlen));
+	rc = gen_record(ctx, gen, text, summary) ? NETCTL_OK : NETCTL_FAILED;
+
+cleanup:
+	free(reply);
+	ctl_msg_free(&m);
+	return rc;
+}
+
+int apply_main(struct netctl *ctx, int argc, char **argv)
+{
+	if (argc != 1) {
+		fprintf(stderr, "usage: netctl apply\n");
+		return NETCTL_USAGE;
+	}
+	size_t len;
+	char *text = policy_read_file(ctx->conf, &len);
+	if (!text) {
+		fprintf(stderr, "netctl: %s: %s\n", ctx->conf, strerror(errno));
+		return NETCTL_FAILED;
+	}
+	int rc = apply_text(ctx, ctx->conf, text, len, "");
+	free(text);
+	return rc;
+}
+
+int rollback_main(struct netctl *ctx, int argc, char **argv)
+{
+	if (argc > 2) {
+		fprintf(stderr, "usage: netctl rollback [N]\n");
+		return NETCTL_USAGE;
+	}
+	size_t n;
+	uint32_t *gens = gen_list(ctx, &n), target = 0;
+	if (argc == 2) {
+		char *end;
+		errno = 0;
+		unsigned long g = strtoul(argv[1], &end, 10);
+		if (errno || *end || end == argv[1] || g == 0 || g > UINT32_MAX) {
+			fprintf(stderr, "netctl: rollback: '%s' is not a generation number\n", argv[1]);
+			free(gens);
+			return NETCTL_USAGE;
+		}
+		target = (uint32_t)g;
+	} else if (n >= 2) {
+		target = gens[n - 2];
+	}
+	free(gens);
+	if (!target) {
+		fprintf(stderr, "netctl: rollback: no generation before the last in %s/generations\n",
+			ctx->state_dir);
+		return NETCTL_FAILED;
+	}
+	char path[4200];
+	if (!gen_path(ctx, path, sizeof(path), target, "conf"))
+		return NETCTL_FAILED;
+	size_t len;
+	char *text = policy_read_file(path, &len);
+	if (!text) {
+		fprintf(stderr, "netctl: generation %u: %s: %s\n", target, path, strerror(errno));
+		return NETCTL_FAILED;
+	}
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "rollback to %u: ", target);
+	int rc = apply_text(ctx, path, text, len, prefix);
+	if (rc == NETCTL_OK)
+		printf("generation %u is in force again as generation %u (%s unchanged)\n", target,
+		       gen_latest(ctx), ctx->conf);
+	free(text);
+	return rc;
+}
+
+/* ---- listings ---- */
+
+static void json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static int parse_json_flag(int argc, char **argv, const char *usage, bool *json)
+{
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, { 0 } };
+	int c;
+	*json = false;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j') {
+			fprintf(stderr, "usage: %s\n", usage);
+			return NETCTL_USAGE;
+		}
+		*json = true;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: %s\n", usage);
+		return NETCTL_USAGE;
+	}
+	return NETCTL_OK;
+}
+
+int generations_main(struct netctl *ctx, int argc, char **argv)
+{
+	bool json;
+	int rc = parse_json_flag(argc, argv, "netctl generations [--json]", &json);
+	if (rc)
+		return rc;
+	size_t n;
+	uint32_t *gens = gen_list(ctx, &n);
+	if (json)
+		printf("[");
+	else if (!n)
+		printf("no generations recorded in %s/generations\n", ctx->state_dir);
+	for (size_t i = 0; i < n; i++) {
+		char path[4200], *meta = NULL;
+		size_t len;
+		if (gen_path(ctx, path, sizeof(path), gens[i], "meta"))
+			meta = policy_read_file(path, &len);
+		char *when = "?", *user = "?", *summary = "";
+		if (meta) {
+			meta[strcspn(meta, "\n")] = 0;
+			char *t1 = strchr(meta, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+			if (t1 && t2) {
+				*t1 = *t2 = 0;
+				when = meta;
+				user = t1 + 1;
+				summary = t2 + 1;
+			}
+		}
+		if (json) {
+			printf("%s\n  {\"generation\": %u, \"time\": ", i ? "," : "", gens[i]);
+			json_str(stdout, when);
+			printf(", \"user\": ");
+			json_str(stdout, user);
+			printf(", \"summary\": ");
+			json_str(stdout, summary);
+			printf("}");
+		} else {
+			printf("%6u  %-20s  %-10s  %s\n", gens[i], when, user, summary);
+		}
+		free(meta);
+	}
+	if (json)
+		printf("%s]\n", n ? "\n" : "");
+	free(gens);
+	return NETCTL_OK;
+}
+
+int status_main(struct netctl *ctx, int argc, char **argv)
+{
+	bool json;
+	int rc = parse_json_flag(argc, argv, "netctl status [--json]", &json);
+	if (rc)
+		return rc;
+	struct ctl_msg m;
+	ctl_msg_init(&m, CTL_REQ_STATUS);
+	size_t len;
+	uint8_t *reply = firewall_call(ctx, &m, &len);
+	ctl_msg_free(&m);
+	uint32_t recorded = gen_latest(ctx), gen = 0;
+	if (reply)
+		ctl_get_u32(reply, len, CTL_A_GENERATION, &gen);
+	const char *msg = reply ? reply_message(reply, len) : "";
+	if (json) {
+		printf("{\"firewall\": {\"reachable\": %s, \"generation\": %u, \"summary\": ",
+		       reply ? "true" : "false", gen);
+		json_str(stdout, msg);
+		printf("}, \"recorded_generation\": %u}\n", recorded);
+	} else {
+		if (reply)
+			printf("firewall: %s\n", msg);
+		printf("last recorded generation: %u%s\n", recorded,
+		       reply && recorded && gen != recorded ? " (not the one the firewall has)" : "");
+	}
+	free(reply);
+	return reply ? NETCTL_OK : NETCTL_FAILED;
+}
+
+/* ---- diff ---- */
+
+struct lines {
+	char **v;
+	size_t n;
+	char *text;
+};
+
+/* POLICY printed (one VM, or the network block), split into lines;
+ * the block's own `vm NAME {` and `}` lines are left out. */
+static void lines_of(const struct policy *p, const char *vm, struct lines *l)
+{
+	size_t len;
+	FILE *f = open_memstream(&l->text, &len);
+	l->v = NULL;
+	l->n = 0;
+	if (!f) {
+		l->text = NULL;
+		return;
+	}
+	policy_print(f, p, vm);
+	fclose(f);
+	size_t cap = 0;
+	bool in_block = vm != NULL;
+	for (char *s = l->text, *nl; s && *s; s = nl + 1) {
+		nl = strchr(s, '\n');
+		if (!nl)
+			nl = s + strlen(s) - 1;
+		else
+			*nl = 0;
+		if (!vm && strncmp(s, "network {", 9) == 0) {
+			in_block = true;
+			continue;
+		}
+		if (!in_block || strncmp(s, "vm ", 3) == 0 || strcmp(s, "}") == 0 || !*s) {
+			if (!vm && strcmp(s, "}") == 0)
+				in_block = false;
+			continue;
+		}
+		if (l->n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **v = realloc(l->v, cap * sizeof(*v));
+			if (!v)
+				break;
+			l->v = v;
+		}
+		l->v[l->n++] = s;
+	}
+}
+
+static void lines_free(struct lines *l)
+{
+	free(l->v);
+	free(l->text);
+}
+
+/* The statement part of a printed line, without the "# in words" comment. */
+static size_t stmt_len(const char *s)
+{
+	const char *q = strrchr(s, '"');
+	const char *c = strstr(q ? q : s, "  # ");
+	size_t n = c ? (size_t)(c - s) : strlen(s);
+	while (n && s[n - 1] == ' ')
+		n--;
+	return n;
+}
+
+static bool lines_have(const struct lines *l, const char *s)
+{
+	size_t n = stmt_len(s);
+	for (size_t i = 0; i < l->n; i++)
+		if (stmt_len(l->v[i]) == n && strncmp(l->v[i], s, n) == 0)
+			return true;
+	return false;
+}
+
+/* Prints what changed between two printed blocks; false if nothing did. */
+static bool diff_block(const char *title, const struct lines *old, const struct lines *new)
+{
+	bool changed = old->n != new->n;
+	for (size_t i = 0; !changed && i < old->n; i++)
+		changed = stmt_len(old->v[i]) != stmt_len(new->v[i]) ||
+			  strncmp(old->v[i], new->v[i], stmt_len(old->v[i])) != 0;
+	if (!changed)
+		return false;
+	printf("%s: changed\n", title);
+	bool any = false;
+	for (size_t i = 0; i < old->n; i++)
+		if (!lines_have(new, old->v[i])) {
+			printf("  - %s\n", old->v[i] + strspn(old->v[i], " "));
+			any = true;
+		}
+	for (size_t i = 0; i < new->n; i++)
+		if (!lines_have(old, new->v[i])) {
+			printf("  + %s\n", new->v[i] + strspn(new->v[i], " "));
+			any = true;
+		}
+	if (!any)
+		printf("  the same rules in another order (first match wins)\n");
+	return true;
+}
+
+static void print_vm(const struct policy *p, const char *vm, char sign)
+{
+	struct lines l;
+	lines_of(p, vm, &l);
+	for (size_t i = 0; i < l.n; i++)
+		printf("  %c %s\n", sign, l.v[i] + strspn(l.v[i], " "));
+	lines_free(&l);
+}
+
+int diff_main(struct netctl *ctx, int argc, char **argv)
+{
+	if (argc != 1) {
+		fprintf(stderr, "usage: netctl diff\n");
+		return NETCTL_USAGE;
+	}
+	struct policy *newp = netctl_load_policy(ctx, ctx->conf), *oldp = NULL;
+	if (!newp)
+		return NETCTL_FAILED;
+	struct ctl_msg m;
+	ctl_msg_init(&m, CTL_REQ_STATUS);
+	size_t len;
+	uint8_t *reply = firewall_call(ctx, &m, &len);
+	ctl_msg_free(&m);
+	if (!reply) {
+		policy_free(newp);
+		return NETCTL_FAILED;
+	}
+	uint32_t gen = 0;
+	ctl_get_u32(reply, len, CTL_A_GENERATION, &gen);
+	const char *text = ctl_get_str(reply, len, CTL_A_TEXT);
+	const char *file = ctl_get_str(reply, len, CTL_A_FILE);
+	if (text) {
+		struct diags d;
+		diags_init(&d, file ? file : "loaded", text, strlen(text));
+		oldp = policy_load(file ? file : "loaded", text, strlen(text), ctx->now, &d);
+		if (!oldp)
+			fprintf(stderr, "netctl: the policy the firewall has does not load here:\n%s", d.out);
+		diags_free(&d);
+		if (!oldp) {
+			free(reply);
+			policy_free(newp);
+			return NETCTL_FAILED;
+		}
+	} else {
+		printf("the firewall has no policy loaded (it drops everything); apply would load all of %s\n",
+		       ctx->conf);
+	}
+	size_t changed = 0, added = 0, removed = 0;
+	if (oldp) {
+		struct lines a, b;
+		lines_of(oldp, NULL, &a);
+		lines_of(newp, NULL, &b);
+		changed += diff_block("network", &a, &b);
+		lines_free(&a);
+		lines_free(&b);
+		for (size_t i = 0; i < oldp->nvms; i++)
+			if (policy_find_vm(newp, oldp->vms[i].name) < 0) {
+				printf("vm %s: removed (its link gets no traffic through)\n", oldp->vms[i].name);
+				print_vm(oldp, oldp->vms[i].name, '-');
+				removed++;
+			}
+	}
+	for (size_t i = 0; i < newp->nvms; i++) {
+		const char *name = newp->vms[i].name;
+		if (!oldp || policy_find_vm(oldp, name) < 0) {
+			printf("vm %s: added\n", name);
+			print_vm(newp, name, '+');
+			added++;
+			continue;
+		}
+		struct lines a, b;
+		char title[64];
+		snprintf(title, sizeof(title), "vm %s", name);
+		lines_of(oldp, name, &a);
+		lines_of(newp, name, &b);
+		changed += diff_block(title, &a, &b);
+		lines_free(&a);
+		lines_free(&b);
+	}
+	if (!changed && !added && !removed)
+		printf("no changes: %s is what the firewall has (generation %u)\n", ctx->conf, gen);
+	else
+		printf("%zu changed, %zu added, %zu removed against generation %u\n", changed, added,
+		       removed, gen);
+	free(reply);
+	policy_free(oldp);
+	policy_free(newp);
+	return NETCTL_OK;
+}
