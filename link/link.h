@@ -33,7 +33,7 @@ struct link {
 	struct copy_stats dir[2];	/* dir[0] a to b, dir[1] b to a */
 	int stats_fd, signal_fd;
 	struct io_uring ring;
-	uint64_t wakeups, bursts;
+	uint64_t sleeps, bursts;
 	uint64_t poll_ns;	/* keep looking this long after the last frame */
 	bool stop;
 };

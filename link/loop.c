@@ -323,12 +323,13 @@ int loop_run(struct link *l)
 			more = true;
 		for (unsigned d = 0; d < 2 && !more; d++)
 			more = arm_notify(l, d, st[d]);
+		if (!more)
+			l->sleeps++;
 		int err = io_uring_submit_and_wait(&l->ring, more ? 0 : 1);
 		if (err < 0 && err != -EINTR && err != -EBUSY) {
 			fprintf(stderr, "moat-link %s: io_uring_enter: %s\n", l->name, strerror(-err));
 			return 1;
 		}
-		l->wakeups++;
 		struct io_uring_cqe *cqe;
 		unsigned head, seen = 0;
 		io_uring_for_each_cqe(&l->ring, head, cqe) {

@@ -52,7 +52,7 @@ bool stats_json(const struct link *l, char *buf, size_t size)
 	put_side(&o, &l->side[1]);
 	put_dir(&o, "a_to_b", &l->dir[0]);
 	put_dir(&o, "b_to_a", &l->dir[1]);
-	put(&o, "\"wakeups\":%llu,\"bursts\":%llu}\n", (unsigned long long)l->wakeups,
+	put(&o, "\"sleeps\":%llu,\"bursts\":%llu}\n", (unsigned long long)l->sleeps,
 	    (unsigned long long)l->bursts);
 	return o.ok;
 }

@@ -11,7 +11,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	for p in "${prefixes[@]}"; do rm -rf "/var/run/dpdk/$p"; done
-	rm -rf "$dir"
+	[ -n "${KEEP:-}" ] && echo "# kept $dir" || rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -23,7 +23,7 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; f
 # wait_for FILE PATTERN SECONDS [COUNT]: until grep -c PATTERN FILE >= COUNT
 wait_for() {
 	local end=$((SECONDS + $3)) want=${4:-1}
-	while [ "$(grep -c -- "$2" "$1" 2>/dev/null || true)" -lt "$want" ]; do
+	while [ "$(grep -ci -- "$2" "$1" 2>/dev/null || true)" -lt "$want" ]; do
 		[ $SECONDS -ge $end ] && return 1
 		sleep 0.1
 	done
@@ -82,4 +82,9 @@ last = {}
 for port, body in blocks: last[port] = body
 m = re.search(re.escape(sys.argv[3]) + r":\s*(\d+)", last.get(sys.argv[2], ""))
 print(m.group(1) if m else -1)' "$dir/$1.out" "$2" "$3"
+}
+
+# a pcap file with no frames, for a net_pcap port that only writes
+empty_pcap() {
+	python3 -c 'import struct, sys; open(sys.argv[1], "wb").write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))' "$1"
 }
