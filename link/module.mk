@@ -26,7 +26,7 @@ $(LINK_FUZZ): $(F)/%: $(F)/tests/fuzz/%.o $(F)/liblink.a
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 FUZZ_TARGETS += $(LINK_FUZZ)
 
-CHECKS += tests/link/dpdk-interop
+CHECKS += tests/link/dpdk-interop tests/link/qemu-ipxe
 CHECK_DEPS += $(B)/moat-link
 
 bench-link: $(B)/moat-link
