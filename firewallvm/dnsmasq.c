@@ -1,28 +1,309 @@
-/* dnsmasq.c: dnsmasq's config from the policy; started and supervised. */
+/* dnsmasq.c: DHCP and DNS for the app VMs. The config is written from the
+ * policy, dnsmasq runs in the foreground as our child, and is restarted with
+ * a new config when the policy changes and whenever it dies. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "firewalld.h"
+#include "parts.h"
+
+#define DNSMASQ_DEFAULT    "dnsmasq"
+#define DNSMASQ_FAST_DEATH 2      /* seconds: died this soon after start */
+#define DNSMASQ_MAX_FAST   5      /* fast deaths in a row before giving up */
+#define DNSMASQ_STOP_MS    2000
+#define DNSMASQ_LEASE_TIME "1h"
+
+extern char **environ;
 
 struct fw_dnsmasq {
-	int pid;
+	char *run_dir;
+	char *path;
+	char conf[4096];
+	char *text;              /* the config dnsmasq runs with */
+	pid_t pid;
+	struct timespec started;
+	int fast_deaths;
 };
+
+/* A growing string; the first failure sticks. */
+struct dm_buf {
+	char *s;
+	size_t len, cap;
+	bool failed;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void dm_printf(struct dm_buf *b, const char *fmt, ...)
+{
+	if (b->failed)
+		return;
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = true;
+			return;
+		}
+		if (b->s && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap : 1024;
+		while (cap < b->len + (size_t)n + 1)
+			cap *= 2;
+		char *s = realloc(b->s, cap);
+		if (!s) {
+			b->failed = true;
+			return;
+		}
+		b->s = s;
+		b->cap = cap;
+	}
+}
+
+static bool dm_seen_host(const struct policy *p, size_t vm, size_t rule, size_t dest)
+{
+	const char *name = p->vms[vm].rules[rule].dests[dest].name;
+	for (size_t i = 0; i <= vm; i++)
+		for (size_t j = 0; j < p->vms[i].nrules; j++) {
+			const struct rule *ru = &p->vms[i].rules[j];
+			if (ru->expired)
+				continue;
+			for (size_t d = 0; d < ru->ndests; d++) {
+				if (i == vm && j == rule && d == dest)
+					return false;
+				if (ru->dests[d].kind == DEST_HOST && strcmp(ru->dests[d].name, name) == 0)
+					return true;
+			}
+		}
+	return false;
+}
+
+char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
+{
+	struct dm_buf b = { 0 };
+	char gw[MOAT_ADDR_STRLEN], net[MOAT_ADDR_STRLEN], mask[INET_ADDRSTRLEN];
+	struct addr a;
+	if (strlen(run_dir) > 1024) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	dm_printf(&b, "# written by moat-firewalld from %s: every start rewrites it\n",
+		  p->file ? p->file : "the policy");
+	/* the firewall VM is the app VMs' only resolver; it asks the netvm */
+	dm_printf(&b, "no-resolv\nno-hosts\nno-poll\nserver=%s\n", FW_NETVM_ADDR);
+	dm_printf(&b, "log-facility=-\npid-file=%s/dnsmasq.pid\n", run_dir);
+	dm_printf(&b, "dhcp-leasefile=%s/dnsmasq.leases\n", run_dir);
+	/* one wildcard socket filtered by interface: every VM link carries the
+	 * same gateway address, and links come and go while dnsmasq runs */
+	dm_printf(&b, "except-interface=%s\n", RS_UPLINK_IF);
+	for (size_t i = 0; i < p->nvms; i++)
+		dm_printf(&b, "interface=%s\n", p->vms[i].name);
+	if (p->nvms > 0) {
+		policy_gateway(p, &a);
+		addr_format(&a, gw, sizeof(gw));
+		a = p->net.subnet;
+		a.prefix = 32;
+		addr_format(&a, net, sizeof(net));
+		uint32_t m = p->net.subnet.prefix ? htonl(~0u << (32 - p->net.subnet.prefix)) : 0;
+		inet_ntop(AF_INET, &m, mask, sizeof(mask));
+		dm_printf(&b, "dhcp-authoritative\ndhcp-range=%s,static,%s,%s\n", net, mask,
+			  DNSMASQ_LEASE_TIME);
+		dm_printf(&b, "dhcp-option=option:router,%s\ndhcp-option=option:dns-server,%s\n",
+			  gw, gw);
+	}
+	for (size_t i = 0; i < p->nvms; i++) {
+		const struct vm *v = &p->vms[i];
+		char mac[MOAT_MAC_STRLEN], ip[MOAT_ADDR_STRLEN];
+		policy_format_mac(v->mac, mac, sizeof(mac));
+		addr_format(&v->addr, ip, sizeof(ip));
+		dm_printf(&b, "dhcp-host=%s,%s,%s\n", mac, ip, v->name);
+	}
+	bool v6 = p->net.has & NET_HAS_SUBNET6;
+	for (size_t i = 0; i < p->nvms; i++)
+		for (size_t j = 0; j < p->vms[i].nrules; j++) {
+			const struct rule *ru = &p->vms[i].rules[j];
+			if (ru->expired)
+				continue;
+			for (size_t d = 0; d < ru->ndests; d++) {
+				if (ru->dests[d].kind != DEST_HOST || dm_seen_host(p, i, j, d))
+					continue;
+				char s4[RS_NAME_MAX], s6[RS_NAME_MAX];
+				const char *host = ru->dests[d].name;
+				ruleset_host_set_name(host, AF_INET, s4, sizeof(s4));
+				dm_printf(&b, "nftset=/%s/4#inet#%s#%s", host, RS_TABLE, s4);
+				if (v6) {
+					ruleset_host_set_name(host, AF_INET6, s6, sizeof(s6));
+					dm_printf(&b, ",6#inet#%s#%s", RS_TABLE, s6);
+				}
+				dm_printf(&b, "\n");
+			}
+		}
+	if (b.failed) {
+		free(b.s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return b.s;
+}
 
 struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path)
 {
-	return calloc(1, sizeof(struct fw_dnsmasq));
+	struct fw_dnsmasq *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	int n = snprintf(d->conf, sizeof(d->conf), "%s/dnsmasq.conf", run_dir);
+	d->run_dir = strdup(run_dir);
+	d->path = strdup(dnsmasq_path ? dnsmasq_path : DNSMASQ_DEFAULT);
+	if (n < 0 || (size_t)n >= sizeof(d->conf) || !d->run_dir || !d->path) {
+		fw_dnsmasq_free(d);
+		errno = n >= 0 && (size_t)n >= sizeof(d->conf) ? ENAMETOOLONG : ENOMEM;
+		return NULL;
+	}
+	return d;
+}
+
+static void dm_stop(struct fw_dnsmasq *d)
+{
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, SIGTERM);
+	for (int waited = 0;; waited += 10) {
+		pid_t r = waitpid(d->pid, NULL, WNOHANG);
+		if (r == d->pid || (r < 0 && errno == ECHILD))
+			break;
+		if (waited == DNSMASQ_STOP_MS)
+			kill(d->pid, SIGKILL);
+		usleep(10000);
+	}
+	d->pid = 0;
 }
 
 void fw_dnsmasq_free(struct fw_dnsmasq *d)
 {
+	if (!d)
+		return;
+	dm_stop(d);
+	free(d->run_dir);
+	free(d->path);
+	free(d->text);
 	free(d);
+}
+
+static int dm_write(const char *path, const char *text)
+{
+	char tmp[4096 + 8];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	bool ok = fputs(text, f) >= 0;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) < 0) {
+		int err = errno ? errno : EIO;
+		unlink(tmp);
+		return -err;
+	}
+	return 0;
+}
+
+static int dm_start(struct fw_dnsmasq *d)
+{
+	char conf_arg[4096 + 16];
+	snprintf(conf_arg, sizeof(conf_arg), "--conf-file=%s", d->conf);
+	char *argv[] = { d->path, "--keep-in-foreground", conf_arg, NULL };
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_init(&attr);
+	/* the daemon blocks and catches signals for its loop; dnsmasq must not inherit that */
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	pid_t pid;
+	int err = posix_spawnp(&pid, d->path, NULL, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	if (err) {
+		fprintf(stderr, "moat-firewalld: dnsmasq: %s: %s\n", d->path, strerror(err));
+		return -err;
+	}
+	d->pid = pid;
+	clock_gettime(CLOCK_MONOTONIC, &d->started);
+	return 0;
 }
 
 int fw_dnsmasq_configure(struct fw_dnsmasq *d, const struct policy *p)
 {
-	return 0;
+	char *text = fw_dnsmasq_config(p, d->run_dir);
+	if (!text)
+		return -errno;
+	if (d->pid > 0 && d->text && strcmp(text, d->text) == 0) {
+		free(text);
+		return 0;
+	}
+	if (mkdir(d->run_dir, 0755) < 0 && errno != EEXIST) {
+		int err = -errno;
+		free(text);
+		return err;
+	}
+	int err = dm_write(d->conf, text);
+	if (err) {
+		free(text);
+		return err;
+	}
+	free(d->text);
+	d->text = text;
+	/* dnsmasq rereads neither dhcp-host nor nftset on SIGHUP: a new process */
+	dm_stop(d);
+	d->fast_deaths = 0;
+	return dm_start(d);
 }
 
 void fw_dnsmasq_reap(struct fw_dnsmasq *d)
 {
+	if (d->pid <= 0)
+		return;
+	int status;
+	pid_t r = waitpid(d->pid, &status, WNOHANG);
+	if (r != d->pid)
+		return;
+	d->pid = 0;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - d->started.tv_sec < DNSMASQ_FAST_DEATH)
+		d->fast_deaths++;
+	else
+		d->fast_deaths = 0;
+	if (WIFEXITED(status))
+		fprintf(stderr, "moat-firewalld: dnsmasq exited with status %d\n", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		fprintf(stderr, "moat-firewalld: dnsmasq killed by signal %d\n", WTERMSIG(status));
+	if (d->fast_deaths >= DNSMASQ_MAX_FAST) {
+		/* a config it refuses would only spin; the next policy tries again */
+		fprintf(stderr, "moat-firewalld: dnsmasq died %d times right after start; not restarting it\n",
+			d->fast_deaths);
+		return;
+	}
+	dm_start(d);
+}
+
+int fw_dnsmasq_pid(const struct fw_dnsmasq *d)
+{
+	return d->pid;
 }

@@ -1,37 +1,382 @@
-/* ifaces.c: VM interfaces found by MAC, renamed, addressed; the uplink. */
+/* ifaces.c: the firewall VM's links, through libnl-3 route. Each VM's link is
+ * found by its firewall-side MAC and renamed to the VM's name; it gets the
+ * gateway address with the subnet's prefix but no prefix route (dnsmasq
+ * needs an address in the DHCP range's subnet, routing needs one host route
+ * per VM so proxy ARP can answer for the others), and proxy ARP. The uplink
+ * gets its /30 and the default route. */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/route.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "firewalld.h"
 
-struct fw_ifaces {
-	int fd;
+#define FW_VM_MAC_PREFIX "\x02\x6d\x66\x00"   /* default firewall-side MACs */
+
+/* What a link was last set up as: links that already are need no netlink. */
+struct fi_done {
+	int ifindex;
+	char name[IFNAMSIZ];
+	struct addr addr, gw;
+	uint8_t prefix;
 };
+
+struct fw_ifaces {
+	struct nl_sock *sk;        /* requests */
+	struct nl_sock *ev;        /* RTNLGRP_LINK events */
+	struct fi_done *done;
+	size_t ndone;
+};
+
+static int fi_event_cb(struct nl_msg *msg, void *arg)
+{
+	return NL_OK;
+}
 
 struct fw_ifaces *fw_ifaces_open(void)
 {
 	struct fw_ifaces *fi = calloc(1, sizeof(*fi));
-	if (fi)
-		fi->fd = -1;
+	if (!fi)
+		return NULL;
+	int err = -ENOMEM;
+	fi->sk = nl_socket_alloc();
+	fi->ev = nl_socket_alloc();
+	if (!fi->sk || !fi->ev)
+		goto fail;
+	err = -EIO;
+	if (nl_connect(fi->sk, NETLINK_ROUTE) < 0)
+		goto fail;
+	nl_socket_disable_seq_check(fi->ev);
+	nl_socket_modify_cb(fi->ev, NL_CB_VALID, NL_CB_CUSTOM, fi_event_cb, fi);
+	if (nl_connect(fi->ev, NETLINK_ROUTE) < 0 ||
+	    nl_socket_add_membership(fi->ev, RTNLGRP_LINK) < 0 ||
+	    nl_socket_set_nonblocking(fi->ev) < 0)
+		goto fail;
 	return fi;
+fail:
+	fw_ifaces_close(fi);
+	errno = -err;
+	return NULL;
 }
 
 void fw_ifaces_close(struct fw_ifaces *fi)
 {
+	if (!fi)
+		return;
+	nl_socket_free(fi->sk);
+	nl_socket_free(fi->ev);
+	free(fi->done);
 	free(fi);
 }
 
 int fw_ifaces_fd(const struct fw_ifaces *fi)
 {
-	return fi->fd;
+	return nl_socket_get_fd(fi->ev);
+}
+
+static int fi_sysctl(const char *fmt, const char *name, const char *value)
+{
+	char path[128];
+	if ((size_t)snprintf(path, sizeof(path), fmt, name) >= sizeof(path))
+		return -ENAMETOOLONG;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, value, strlen(value));
+	int err = n < 0 ? -errno : (size_t)n != strlen(value) ? -EIO : 0;
+	close(fd);
+	return err;
+}
+
+static struct rtnl_link *fi_find_mac(struct nl_cache *cache, const uint8_t mac[6])
+{
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_link *l = (struct rtnl_link *)o;
+		struct nl_addr *a = rtnl_link_get_addr(l);
+		if (a && nl_addr_get_len(a) == 6 && memcmp(nl_addr_get_binary_addr(a), mac, 6) == 0)
+			return l;
+	}
+	return NULL;
+}
+
+static int fi_fail(const char *what, const char *name, int nlerr)
+{
+	fprintf(stderr, "moat-firewalld: %s %s: %s\n", what, name, nl_geterror(nlerr));
+	return -EIO;
+}
+
+/* Name NAME and up, renaming only when it has another name (a link must be
+ * down to be renamed). */
+static int fi_name_up(struct fw_ifaces *fi, struct nl_cache *cache, struct rtnl_link *l,
+		      const char *name)
+{
+	int err;
+	bool rename = strcmp(rtnl_link_get_name(l), name) != 0;
+	if (rename) {
+		struct rtnl_link *other = rtnl_link_get_by_name(cache, name);
+		if (other) {
+			bool same = rtnl_link_get_ifindex(other) == rtnl_link_get_ifindex(l);
+			rtnl_link_put(other);
+			if (!same) {
+				fprintf(stderr, "moat-firewalld: cannot rename %s to %s: another link has that name\n",
+					rtnl_link_get_name(l), name);
+				return -EEXIST;
+			}
+		}
+	}
+	if (!rename && (rtnl_link_get_flags(l) & IFF_UP))
+		return 0;
+	struct rtnl_link *chg = rtnl_link_alloc();
+	if (!chg)
+		return -ENOMEM;
+	if (rename && (rtnl_link_get_flags(l) & IFF_UP)) {
+		rtnl_link_unset_flags(chg, IFF_UP);
+		if ((err = rtnl_link_change(fi->sk, l, chg, 0)) < 0)
+			goto fail;
+		rtnl_link_put(chg);
+		if (!(chg = rtnl_link_alloc()))
+			return -ENOMEM;
+	}
+	if (rename)
+		rtnl_link_set_name(chg, name);
+	rtnl_link_set_flags(chg, IFF_UP);
+	if ((err = rtnl_link_change(fi->sk, l, chg, 0)) < 0)
+		goto fail;
+	rtnl_link_put(chg);
+	return 0;
+fail:
+	rtnl_link_put(chg);
+	return fi_fail("bring up", name, err);
+}
+
+static struct nl_addr *fi_addr(const struct addr *a, int prefix)
+{
+	struct nl_addr *n = nl_addr_build(a->family, a->bytes, a->family == AF_INET ? 4 : 16);
+	if (n)
+		nl_addr_set_prefixlen(n, prefix);
+	return n;
+}
+
+static int fi_add_addr(struct fw_ifaces *fi, int ifindex, const char *name, const struct addr *a,
+		       int prefix, unsigned flags)
+{
+	struct rtnl_addr *ra = rtnl_addr_alloc();
+	struct nl_addr *local = fi_addr(a, prefix);
+	struct addr b = *a;
+	for (int i = prefix; i < 32; i++)
+		b.bytes[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+	struct nl_addr *bcast = fi_addr(&b, 32);
+	int err = -ENOMEM;
+	if (ra && local && bcast) {
+		rtnl_addr_set_ifindex(ra, ifindex);
+		rtnl_addr_set_family(ra, AF_INET);
+		rtnl_addr_set_local(ra, local);
+		rtnl_addr_set_prefixlen(ra, prefix);
+		rtnl_addr_set_broadcast(ra, bcast);
+		rtnl_addr_set_flags(ra, flags);
+		err = rtnl_addr_add(fi->sk, ra, NLM_F_REPLACE);
+		if (err < 0)
+			err = fi_fail("address on", name, err);
+	}
+	nl_addr_put(local);
+	nl_addr_put(bcast);
+	rtnl_addr_put(ra);
+	return err;
+}
+
+/* DST/PLEN through IFINDEX, via GATEWAY when not NULL, from SRC when not NULL. */
+static int fi_add_route(struct fw_ifaces *fi, int ifindex, const char *name, const struct addr *dst,
+			int plen, const struct addr *gateway, const struct addr *src)
+{
+	struct rtnl_route *rt = rtnl_route_alloc();
+	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+	struct nl_addr *d = fi_addr(dst, plen);
+	struct nl_addr *g = gateway ? fi_addr(gateway, 32) : NULL;
+	struct nl_addr *s = src ? fi_addr(src, 32) : NULL;
+	int err = -ENOMEM;
+	if (!rt || !nh || !d || (gateway && !g) || (src && !s))
+		goto out;
+	rtnl_route_set_family(rt, AF_INET);
+	rtnl_route_set_table(rt, RT_TABLE_MAIN);
+	rtnl_route_set_protocol(rt, RTPROT_STATIC);
+	rtnl_route_set_type(rt, RTN_UNICAST);
+	rtnl_route_set_scope(rt, gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+	rtnl_route_set_dst(rt, d);
+	if (s)
+		rtnl_route_set_pref_src(rt, s);
+	rtnl_route_nh_set_ifindex(nh, ifindex);
+	if (g)
+		rtnl_route_nh_set_gateway(nh, g);
+	rtnl_route_add_nexthop(rt, nh);
+	nh = NULL;   /* the route owns it */
+	err = rtnl_route_add(fi->sk, rt, NLM_F_REPLACE);
+	if (err < 0)
+		err = fi_fail("route on", name, err);
+out:
+	if (nh)
+		rtnl_route_nh_free(nh);
+	nl_addr_put(d);
+	nl_addr_put(g);
+	nl_addr_put(s);
+	rtnl_route_put(rt);
+	return err;
+}
+
+static bool fi_is_done(const struct fw_ifaces *fi, const struct fi_done *want)
+{
+	for (size_t i = 0; i < fi->ndone; i++)
+		if (memcmp(&fi->done[i], want, sizeof(*want)) == 0)
+			return true;
+	return false;
+}
+
+static int fi_sync_vm(struct fw_ifaces *fi, struct nl_cache *cache, struct rtnl_link *l,
+		      const struct policy *p, const struct vm *v, struct fi_done *done)
+{
+	memset(done, 0, sizeof(*done));
+	done->ifindex = rtnl_link_get_ifindex(l);
+	snprintf(done->name, sizeof(done->name), "%s", v->name);
+	done->addr = v->addr;
+	policy_gateway(p, &done->gw);
+	done->prefix = p->net.subnet.prefix;
+	if (strcmp(rtnl_link_get_name(l), v->name) == 0 && (rtnl_link_get_flags(l) & IFF_UP) &&
+	    fi_is_done(fi, done))
+		return 0;
+	int err;
+	if ((err = fi_name_up(fi, cache, l, v->name)) < 0 ||
+	    (err = fi_sysctl("/proc/sys/net/ipv4/conf/%s/proxy_arp", v->name, "1")) < 0 ||
+	    (err = fi_add_addr(fi, done->ifindex, v->name, &done->gw, done->prefix,
+			       IFA_F_NOPREFIXROUTE)) < 0 ||
+	    (err = fi_add_route(fi, done->ifindex, v->name, &v->addr, 32, NULL, &done->gw)) < 0) {
+		done->ifindex = 0;
+		return err;
+	}
+	return 0;
+}
+
+static int fi_sync_uplink(struct fw_ifaces *fi, struct nl_cache *cache, struct rtnl_link *l,
+			  struct fi_done *done)
+{
+	memset(done, 0, sizeof(*done));
+	done->ifindex = rtnl_link_get_ifindex(l);
+	snprintf(done->name, sizeof(done->name), "%s", RS_UPLINK_IF);
+	addr_parse(FW_UPLINK_ADDR, &done->addr, NULL);
+	addr_parse(FW_NETVM_ADDR, &done->gw, NULL);
+	done->prefix = 30;
+	if (strcmp(rtnl_link_get_name(l), RS_UPLINK_IF) == 0 && (rtnl_link_get_flags(l) & IFF_UP) &&
+	    fi_is_done(fi, done))
+		return 0;
+	struct addr any = { .family = AF_INET, .prefix = 0 };
+	int err;
+	if ((err = fi_name_up(fi, cache, l, RS_UPLINK_IF)) < 0 ||
+	    (err = fi_add_addr(fi, done->ifindex, RS_UPLINK_IF, &done->addr, 30, 0)) < 0 ||
+	    (err = fi_add_route(fi, done->ifindex, RS_UPLINK_IF, &any, 0, &done->gw, NULL)) < 0) {
+		done->ifindex = 0;
+		return err;
+	}
+	return 0;
+}
+
+/* A link with a VM's MAC that no VM of the policy has: down, so a removed
+ * VM's link neither forwards nor keeps its routes. */
+static void fi_down_orphans(struct fw_ifaces *fi, struct nl_cache *cache, const struct policy *p)
+{
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_link *l = (struct rtnl_link *)o;
+		struct nl_addr *a = rtnl_link_get_addr(l);
+		if (!a || nl_addr_get_len(a) != 6 || !(rtnl_link_get_flags(l) & IFF_UP) ||
+		    memcmp(nl_addr_get_binary_addr(a), FW_VM_MAC_PREFIX, 4) != 0)
+			continue;
+		bool owned = false;
+		for (size_t i = 0; p && i < p->nvms && !owned; i++) {
+			uint8_t mac[6];
+			policy_firewall_mac(&p->vms[i], mac);
+			owned = memcmp(nl_addr_get_binary_addr(a), mac, 6) == 0;
+		}
+		if (owned)
+			continue;
+		struct rtnl_link *chg = rtnl_link_alloc();
+		if (!chg)
+			return;
+		rtnl_link_unset_flags(chg, IFF_UP);
+		int err = rtnl_link_change(fi->sk, l, chg, 0);
+		if (err < 0)
+			fi_fail("bring down", rtnl_link_get_name(l), err);
+		rtnl_link_put(chg);
+	}
 }
 
 int fw_ifaces_sync(struct fw_ifaces *fi, const struct policy *p)
 {
-	return 0;
+	int err = fi_sysctl("/proc/sys/net/ipv4/%s", "ip_forward", "1");
+	if (err < 0) {
+		fprintf(stderr, "moat-firewalld: IPv4 forwarding: %s\n", strerror(-err));
+		return err;
+	}
+	if (p && (p->net.has & NET_HAS_SUBNET6))
+		fi_sysctl("/proc/sys/net/ipv6/conf/%s/forwarding", "all", "1");
+	struct nl_cache *cache;
+	int nerr = rtnl_link_alloc_cache(fi->sk, AF_UNSPEC, &cache);
+	if (nerr < 0)
+		return fi_fail("list", "links", nerr);
+	size_t n = p ? p->nvms : 0;
+	struct fi_done *done = calloc(n + 1, sizeof(*done));
+	if (!done) {
+		nl_cache_free(cache);
+		return -ENOMEM;
+	}
+	size_t ndone = 0;
+	uint8_t mac[6];
+	const uint8_t uplink_mac[6] = { 0x02, 0x6d, 0x66, 0xff, 0xff, 0x01 };
+	struct rtnl_link *l = fi_find_mac(cache, uplink_mac);
+	if (l) {
+		int e = fi_sync_uplink(fi, cache, l, &done[ndone]);
+		if (e < 0)
+			err = e;
+		else
+			ndone++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		policy_firewall_mac(&p->vms[i], mac);
+		if (!(l = fi_find_mac(cache, mac)))
+			continue;   /* configured when its link appears */
+		int e = fi_sync_vm(fi, cache, l, p, &p->vms[i], &done[ndone]);
+		if (e < 0) {
+			err = e;
+			continue;
+		}
+		ndone++;
+		/* the cache still has the old name: a later VM's conflict check needs the new one */
+		rtnl_link_set_name(l, p->vms[i].name);
+	}
+	fi_down_orphans(fi, cache, p);
+	nl_cache_free(cache);
+	free(fi->done);
+	fi->done = done;
+	fi->ndone = ndone;
+	return err;
 }
 
 int fw_ifaces_event(struct fw_ifaces *fi, const struct policy *p)
 {
-	return 0;
+	/* what changed does not matter: sync compares everything */
+	for (;;) {
+		int err = nl_recvmsgs_default(fi->ev);
+		if (err == -NLE_AGAIN)
+			break;
+		if (err < 0 && err != -NLE_NOMEM && err != -NLE_DUMP_INTR)
+			return fi_fail("read", "link events", err);
+		if (err < 0)
+			break;   /* an overrun: events were lost, a sync covers them */
+	}
+	return fw_ifaces_sync(fi, p);
 }
