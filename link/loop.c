@@ -14,6 +14,7 @@
 
 #define BURST 64
 #define RING_ENTRIES 64
+#define MSGS_PER_WAKE 64
 
 enum { EV_LISTEN = 1, EV_CONN, EV_KICK, EV_STATS, EV_SIGNAL, EV_IGNORE };
 
@@ -92,6 +93,7 @@ static void hang_up(struct link *l, unsigned si, const char *why)
 	fprintf(stderr, "moat-link %s: side %c: %s, hanging up\n", l->name, s->label, why);
 	cancel(l, ev(EV_CONN, si, 0, s->conn_gen));
 	s->conn_gen++;
+	io_uring_submit(&l->ring);	/* no queued request may outlive its fd number */
 	close(s->conn_fd);
 	s->conn_fd = -1;
 	for (unsigned i = 0; i < s->nfds; i++)
@@ -160,7 +162,8 @@ static void on_conn(struct link *l, unsigned si)
 	static uint8_t reply[VU_MAX_MSG];
 	struct side *s = &l->side[si];
 
-	for (;;) {
+	/* a frontend that never stops talking must not starve the frames */
+	for (unsigned handled = 0; handled < MSGS_PER_WAKE;) {
 		size_t want = VU_HDR_SIZE - s->have;
 		int len = 0;
 		if (s->have >= VU_HDR_SIZE) {
@@ -178,6 +181,7 @@ static void on_conn(struct link *l, unsigned si)
 			continue;
 		}
 		int rlen = vu_handle(&s->dev, s->msg, len, s->fds, s->nfds, reply);
+		handled++;
 		s->nfds = 0;
 		s->have = 0;
 		if (rlen < 0)
