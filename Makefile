@@ -60,7 +60,7 @@ $(F)/%.o: %.c
 DEPS_PACKAGES := build-essential clang libclang-rt-14-dev pkg-config \
 	libnftnl-dev libmnl-dev libcmocka-dev nftables iproute2 util-linux \
 	liburing-dev libseccomp-dev dpdk dpdk-dev qemu-system-x86 qemu-utils \
-	busybox-static socat python3
+	busybox-static socat python3 libnl-3-dev libnl-route-3-dev
 deps:
 	@missing=$$(for p in $(DEPS_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -200,8 +200,19 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	int krc = nft_commit(st->nft, &b, kmsg, sizeof(kmsg));
 	batch_done(&b);
 	if (krc) {
+		/* the first refusal is the cause; the rest of the batch fails with it */
+		size_t more = 0;
+		char *semi = strstr(kmsg, "; ");
+		for (char *s = semi; s; s = strstr(s + 2, "; "))
+			more++;
+		if (semi)
+			*semi = 0;
 		rc = -krc;
-		snprintf(err, errlen, "%s: error: the kernel refused the policy: %s\n", file, kmsg);
+		if (more)
+			snprintf(err, errlen, "%s: error: the kernel refused the policy: %s (and %zu more messages of the batch)\n",
+				 file, kmsg, more);
+		else
+			snprintf(err, errlen, "%s: error: the kernel refused the policy: %s\n", file, kmsg);
 		goto cleanup;
 	}
 

@@ -1,5 +1,18 @@
 # firewallvm/: moat-firewalld, the firewall VM's daemon, and the control
 # channel framing it shares with netctl (lib/ctl.c).
+FW_SRCS := $(wildcard firewallvm/*.c) $(wildcard lib/*.c)
+FW_LIBS := $(NFT_LIBS) $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
+FW_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
+
+$(FW_SRCS:%.c=$(B)/%.o) $(FW_SRCS:%.c=$(T)/%.o): BASEFLAGS += $(FW_CFLAGS)
+
+$(B)/moat-firewalld: $(FW_SRCS:%.c=$(B)/%.o) $(B)/libpolicy.a
+	$(CC) $(ALLCFLAGS) -o $@ $^ $(FW_LIBS)
+$(T)/moat-firewalld: $(FW_SRCS:%.c=$(T)/%.o) $(T)/libpolicy.a
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ $(FW_LIBS)
+PROGRAMS += $(B)/moat-firewalld
+CHECK_DEPS += $(T)/moat-firewalld $(T)/netctl $(T)/nftload
+
 $(T)/tests/test_ctl: $(T)/tests/unit/test_ctl.o $(T)/lib/ctl.o
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
 UNIT_TESTS += $(T)/tests/test_ctl
@@ -8,3 +21,4 @@ $(F)/fuzz_ctl: $(F)/tests/fuzz/fuzz_ctl.o $(F)/lib/ctl.o
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 FUZZ_TARGETS += $(F)/fuzz_ctl
 
+CHECKS += tests/netns/firewalld-basic
