@@ -4,8 +4,11 @@
  * notifications off and does not sleep until the queues run dry. */
 #include "link.h"
 
+#include "guard.h"
+
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -229,6 +232,44 @@ static void on_signal(struct link *l)
 	arm_signal(l);
 }
 
+/* Which side's guest memory holds addr, or -1. */
+static int side_of(const struct link *l, const void *addr)
+{
+	for (unsigned si = 0; si < 2; si++) {
+		const struct guestmem *gm = &l->side[si].dev.mem;
+		for (unsigned i = 0; i < gm->n; i++) {
+			const uint8_t *m = gm->r[i].map;
+			if ((const uint8_t *)addr >= m && (const uint8_t *)addr < m + gm->r[i].maplen)
+				return si;
+		}
+	}
+	return -1;
+}
+
+/* After a fault the survivor's queue may hold chains taken and not
+ * returned: give them back so its guest loses no buffer. */
+static void recover_queue(struct virtq *q)
+{
+	if (q && !q->broken) {
+		vq_unpop(q, (uint16_t)(q->last_avail - q->used_idx));
+		vq_flush(q);
+	}
+}
+
+static void guest_memory_fault(struct link *l, struct virtq *q0, struct virtq *q1)
+{
+	int si = side_of(l, guard_addr);
+
+	if (si < 0)
+		abort();	/* a SIGBUS outside guest memory is our bug */
+	hang_up(l, si, "its guest memory shrank under us (SIGBUS)");
+	struct virtq *volatile survivor = si == 0 ? q1 : q0;
+	if (GUARD_TRY()) {
+		recover_queue(survivor);
+		GUARD_END();
+	}
+}
+
 /* Moves one burst of frames one way. */
 static enum copy_state run_direction(struct link *l, unsigned from, uint64_t *frames)
 {
@@ -245,10 +286,16 @@ static enum copy_state run_direction(struct link *l, unsigned from, uint64_t *fr
 	struct copy_end r = { rx, copy_hdr_len(dst->dev.features),
 			      dst->dev.features & (1ull << VIRTIO_NET_F_MRG_RXBUF) };
 	uint64_t before = l->dir[from].frames;
+	if (!GUARD_TRY()) {
+		/* queues listed in side order, a first */
+		guest_memory_fault(l, from == 0 ? tx : rx, from == 0 ? rx : tx);
+		return COPY_IDLE;
+	}
 	vq_disable_notify(tx);
 	if (rx)
 		vq_disable_notify(rx);
 	enum copy_state st = copy_burst(&t, &r, BURST, &l->dir[from], &call_tx, &call_rx);
+	GUARD_END();
 	*frames += l->dir[from].frames - before;
 	l->bursts++;
 	if (call_tx)
@@ -267,13 +314,21 @@ static enum copy_state run_direction(struct link *l, unsigned from, uint64_t *fr
 static bool arm_notify(struct link *l, unsigned from, enum copy_state st)
 {
 	struct side *src = &l->side[from], *dst = &l->side[!from];
-	struct virtq *q = NULL;
+	struct virtq *volatile q = NULL;
 
 	if (st == COPY_IDLE && src->conn_fd >= 0)
 		q = vu_queue_started(&src->dev, VU_TXQ);
 	else if (st == COPY_BLOCKED && dst->conn_fd >= 0)
 		q = vu_queue_live(&dst->dev, VU_RXQ);
-	return q && vq_enable_notify(q);
+	if (!q)
+		return false;
+	if (!GUARD_TRY()) {
+		guest_memory_fault(l, NULL, NULL);
+		return true;
+	}
+	bool more = vq_enable_notify(q);
+	GUARD_END();
+	return more;
 }
 
 static uint64_t now_ns(void)

@@ -1,5 +1,6 @@
 /* moat-link --name NAME --a SOCK --b SOCK [--stats SOCK] [--poll-us N] [--no-sandbox] */
 #include "link.h"
+#include "guard.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -123,7 +124,7 @@ int main(int argc, char **argv)
 			goto out;
 	if (stats && (l.stats_fd = listen_at(stats)) < 0)
 		goto out;
-	if (!loop_init(&l))
+	if (!guard_install() || !loop_init(&l))
 		goto out;
 	if (sandbox && !sandbox_enter())
 		goto out;

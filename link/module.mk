@@ -1,7 +1,7 @@
 # link/: moat-link, the vhost-user frame copier between two VMs.
 # The datapath core (guest memory, virtqueue, copy, vhost-user messages) is
 # one library in three builds; the program adds the io_uring loop.
-LINK_CORE := link/guestmem.c link/virtq.c link/copy.c link/vhost_user.c
+LINK_CORE := link/guestmem.c link/virtq.c link/copy.c link/vhost_user.c link/guard.c
 LINK_PROG := link/main.c link/loop.c link/stats.c link/sandbox.c
 LINK_LIBS := -luring -lseccomp
 
@@ -26,7 +26,7 @@ $(LINK_FUZZ): $(F)/%: $(F)/tests/fuzz/%.o $(F)/liblink.a
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 FUZZ_TARGETS += $(LINK_FUZZ)
 
-CHECKS += tests/link/dpdk-interop tests/link/qemu-ipxe
+CHECKS += tests/link/dpdk-interop tests/link/qemu-ipxe tests/link/hostile-frontend
 CHECK_DEPS += $(B)/moat-link
 
 bench-link: $(B)/moat-link
