@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,6 +76,12 @@ static bool device_open(struct fw_control *c)
 		fprintf(stderr, "moat-firewalld: %s: %s\n", c->path, strerror(errno));
 		c->reopen_at = mono_ms() + REOPEN_MS;
 		return false;
+	}
+	/* a console-type port is a tty: frames are bytes, not lines */
+	struct termios t;
+	if (tcgetattr(fd, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(fd, TCSANOW, &t);
 	}
 	client_add(c, fd);
 	c->reopen_at = 0;
