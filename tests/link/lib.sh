@@ -88,3 +88,10 @@ print(m.group(1) if m else -1)' "$dir/$1.out" "$2" "$3"
 empty_pcap() {
 	python3 -c 'import struct, sys; open(sys.argv[1], "wb").write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))' "$1"
 }
+
+# until_eq SECONDS CMD VALUE: until CMD prints VALUE (the link may still be
+# draining what a frontend sent just before it stopped)
+until_eq() {
+	local end=$((SECONDS + $1))
+	while [ "$($2)" != "$3" ] && [ $SECONDS -lt $end ]; do sleep 0.1; done
+}
