@@ -38,6 +38,7 @@ include host/module.mk
 -include host/edit.mk
 -include link/module.mk
 -include firewallvm/module.mk
+-include firewallvm/peripherals.mk
 -include netvm/module.mk
 include tests/module.mk
 

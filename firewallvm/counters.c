@@ -20,7 +20,7 @@
 /* a dump message can be as large as a page times 8 */
 #define CTR_BUF 32768
 
-enum { CK_RULE, CK_DEFAULT, CK_SPOOF };
+enum { CK_RULE, CK_DNS, CK_DEFAULT, CK_SPOOF };
 
 struct ctr {
 	char vm[MOAT_NAME_MAX + 1];
@@ -72,7 +72,7 @@ static int ctr_udata_cb(const struct nftnl_udata *attr, void *data)
 	return MNL_CB_OK;
 }
 
-/* "NAME rule N" or "NAME default deny": which VM and which counter. */
+/* "NAME rule N", "NAME DNS" or "NAME default deny": which VM and which counter. */
 static bool ctr_parse_comment(const char *s, struct ctr *c)
 {
 	const char *sp = strchr(s, ' ');
@@ -83,6 +83,10 @@ static bool ctr_parse_comment(const char *s, struct ctr *c)
 	sp++;
 	if (strcmp(sp, "default deny") == 0) {
 		c->kind = CK_DEFAULT;
+		return true;
+	}
+	if (strcmp(sp, "DNS") == 0) {   /* what `allow dns` compiles to */
+		c->kind = CK_DNS;
 		return true;
 	}
 	char *end;
@@ -224,7 +228,8 @@ char *fw_counters_text(const char *vm)
 		errno = -err;
 		return NULL;
 	}
-	qsort(l.v, l.n, sizeof(*l.v), ctr_cmp);
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), ctr_cmp);
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -232,7 +237,7 @@ char *fw_counters_text(const char *vm)
 		free(l.v);
 		return NULL;
 	}
-	static const char *const kinds[] = { "rule", "default-deny", "spoofed" };
+	static const char *const kinds[] = { "rule", "dns", "default-deny", "spoofed" };
 	for (size_t i = 0; i < l.n;) {
 		struct ctr sum = l.v[i];
 		size_t j = i + 1;

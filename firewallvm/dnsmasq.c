@@ -24,13 +24,14 @@
 #define DNSMASQ_MAX_FAST   5      /* fast deaths in a row before giving up */
 #define DNSMASQ_STOP_MS    2000
 #define DNSMASQ_LEASE_TIME "1h"
+#define DNSMASQ_DIR_MAX    1024
 
 extern char **environ;
 
 struct fw_dnsmasq {
 	char *run_dir;
 	char *path;
-	char conf[4096];
+	char conf[DNSMASQ_DIR_MAX + 16];
 	char *text;              /* the config dnsmasq runs with */
 	pid_t pid;
 	struct timespec started;
@@ -98,7 +99,7 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 	struct dm_buf b = { 0 };
 	char gw[MOAT_ADDR_STRLEN], net[MOAT_ADDR_STRLEN], mask[INET_ADDRSTRLEN];
 	struct addr a;
-	if (strlen(run_dir) > 1024) {
+	if (strlen(run_dir) > DNSMASQ_DIR_MAX) {
 		errno = ENAMETOOLONG;
 		return NULL;
 	}
@@ -166,12 +167,13 @@ struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path)
 	struct fw_dnsmasq *d = calloc(1, sizeof(*d));
 	if (!d)
 		return NULL;
-	int n = snprintf(d->conf, sizeof(d->conf), "%s/dnsmasq.conf", run_dir);
+	int n = strlen(run_dir) > DNSMASQ_DIR_MAX ? -1 :
+		snprintf(d->conf, sizeof(d->conf), "%s/dnsmasq.conf", run_dir);
 	d->run_dir = strdup(run_dir);
 	d->path = strdup(dnsmasq_path ? dnsmasq_path : DNSMASQ_DEFAULT);
 	if (n < 0 || (size_t)n >= sizeof(d->conf) || !d->run_dir || !d->path) {
 		fw_dnsmasq_free(d);
-		errno = n >= 0 && (size_t)n >= sizeof(d->conf) ? ENAMETOOLONG : ENOMEM;
+		errno = n < 0 || (size_t)n >= sizeof(d->conf) ? ENAMETOOLONG : ENOMEM;
 		return NULL;
 	}
 	return d;
@@ -206,7 +208,7 @@ void fw_dnsmasq_free(struct fw_dnsmasq *d)
 
 static int dm_write(const char *path, const char *text)
 {
-	char tmp[4096 + 8];
+	char tmp[DNSMASQ_DIR_MAX + 32];
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
 	FILE *f = fopen(tmp, "w");
@@ -224,7 +226,7 @@ static int dm_write(const char *path, const char *text)
 
 static int dm_start(struct fw_dnsmasq *d)
 {
-	char conf_arg[4096 + 16];
+	char conf_arg[DNSMASQ_DIR_MAX + 32];
 	snprintf(conf_arg, sizeof(conf_arg), "--conf-file=%s", d->conf);
 	char *argv[] = { d->path, "--keep-in-foreground", conf_arg, NULL };
 	posix_spawnattr_t attr;

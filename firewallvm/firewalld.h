@@ -124,6 +124,7 @@ void fw_nflog_each(const struct fw_nflog *l, const char *vm,
 
 /* The counters of table inet moat as text, one line each:
  *   "VM rule N packets P bytes B"     per config rule (expanded rules summed)
+ *   "VM dns packets P bytes B"        what `allow dns` let through to the resolver
  *   "VM default-deny packets P bytes B"
  *   "VM spoofed packets P bytes B"    anti-spoofing drops
  * VM NULL = every VM. Returns a malloc'd string, or NULL with errno. */

@@ -248,7 +248,7 @@ static void nflog_push(struct fw_nflog *l, const char *vm, const char *line)
 }
 
 /* One NFULNL_MSG_PACKET message: a line, or false when it is not one of ours. */
-static bool nflog_message(struct fw_nflog *l, const struct nlmsghdr *nlh, time_t now,
+static bool nflog_message(const struct nlmsghdr *nlh, time_t now,
 			  char *line, size_t size, char vm[MOAT_NAME_MAX + 1])
 {
 	if (nlh->nlmsg_type != ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET) ||
@@ -275,15 +275,18 @@ static bool nflog_message(struct fw_nflog *l, const struct nlmsghdr *nlh, time_t
 int fw_nflog_feed(struct fw_nflog *l, const void *buf, size_t len, time_t now,
 		  void (*new_line)(const char *line, void *arg), void *arg)
 {
-	const struct nlmsghdr *nlh = buf;
 	int added = 0;
-	int n = (int)(len > INT32_MAX ? INT32_MAX : len);
-	while (mnl_nlmsg_ok(nlh, n)) {
+	size_t off = 0;
+	/* not mnl_nlmsg_ok(): it takes a length of 2^31 or more for a negative one */
+	while (len - off >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)((const char *)buf + off);
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - off)
+			break;
 		char line[FW_LOG_LINE_MAX], vm[MOAT_NAME_MAX + 1];
 		if (nlh->nlmsg_type == NLMSG_ERROR || nlh->nlmsg_type == NLMSG_DONE ||
 		    nlh->nlmsg_type == NLMSG_NOOP) {
 			/* acks of our own config requests */
-		} else if (nflog_message(l, nlh, now, line, sizeof(line), vm)) {
+		} else if (nflog_message(nlh, now, line, sizeof(line), vm)) {
 			nflog_push(l, vm, line);
 			added++;
 			if (new_line)
@@ -291,11 +294,12 @@ int fw_nflog_feed(struct fw_nflog *l, const void *buf, size_t len, time_t now,
 		} else {
 			l->skipped++;
 		}
-		nlh = mnl_nlmsg_next(nlh, &n);
+		size_t step = NLMSG_ALIGN(nlh->nlmsg_len);
+		if (step >= len - off)
+			return added;
+		off += step;
 	}
-	if (n != 0)
-		return -EBADMSG;
-	return added;
+	return off == len ? added : -EBADMSG;
 }
 
 unsigned long fw_nflog_skipped(const struct fw_nflog *l)

@@ -1,0 +1,179 @@
+/* fwparts: drives the peripheral parts of moat-firewalld (ifaces.c,
+ * dnsmasq.c, nflog.c, counters.c) without the daemon, for
+ * tests/netns/firewalld-parts.
+ *
+ *   fwparts [--run-dir DIR] [--dnsmasq PATH] FILE
+ *       load FILE as table inet moat, bring the links in line, start dnsmasq,
+ *       then serve link events, NFLOG and SIGCHLD until SIGTERM. Prints
+ *       "ready" once set up and every NFLOG line as it comes.
+ *   fwparts --counters [VM]      the counter lines of the loaded table
+ *   fwparts --sync FILE          bring the links in line once (NULL: "-")
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "firewalld.h"
+#include "parts.h"
+
+static struct policy *load(const char *file)
+{
+	size_t len;
+	char *text = policy_read_file(file, &len);
+	if (!text) {
+		fprintf(stderr, "fwparts: %s: %s\n", file, strerror(errno));
+		return NULL;
+	}
+	struct diags d;
+	diags_init(&d, file, text, len);
+	struct policy *p = policy_load(file, text, len, time(NULL), &d);
+	if (!p)
+		fputs(d.out, stderr);
+	diags_free(&d);
+	free(text);
+	return p;
+}
+
+static int load_table(const struct policy *p)
+{
+	struct nft_sock sock;
+	int err = nft_sock_open(&sock, false);
+	if (err) {
+		fprintf(stderr, "fwparts: netlink: %s\n", strerror(-err));
+		return err;
+	}
+	struct ruleset *rs = ruleset_compile(p, NULL, 1);
+	if (!rs) {
+		nft_sock_close(&sock);
+		return -ENOMEM;
+	}
+	struct nl_batch b;
+	batch_init(&b, (uint32_t)time(NULL));
+	batch_ruleset_full(&b, rs, 0);
+	char msg[1024];
+	err = nft_commit(&sock, &b, msg, sizeof(msg));
+	if (err)
+		fprintf(stderr, "fwparts: load: %s\n", msg);
+	batch_free(&b);
+	ruleset_free(rs);
+	nft_sock_close(&sock);
+	return err;
+}
+
+static void print_line(const char *line, void *arg)
+{
+	printf("nflog: %s\n", line);
+	fflush(stdout);
+}
+
+static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	struct fw_ifaces *fi = fw_ifaces_open();
+	struct fw_nflog *nl = fw_nflog_open();
+	struct fw_dnsmasq *dm = fw_dnsmasq_new(run_dir, dnsmasq);
+	int rc = 1;
+	if (sfd < 0 || !fi || !nl || !dm) {
+		fprintf(stderr, "fwparts: setup: %s\n", strerror(errno));
+		goto out;
+	}
+	if (load_table(p) < 0)
+		goto out;
+	int err = fw_ifaces_sync(fi, p);
+	if (err < 0)
+		fprintf(stderr, "fwparts: sync: %s\n", strerror(-err));
+	if ((err = fw_dnsmasq_configure(dm, p)) < 0) {
+		fprintf(stderr, "fwparts: dnsmasq: %s\n", strerror(-err));
+		goto out;
+	}
+	printf("ready dnsmasq %d\n", fw_dnsmasq_pid(dm));
+	fflush(stdout);
+	for (;;) {
+		struct pollfd fds[] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = fw_ifaces_fd(fi), .events = POLLIN },
+			{ .fd = fw_nflog_fd(nl), .events = POLLIN },
+		};
+		if (poll(fds, 3, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[0].revents) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGCHLD) {
+				fw_dnsmasq_reap(dm);
+				printf("dnsmasq %d\n", fw_dnsmasq_pid(dm));
+				fflush(stdout);
+				continue;
+			}
+			rc = 0;
+			break;
+		}
+		if (fds[1].revents && (err = fw_ifaces_event(fi, p)) < 0)
+			fprintf(stderr, "fwparts: link event: %s\n", strerror(-err));
+		if (fds[2].revents && (err = fw_nflog_event(nl, print_line, NULL)) < 0)
+			fprintf(stderr, "fwparts: nflog: %s\n", strerror(-err));
+	}
+out:
+	fw_dnsmasq_free(dm);
+	fw_nflog_close(nl);
+	fw_ifaces_close(fi);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *run_dir = "/run/moat", *dnsmasq = NULL;
+	int i = 1;
+	if (argc >= 2 && strcmp(argv[1], "--counters") == 0) {
+		char *t = fw_counters_text(argc > 2 ? argv[2] : NULL);
+		if (!t) {
+			fprintf(stderr, "fwparts: counters: %s\n", strerror(errno));
+			return 1;
+		}
+		fputs(t, stdout);
+		free(t);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "--sync") == 0) {
+		struct policy *p = strcmp(argv[2], "-") ? load(argv[2]) : NULL;
+		struct fw_ifaces *fi = fw_ifaces_open();
+		if (!fi || (strcmp(argv[2], "-") && !p))
+			return 1;
+		int err = fw_ifaces_sync(fi, p);
+		fw_ifaces_close(fi);
+		policy_free(p);
+		return err < 0;
+	}
+	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
+		if (strcmp(argv[i], "--run-dir") == 0)
+			run_dir = argv[i + 1];
+		else if (strcmp(argv[i], "--dnsmasq") == 0)
+			dnsmasq = argv[i + 1];
+		else
+			break;
+	}
+	if (i != argc - 1) {
+		fprintf(stderr, "usage: fwparts [--run-dir DIR] [--dnsmasq PATH] FILE | --counters [VM] | --sync FILE\n");
+		return 2;
+	}
+	struct policy *p = load(argv[i]);
+	if (!p)
+		return 1;
+	int rc = serve(p, run_dir, dnsmasq);
+	policy_free(p);
+	return rc;
+}
