@@ -20,12 +20,14 @@
 
 #define FOLLOW_BACKLOG   (4u << 20)   /* queued events before a slow reader is dropped */
 #define REOPEN_MS        1000
+#define FRAME_MS         10000        /* a frame started must be whole by then */
 #define ERR_MAX          (64 * 1024)
 
 struct client {
 	int fd;
 	uint8_t *in;
 	size_t in_len, need;         /* need: the frame's size once its header is in */
+	int64_t frame_deadline;      /* monotonic ms; 0 = no partial frame */
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
 	bool closing;                /* after the queued reply */
@@ -464,6 +466,8 @@ static bool client_read(struct fw_control *c, struct client *cl)
 			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 		if (r == 0)
 			return false;
+		if (!cl->in_len)
+			cl->frame_deadline = mono_ms() + FRAME_MS;
 		cl->in_len += (size_t)r;
 		if (cl->in_len < want)
 			continue;
@@ -491,6 +495,7 @@ static bool client_read(struct fw_control *c, struct client *cl)
 		free(cl->in);
 		cl->in = NULL;
 		cl->in_len = cl->need = 0;
+		cl->frame_deadline = 0;
 		/* one request at a time: the next is read once this reply is out */
 		return true;
 	}
@@ -515,10 +520,38 @@ size_t fw_control_pollfds(const struct fw_control *c, struct pollfd *fds)
 
 int fw_control_timeout(const struct fw_control *c)
 {
-	if (!c->device || !c->reopen_at)
+	int64_t next = c->device && c->reopen_at ? c->reopen_at : 0;
+	for (size_t i = 0; i < c->nclients; i++) {
+		int64_t d = c->clients[i].frame_deadline;
+		if (d && (!next || d < next))
+			next = d;
+	}
+	if (!next)
 		return -1;
-	int64_t left = c->reopen_at - mono_ms();
-	return left < 0 ? 0 : (int)left;
+	int64_t left = next - mono_ms();
+	return left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+/* A peer that stopped halfway through a frame (a netctl killed mid-send, or
+ * one holding a slot) is cut off; on a device this also finds the next frame. */
+static void expire_partial(struct fw_control *c)
+{
+	int64_t now = mono_ms();
+	for (size_t i = 0; i < c->nclients;) {
+		struct client *cl = &c->clients[i];
+		if (cl->frame_deadline && now >= cl->frame_deadline && !cl->closing) {
+			fprintf(stderr, "moat-firewalld: control: a frame left unfinished for %d s, hanging up\n",
+				FRAME_MS / 1000);
+			cl->frame_deadline = 0;
+			reply_error(cl, ETIMEDOUT, "malformed message: unfinished frame");
+			cl->closing = true;
+			if (!client_flush(cl)) {
+				client_drop(c, i);
+				continue;
+			}
+		}
+		i++;
+	}
 }
 
 void fw_control_event(struct fw_control *c, const struct pollfd *fds, size_t n)
@@ -555,6 +588,7 @@ void fw_control_event(struct fw_control *c, const struct pollfd *fds, size_t n)
 		if (!alive)
 			client_drop(c, i);
 	}
+	expire_partial(c);
 	if (c->device && c->reopen_at && mono_ms() >= c->reopen_at && c->nclients == 0)
 		device_open(c);
 }
