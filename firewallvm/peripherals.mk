@@ -18,4 +18,5 @@ FUZZ_TARGETS += $(F)/fuzz_nflog
 
 $(T)/fwparts: $(T)/tests/tools/fwparts.o $(FWP_SRCS:%.c=$(T)/%.o) $(T)/libpolicy.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ $(FWP_LIBS)
+CHECKS += tests/netns/firewalld-parts
 CHECK_DEPS += $(T)/fwparts

@@ -2,7 +2,7 @@
  * dnsmasq.c, nflog.c, counters.c) without the daemon, for
  * tests/netns/firewalld-parts.
  *
- *   fwparts [--run-dir DIR] [--dnsmasq PATH] FILE
+ *   fwparts [--run-dir DIR] [--dnsmasq PATH|none] FILE
  *       load FILE as table inet moat, bring the links in line, start dnsmasq,
  *       then serve link events, NFLOG and SIGCHLD until SIGTERM. Prints
  *       "ready" once set up and every NFLOG line as it comes.
@@ -84,9 +84,10 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	struct fw_ifaces *fi = fw_ifaces_open();
 	struct fw_nflog *nl = fw_nflog_open();
-	struct fw_dnsmasq *dm = fw_dnsmasq_new(run_dir, dnsmasq);
+	bool no_dnsmasq = dnsmasq && strcmp(dnsmasq, "none") == 0;
+	struct fw_dnsmasq *dm = no_dnsmasq ? NULL : fw_dnsmasq_new(run_dir, dnsmasq);
 	int rc = 1;
-	if (sfd < 0 || !fi || !nl || !dm) {
+	if (sfd < 0 || !fi || !nl || (!dm && !no_dnsmasq)) {
 		fprintf(stderr, "fwparts: setup: %s\n", strerror(errno));
 		goto out;
 	}
@@ -95,11 +96,11 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 	int err = fw_ifaces_sync(fi, p);
 	if (err < 0)
 		fprintf(stderr, "fwparts: sync: %s\n", strerror(-err));
-	if ((err = fw_dnsmasq_configure(dm, p)) < 0) {
+	if (dm && (err = fw_dnsmasq_configure(dm, p)) < 0) {
 		fprintf(stderr, "fwparts: dnsmasq: %s\n", strerror(-err));
 		goto out;
 	}
-	printf("ready dnsmasq %d\n", fw_dnsmasq_pid(dm));
+	printf("ready dnsmasq %d\n", dm ? fw_dnsmasq_pid(dm) : 0);
 	fflush(stdout);
 	for (;;) {
 		struct pollfd fds[] = {
@@ -113,12 +114,14 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
-			if (si.ssi_signo == SIGCHLD) {
+			if (si.ssi_signo == SIGCHLD && dm) {
 				fw_dnsmasq_reap(dm);
 				printf("dnsmasq %d\n", fw_dnsmasq_pid(dm));
 				fflush(stdout);
 				continue;
 			}
+			if (si.ssi_signo == SIGCHLD)
+				continue;
 			rc = 0;
 			break;
 		}
