@@ -33,3 +33,9 @@ bench-link: $(B)/moat-link
 	tests/bench/bench-link $(B)/moat-link
 
 .PHONY: bench-link
+
+# Two Linux guests through one link; needs linux-image-amd64, not in check yet.
+check-link-vm: $(B)/moat-link
+	tests/link/qemu-linux
+
+.PHONY: check-link-vm
