@@ -31,3 +31,7 @@ bench-policy: $(B)/nftload $(B)/netctl
 update-golden: $(T)/netctl
 	UPDATE=1 tests/golden/run
 .PHONY: update-golden
+
+# The firewall daemon driven through netctl in the namespace testbed.
+CHECKS += tests/netns/firewalld-traffic
+CHECK_DEPS += $(T)/moat-firewalld $(T)/netctl

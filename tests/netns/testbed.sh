@@ -124,10 +124,12 @@ tb_up() { # CONF
 tb_firewalld() {
 	TB_CTL=$TB_DIR/fw.ctl
 	mkdir -p "$TB_DIR/state" "$TB_DIR/run"
+	local dns=none
+	[ -x "$DNSMASQ" ] && dns=$DNSMASQ
 	tb_bg fw firewalld "$FIREWALLD" --control "$TB_CTL" --state-dir "$TB_DIR/state" \
-		--run-dir "$TB_DIR/run" --dnsmasq "$DNSMASQ"
+		--run-dir "$TB_DIR/run" --dnsmasq "$dns"
 	TB_FW_PID=${TB_PIDS[-1]}
-	for _ in $(seq 100); do [ -S "$TB_CTL" ] && return 0; sleep 0.05; done
+	for _ in $(seq 200); do [ -S "$TB_CTL" ] && return 0; sleep 0.05; done
 	echo "# moat-firewalld did not start:"; sed 's/^/# /' "$TB_DIR/firewalld.log"
 	return 1
 }
