@@ -4,3 +4,6 @@ EDIT_TEST := $(T)/tests/test_netctl_edit
 $(EDIT_TEST): $(T)/tests/unit/test_netctl_edit.o $(T)/host/netctl-edit-text.o $(T)/libpolicy.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(NFT_LIBS)
 UNIT_TESTS += $(EDIT_TEST)
+
+CHECKS += tests/netctl/edit-cli
+CHECK_DEPS += $(T)/netctl
