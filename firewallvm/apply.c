@@ -207,12 +207,19 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 			more++;
 		if (semi)
 			*semi = 0;
-		rc = -krc;
-		if (more)
-			snprintf(err, errlen, "%s: error: the kernel refused the policy: %s (and %zu more messages of the batch)\n",
-				 file, kmsg, more);
+		/* nlsock.c names the config line of a rule: put it where errors go */
+		char where[4200];
+		int line = 0;
+		char *at = strstr(kmsg, " [config line ");
+		if (at && sscanf(at, " [config line %d]", &line) == 1 && line > 0)
+			*at = 0;
+		if (line)
+			snprintf(where, sizeof(where), "%s:%d", file, line);
 		else
-			snprintf(err, errlen, "%s: error: the kernel refused the policy: %s\n", file, kmsg);
+			snprintf(where, sizeof(where), "%s", file);
+		rc = -krc;
+		snprintf(err, errlen, "%s: error: the kernel refused the policy: %s%s\n", where, kmsg,
+			 more ? " (the rest of the batch failed with it)" : "");
 		goto cleanup;
 	}
 
