@@ -162,9 +162,17 @@ static void copy_message(char *err, size_t errlen, const char *msg)
 	}
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 static int apply_text(struct fw_state *st, const char *file, const char *text, uint32_t gen,
 		      time_t now, char *err, size_t errlen)
 {
+	double t0 = now_ms(), t1, t2, t3, t4;
 	struct diags d;
 	struct policy *p = NULL;
 	struct ruleset *rs = NULL;
@@ -184,12 +192,14 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 		rc = EINVAL;
 		goto cleanup;
 	}
+	t1 = now_ms();
 	rs = ruleset_compile(p, st->rs, gen);
 	if (!rs) {
 		rc = errno ? errno : ENOMEM;
 		snprintf(err, errlen, "%s: cannot compile: %s\n", file, strerror(rc));
 		goto cleanup;
 	}
+	t2 = now_ms();
 	struct nl_batch b;
 	batch_start(&b);
 	if (st->rs)
@@ -239,7 +249,9 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	/* warnings (expired rules) go back to the user with the success */
 	copy_message(err, errlen, d.out_len ? d.out : "");
 
+	t3 = now_ms();
 	int serr = state_save(st);
+	t4 = now_ms();
 	if (serr)
 		fprintf(stderr, "moat-firewalld: saving the policy in %s: %s (a restart would load the one before)\n",
 			st->state_dir, strerror(serr));
@@ -247,6 +259,11 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 		fprintf(stderr, "moat-firewalld: interfaces not all configured yet\n");
 	if (st->dnsmasq && fw_dnsmasq_configure(st->dnsmasq, st->policy) < 0)
 		fprintf(stderr, "moat-firewalld: dnsmasq not configured\n");
+	st->ms_check = t1 - t0;
+	st->ms_compile = t2 - t1;
+	st->ms_kernel = t3 - t2;
+	st->ms_save = t4 - t3;
+	st->ms_sync = now_ms() - t4;
 
 cleanup:
 	ruleset_free(rs);

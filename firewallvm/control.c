@@ -273,7 +273,9 @@ static void do_apply(struct fw_control *c, struct client *cl, const uint8_t *f, 
 		/* warnings first, then the one line that says what is in force */
 		snprintf(err + n, ERR_MAX - n, "%s", sum);
 		ok = ok && ctl_put_u32(&m, CTL_A_GENERATION, gen);
-		fprintf(stderr, "moat-firewalld: applied %s\n", sum);
+		fprintf(stderr, "moat-firewalld: applied %s (ms: check %.1f, compile %.1f, "
+			"kernel %.1f, save %.1f, interfaces and dnsmasq %.1f)\n", sum, c->st->ms_check,
+			c->st->ms_compile, c->st->ms_kernel, c->st->ms_save, c->st->ms_sync);
 	} else {
 		fprintf(stderr, "moat-firewalld: refused generation %u from %s: %s\n", gen,
 			file ? file : "moat.conf", strerror(rc));

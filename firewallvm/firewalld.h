@@ -44,6 +44,8 @@ struct fw_state {
 	struct nft_sock *nft;
 	struct fw_ifaces *ifaces;  /* brought in line after each apply; NULL: left alone */
 	struct fw_dnsmasq *dnsmasq;
+	/* where the last apply spent its time, in ms, for the log */
+	double ms_check, ms_compile, ms_kernel, ms_save, ms_sync;
 };
 
 /* Load the drop-everything table (flags owner,persist): nothing is forwarded,
