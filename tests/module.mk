@@ -35,3 +35,7 @@ update-golden: $(T)/netctl
 # The firewall daemon driven through netctl in the namespace testbed.
 CHECKS += tests/netns/firewalld-traffic
 CHECK_DEPS += $(T)/moat-firewalld $(T)/netctl
+
+bench-apply: $(B)/moat-firewalld $(B)/netctl
+	tests/bench/bench-apply
+.PHONY: bench-apply

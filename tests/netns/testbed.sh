@@ -1,5 +1,6 @@
 # testbed.sh: the firewall VM's world built from network namespaces, for tests
-# and the demo. Source it, then call tb_up CONF; tb_down runs on exit.
+# and the demo. Source it, then call tb_up CONF; tb_down runs on exit, also
+# when the script is interrupted or terminated.
 #
 #   vm-NAME ──veth (MACs of DESIGN.md)──▶ fw ◀──veth "uplink"──▶ up ──veth──▶ net
 #   (app VM, one per vm block)     (moat-firewalld)      (the netvm's    (the internet:
@@ -21,6 +22,10 @@ TB_NS=()
 FIREWALLD=${FIREWALLD:-build/test/moat-firewalld}
 NETCTL=${NETCTL:-build/test/netctl}
 DNSMASQ=${DNSMASQ:-$(command -v dnsmasq || echo /usr/sbin/dnsmasq)}
+
+trap tb_down EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 tb_ns() { echo "$TB-$1"; }
 tb_in() { local ns=$1; shift; ip netns exec "$(tb_ns "$ns")" "$@"; }
