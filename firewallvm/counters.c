@@ -20,7 +20,7 @@
 /* a dump message can be as large as a page times 8 */
 #define CTR_BUF 32768
 
-enum { CK_RULE, CK_DNS, CK_DEFAULT, CK_SPOOF };
+enum { CK_RULE, CK_DNS, CK_DEFAULT, CK_SPOOF, CK_IPV6 };
 
 struct ctr {
 	char vm[MOAT_NAME_MAX + 1];
@@ -143,7 +143,9 @@ static int ctr_rule_cb(const struct nlmsghdr *nlh, void *data)
 	} else if (strncmp(chain, "pre_", 4) == 0) {
 		if (cr.drops && strlen(chain + 4) <= MOAT_NAME_MAX) {
 			strcpy(c.vm, chain + 4);
-			c.kind = CK_SPOOF;
+			/* IPv6 with no subnet6 is not spoofing: count it apart */
+			size_t cl = comment ? strlen(comment) : 0;
+			c.kind = cl >= 7 && strcmp(comment + cl - 7, "no IPv6") == 0 ? CK_IPV6 : CK_SPOOF;
 			ctr_add(l, &c);
 		}
 	} else if (comment && ctr_parse_comment(comment, &c)) {
@@ -237,7 +239,7 @@ char *fw_counters_text(const char *vm)
 		free(l.v);
 		return NULL;
 	}
-	static const char *const kinds[] = { "rule", "dns", "default-deny", "spoofed" };
+	static const char *const kinds[] = { "rule", "dns", "default-deny", "spoofed", "ipv6-dropped" };
 	for (size_t i = 0; i < l.n;) {
 		struct ctr sum = l.v[i];
 		size_t j = i + 1;

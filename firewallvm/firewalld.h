@@ -129,6 +129,7 @@ void fw_nflog_each(const struct fw_nflog *l, const char *vm,
  *   "VM dns packets P bytes B"        what `allow dns` let through to the resolver
  *   "VM default-deny packets P bytes B"
  *   "VM spoofed packets P bytes B"    anti-spoofing drops
+ *   "VM ipv6-dropped packets P bytes B" IPv6 from a VM when there is no subnet6
  * VM NULL = every VM. Returns a malloc'd string, or NULL with errno. */
 char *fw_counters_text(const char *vm);
 

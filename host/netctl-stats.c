@@ -25,7 +25,7 @@ struct vm_counts {
 	char name[MOAT_NAME_MAX + 1];
 	struct count *rules;       /* [1..nrules] */
 	size_t nrules;
-	struct count dns, deny, spoof;
+	struct count dns, deny, spoof, ipv6;
 };
 
 struct stats {
@@ -93,6 +93,8 @@ static bool stats_parse(struct stats *s, const char *text)
 			c = &v->deny;
 		} else if (strcmp(kind, "spoofed") == 0) {
 			c = &v->spoof;
+		} else if (strcmp(kind, "ipv6-dropped") == 0) {
+			c = &v->ipv6;
 		} else {
 			continue;   /* a newer firewall counts more: show what we know */
 		}
@@ -199,11 +201,15 @@ static void print_vm(const struct vm_counts *c, const struct vm *v, const char *
 		json_count("default_deny", &c->deny);
 		printf(",");
 		json_count("spoofed", &c->spoof);
+		printf(",");
+		json_count("ipv6_dropped", &c->ipv6);
 		printf("}");
 	} else {
 		printf("  %5s %12" PRIu64 " %14" PRIu64 "  default deny\n", "-", c->deny.packets, c->deny.bytes);
 		printf("  %5s %12" PRIu64 " %14" PRIu64 "  spoofed source, dropped\n", "-", c->spoof.packets,
 		       c->spoof.bytes);
+		printf("  %5s %12" PRIu64 " %14" PRIu64 "  IPv6, dropped (no subnet6)\n", "-", c->ipv6.packets,
+		       c->ipv6.bytes);
 	}
 }
 
