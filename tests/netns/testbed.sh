@@ -44,12 +44,13 @@ tb_bg() { # NS LOGNAME CMD...: run in the background, remembered for tb_down
 
 tb_down() {
 	local p ns
-	for p in "${TB_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${TB_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	# "|| true" throughout: callers may run with set -e
+	for p in "${TB_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${TB_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	for ns in "${TB_NS[@]}"; do
 		# anything still running in it (socat children, udhcpc) goes too
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-		ip netns del "$ns" 2>/dev/null
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+		ip netns del "$ns" 2>/dev/null || true
 		rm -rf "/etc/netns/$ns"
 	done
 	TB_PIDS=() TB_NS=()
