@@ -318,21 +318,6 @@ int rollback_main(struct netctl *ctx, int argc, char **argv)
 
 /* ---- listings ---- */
 
-static void json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 static int parse_json_flag(int argc, char **argv, const char *usage, bool *json)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, { 0 } };
@@ -382,11 +367,11 @@ int generations_main(struct netctl *ctx, int argc, char **argv)
 		}
 		if (json) {
 			printf("%s\n  {\"generation\": %u, \"time\": ", i ? "," : "", gens[i]);
-			json_str(stdout, when);
+			netctl_json_str(stdout, when);
 			printf(", \"user\": ");
-			json_str(stdout, user);
+			netctl_json_str(stdout, user);
 			printf(", \"summary\": ");
-			json_str(stdout, summary);
+			netctl_json_str(stdout, summary);
 			printf("}");
 		} else {
 			printf("%6u  %-20s  %-10s  %s\n", gens[i], when, user, summary);
@@ -417,7 +402,7 @@ int status_main(struct netctl *ctx, int argc, char **argv)
 	if (json) {
 		printf("{\"firewall\": {\"reachable\": %s, \"generation\": %u, \"summary\": ",
 		       reply ? "true" : "false", gen);
-		json_str(stdout, msg);
+		netctl_json_str(stdout, msg);
 		printf("}, \"recorded_generation\": %u}\n", recorded);
 	} else {
 		if (reply)

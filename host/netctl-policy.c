@@ -10,23 +10,7 @@
 
 struct policy *netctl_load_policy(const struct netctl *ctx, const char *file)
 {
-	size_t len;
-	char *text = policy_read_file(file, &len);
-	if (!text) {
-		fprintf(stderr, "netctl: %s: %s\n", file, strerror(errno));
-		return NULL;
-	}
-	struct diags d;
-	diags_init(&d, file, text, len);
-	struct policy *p = policy_load(file, text, len, ctx->now, &d);
-	if (d.out_len)
-		fputs(d.out, stderr);
-	if (!p)
-		fprintf(stderr, "%s: %d error%s, nothing applied\n", file, d.nerrors,
-			d.nerrors == 1 ? "" : "s");
-	diags_free(&d);
-	free(text);
-	return p;
+	return policy_load_file(file, ctx->now, stderr);
 }
 
 static size_t count_rules(const struct policy *p)

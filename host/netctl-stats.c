@@ -138,21 +138,6 @@ static void rule_text(const char *src, const struct rule *r, char *buf, size_t l
 	buf[n] = '\0';
 }
 
-static void json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 static void json_count(const char *name, const struct count *c)
 {
 	printf("\"%s\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}", name, c->packets, c->bytes);
@@ -164,7 +149,7 @@ static void print_vm(const struct vm_counts *c, const struct vm *v, const char *
 	char text[160];
 	if (json) {
 		printf("%s{\"vm\":", first ? "" : ",");
-		json_str(stdout, c->name);
+		netctl_json_str(stdout, c->name);
 		printf(",\"rules\":[");
 	} else {
 		printf("%svm %s\n  %5s %12s %14s  %s\n", first ? "" : "\n", c->name, "rule", "packets",
@@ -186,7 +171,7 @@ static void print_vm(const struct vm_counts *c, const struct vm *v, const char *
 			text[0] = '\0';
 		if (json) {
 			printf("%s{\"rule\":%zu,\"text\":", i > 1 ? "," : "", i);
-			json_str(stdout, text);
+			netctl_json_str(stdout, text);
 			printf(",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"loaded\":%s}",
 			       k ? k->packets : 0, k ? k->bytes : 0, *state ? "false" : "true");
 		} else if (*state) {
@@ -342,28 +327,28 @@ static void log_json(const char *line)
 			arrow = i;
 	if (n < 8 || arrow < 4 || arrow + 3 >= n || strcmp(tok[n - 2], "rule") != 0) {
 		printf("{\"line\":");
-		json_str(stdout, line);
+		netctl_json_str(stdout, line);
 		printf("}\n");
 		return;
 	}
 	char proto[32];
 	snprintf(proto, sizeof(proto), "%s%s%s", tok[3], arrow > 5 ? " " : "", arrow > 5 ? tok[4] : "");
 	printf("{\"time\":");
-	json_str(stdout, tok[0]);
+	netctl_json_str(stdout, tok[0]);
 	printf(",\"vm\":");
-	json_str(stdout, tok[1]);
+	netctl_json_str(stdout, tok[1]);
 	printf(",\"action\":");
-	json_str(stdout, tok[2]);
+	netctl_json_str(stdout, tok[2]);
 	printf(",\"proto\":");
-	json_str(stdout, proto);
+	netctl_json_str(stdout, proto);
 	printf(",\"src\":");
-	json_str(stdout, tok[arrow - 1]);
+	netctl_json_str(stdout, tok[arrow - 1]);
 	printf(",\"dst\":");
-	json_str(stdout, tok[arrow + 1]);
+	netctl_json_str(stdout, tok[arrow + 1]);
 	if (arrow + 3 < n && strcmp(tok[arrow + 2], "type") == 0)
 		printf(",\"type\":%s", tok[arrow + 3]);
 	printf(",\"rule\":");
-	json_str(stdout, tok[n - 1]);
+	netctl_json_str(stdout, tok[n - 1]);
 	printf("}\n");
 }
 

@@ -50,6 +50,21 @@ int help_main(struct netctl *ctx, int argc, char **argv)
 	return 0;
 }
 
+void netctl_json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
 static const char *env_or(const char *name, const char *def)
 {
 	const char *v = getenv(name);

@@ -3,6 +3,7 @@
 #define MOAT_NETCTL_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "policy.h"
@@ -36,6 +37,9 @@ struct command {
 
 /* Exit codes of every command. */
 enum { NETCTL_OK = 0, NETCTL_FAILED = 1, NETCTL_USAGE = 2 };
+
+/* S as a JSON string, quotes and escapes included (every --json listing). */
+void netctl_json_str(FILE *out, const char *s);
 
 /* Read and check FILE; print every diagnostic to stderr. NULL on error. */
 struct policy *netctl_load_policy(const struct netctl *ctx, const char *file);

@@ -959,6 +959,27 @@ struct policy *policy_load(const char *file, const char *text, size_t len,
 	return p;
 }
 
+struct policy *policy_load_file(const char *path, time_t now, FILE *errs)
+{
+	size_t len;
+	char *text = policy_read_file(path, &len);
+	if (!text) {
+		fprintf(errs, "%s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	struct diags d;
+	diags_init(&d, path, text, len);
+	struct policy *p = policy_load(path, text, len, now, &d);
+	if (d.out_len)
+		fputs(d.out, errs);
+	if (!p)
+		fprintf(errs, "%s: %d error%s, nothing applied\n", path, d.nerrors,
+			d.nerrors == 1 ? "" : "s");
+	diags_free(&d);
+	free(text);
+	return p;
+}
+
 char *policy_read_file(const char *path, size_t *len)
 {
 	struct stat st;

@@ -173,6 +173,11 @@ struct policy *policy_load(const char *file, const char *text, size_t len,
 			   time_t now, struct diags *d);
 void policy_free(struct policy *p);
 
+/* Read PATH and policy_load it; every diagnostic (and an unreadable file) is
+ * written to ERRS, ending with "PATH: N errors, nothing applied" on failure.
+ * NULL on any error. */
+struct policy *policy_load_file(const char *path, time_t now, FILE *errs);
+
 /* Read a whole file into memory (NUL-terminated); NULL + errno on failure. */
 char *policy_read_file(const char *path, size_t *len);
 

@@ -25,20 +25,7 @@
 
 static struct policy *load(const char *file)
 {
-	size_t len;
-	char *text = policy_read_file(file, &len);
-	if (!text) {
-		fprintf(stderr, "fwparts: %s: %s\n", file, strerror(errno));
-		return NULL;
-	}
-	struct diags d;
-	diags_init(&d, file, text, len);
-	struct policy *p = policy_load(file, text, len, time(NULL), &d);
-	if (!p)
-		fputs(d.out, stderr);
-	diags_free(&d);
-	free(text);
-	return p;
+	return policy_load_file(file, time(NULL), stderr);
 }
 
 static int load_table(const struct policy *p)

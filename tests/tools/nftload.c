@@ -30,20 +30,7 @@ static double now_ms(void)
 
 static struct policy *load(const char *file)
 {
-	size_t len;
-	char *text = policy_read_file(file, &len);
-	if (!text) {
-		fprintf(stderr, "nftload: %s: %s\n", file, strerror(errno));
-		return NULL;
-	}
-	struct diags d;
-	diags_init(&d, file, text, len);
-	struct policy *p = policy_load(file, text, len, time(NULL), &d);
-	if (!p)
-		fputs(d.out, stderr);
-	diags_free(&d);
-	free(text);
-	return p;
+	return policy_load_file(file, time(NULL), stderr);
 }
 
 int main(int argc, char **argv)
