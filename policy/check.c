@@ -109,6 +109,8 @@ static void check_duplicates(const struct policy *p, size_t i, struct diags *d)
 
 	for (j = 0; j < i; j++) {
 		const struct vm *w = &p->vms[j];
+		if (w->incomplete)
+			continue;
 		if (strcmp(v->name, w->name) == 0) {
 			diag_error(d, v->loc, "VM '%s' is declared twice (first on line %d)",
 				   v->name, w->loc.line);
@@ -176,10 +178,12 @@ bool policy_check(struct policy *p, time_t now, struct diags *d)
 	int errors = d->nerrors;
 	size_t i, j;
 
-	if (p->nvms > 0 && !(p->net.has & NET_HAS_SUBNET))
+	if (p->nvms > 0 && !(p->net.has & NET_HAS_SUBNET) && !p->net.incomplete)
 		diag_error(d, p->vms[0].loc, "VMs need an address plan: network { subnet 10.137.0.0/24 }");
 	for (i = 0; i < p->nvms && !d->capped; i++) {
 		struct vm *v = &p->vms[i];
+		if (v->incomplete)
+			continue;   /* its parse error said what is wrong with it */
 		if (v->has_addr && !v->has_mac)
 			policy_default_mac(&v->addr, v->mac);
 		if (!v->has_addr)

@@ -841,12 +841,14 @@ static bool parse_network(struct parser *ps)
 	}
 	ps->seen_network = true;
 	net->loc = ps->tok.loc;
+	int errors = ps->d->nerrors;
 	parse_next(ps);
-	if (!parse_open_brace(ps))
-		return false;
-	parse_block(ps, "network", parse_network_statement, net);
+	bool ok = parse_open_brace(ps);
+	if (ok)
+		parse_block(ps, "network", parse_network_statement, net);
+	net->incomplete = ps->d->nerrors != errors;
 	free(extra.dns);
-	return true;
+	return ok;
 }
 
 static bool parse_vm(struct parser *ps)
@@ -854,6 +856,7 @@ static bool parse_vm(struct parser *ps)
 	struct vm *vm;
 	char label[MOAT_NAME_MAX + 4];
 
+	int errors = ps->d->nerrors;
 	parse_next(ps);
 	vm = xalloc_push(&ps->p->vms, &ps->p->nvms, sizeof(*vm));
 	vm->loc = ps->tok.loc;
@@ -861,17 +864,20 @@ static bool parse_vm(struct parser *ps)
 	if (parse_name(ps, "VM name", vm->name) ||
 	    (!parse_at_end(ps) && ps->tok.kind != TOK_LBRACE))
 		parse_next(ps);
-	if (!parse_open_brace(ps))
-		return false;
-	snprintf(label, sizeof(label), "vm %s", vm->name);
-	parse_block(ps, label, parse_vm_statement, vm);
-	return true;
+	bool ok = parse_open_brace(ps);
+	if (ok) {
+		snprintf(label, sizeof(label), "vm %s", vm->name);
+		parse_block(ps, label, parse_vm_statement, vm);
+	}
+	vm->incomplete = ps->d->nerrors != errors;
+	return ok;
 }
 
-struct policy *policy_parse(const char *text, size_t len, struct diags *d)
+/* The whole file, whatever its errors: blocks with errors are marked
+ * incomplete, statements with errors are left out. */
+static struct policy *parse_all(const char *text, size_t len, struct diags *d)
 {
 	struct parser ps = { .d = d };
-	int errors = d->nerrors;
 	size_t i, j;
 
 	ps.p = calloc(1, sizeof(*ps.p));
@@ -889,19 +895,26 @@ struct policy *policy_parse(const char *text, size_t len, struct diags *d)
 		}
 		if (ps.tok.kind == TOK_RBRACE) {
 			diag_error(d, ps.tok.loc, "'}' without its '{'");
+			ps.p->net.incomplete = true;
 			parse_next(&ps);
 			continue;
 		}
+		int before = d->nerrors;
+		bool vm = false;
 		if (parse_is(&ps, "define"))
 			ok = parse_define(&ps);
 		else if (parse_is(&ps, "network"))
 			ok = parse_network(&ps);
-		else if (parse_is(&ps, "vm"))
+		else if ((vm = parse_is(&ps, "vm")))
 			ok = parse_vm(&ps);
 		else
 			ok = parse_expected(&ps, "define, network or vm");
 		if (!ok)
 			parse_skip(&ps);
+		/* a broken top-level statement may have been the network block:
+		 * what it would have said is not checked */
+		if (!vm && d->nerrors != before)
+			ps.p->net.incomplete = true;
 	}
 	for (i = 0; i < ps.ndefs; i++) {
 		for (j = 0; j < ps.defs[i].nitems; j++)
@@ -909,11 +922,18 @@ struct policy *policy_parse(const char *text, size_t len, struct diags *d)
 		free(ps.defs[i].items);
 	}
 	free(ps.defs);
+	return ps.p;
+}
+
+struct policy *policy_parse(const char *text, size_t len, struct diags *d)
+{
+	int errors = d->nerrors;
+	struct policy *p = parse_all(text, len, d);
 	if (d->nerrors != errors) {
-		policy_free(ps.p);
+		policy_free(p);
 		return NULL;
 	}
-	return ps.p;
+	return p;
 }
 
 void policy_free(struct policy *p)
@@ -944,15 +964,17 @@ void policy_free(struct policy *p)
 struct policy *policy_load(const char *file, const char *text, size_t len,
 			   time_t now, struct diags *d)
 {
-	struct policy *p = policy_parse(text, len, d);
+	int errors = d->nerrors;
+	struct policy *p = parse_all(text, len, d);
 
-	if (!p)
-		return NULL;
 	if (file) {
 		free(p->file);
 		p->file = xstrndup(file, strlen(file));
 	}
-	if (!policy_check(p, now, d)) {
+	/* checked even after parse errors: every error in the file is reported */
+	if (!d->capped)
+		policy_check(p, now, d);
+	if (d->nerrors != errors) {
 		policy_free(p);
 		return NULL;
 	}

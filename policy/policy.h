@@ -91,6 +91,7 @@ struct network {
 	size_t ndns;
 	enum deny_mode deny;
 	bool log_denied;
+	bool incomplete;                 /* a parse error inside the block */
 };
 
 enum dest_kind {
@@ -149,6 +150,8 @@ struct vm {
 	struct src_loc addr_loc, addr6_loc, mac_loc;
 	struct rule *rules;
 	size_t nrules;
+	bool incomplete;                 /* a parse error inside the block: only
+					    what cannot be its consequence is checked */
 };
 
 struct policy {

@@ -45,6 +45,32 @@ static void expect_errors(const char *text, const char *want)
 	diags_free(&d);
 }
 
+/* A parse error does not hide the checker's errors elsewhere in the file, and
+ * a block with a parse error is not blamed for what that error caused. */
+static void test_parse_and_check_errors_together(void **state)
+{
+	expect_errors(
+		"network { subnet 10.137.0.0/24 }\n"
+		"vm dev {\n"
+		"    address 10.137.0.300\n"
+		"}\n"
+		"vm shop {\n"
+		"    address 10.137.0.11\n"
+		"    allow tcp to vm nobody port 443\n"
+		"}\n"
+		"vm shop { address 10.137.0.12 }\n",
+		"moat.conf:3:13: error: expected an IPv4 address, got '10.137.0.300'\n"
+		"    address 10.137.0.300\n"
+		"            ^~~~~~~~~~~~\n"
+		"moat.conf:7:21: error: no VM named 'nobody'\n"
+		"    allow tcp to vm nobody port 443\n"
+		"                    ^~~~~~\n"
+		"moat.conf:9:4: error: VM 'shop' is declared twice (first on line 5)\n"
+		"vm shop { address 10.137.0.12 }\n"
+		"   ^~~~\n");
+	(void)state;
+}
+
 static void test_unknown_statement(void **state)
 {
 	expect_errors(
@@ -1104,6 +1130,7 @@ int main(void)
 		cmocka_unit_test(test_mac_duplicate),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_checker_errors_all_reported),
+		cmocka_unit_test(test_parse_and_check_errors_together),
 		cmocka_unit_test(test_error_cap),
 		cmocka_unit_test(test_warning_is_not_an_error),
 		cmocka_unit_test(test_diag_quoting),
