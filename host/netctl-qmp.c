@@ -1,0 +1,437 @@
+/* QMP client (qmp.h). Only what hot-plugging a link needs: no general JSON,
+ * just the top-level keys of QEMU's replies. */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qmp.h"
+
+/* ---- building ---- */
+
+struct out {
+	char *buf;
+	size_t len, used;
+	bool full;
+};
+
+static void out_add(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_add(struct out *o, const char *fmt, ...)
+{
+	if (o->full)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vsnprintf(o->buf + o->used, o->len - o->used, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= o->len - o->used)
+		o->full = true;
+	else
+		o->used += (size_t)r;
+}
+
+static void out_str(struct out *o, const char *s)
+{
+	out_add(o, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			out_add(o, "\\%c", c);
+		else if (c < 0x20)
+			out_add(o, "\\u%04x", c);
+		else
+			out_add(o, "%c", c);
+	}
+	out_add(o, "\"");
+}
+
+static bool out_done(struct out *o)
+{
+	return o->len > 0 && !o->full;
+}
+
+bool qmp_build_chardev_add(char *buf, size_t len, const char *id, const char *sock)
+{
+	struct out o = { buf, len, 0, false };
+	out_add(&o, "{\"execute\": \"chardev-add\", \"arguments\": {\"id\": ");
+	out_str(&o, id);
+	out_add(&o, ", \"backend\": {\"type\": \"socket\", \"data\": {\"addr\": {\"type\": \"unix\", "
+		    "\"data\": {\"path\": ");
+	out_str(&o, sock);
+	out_add(&o, "}}, \"server\": false, \"reconnect\": 1}}}}");
+	return out_done(&o);
+}
+
+bool qmp_build_netdev_add(char *buf, size_t len, const char *id, const char *chardev)
+{
+	struct out o = { buf, len, 0, false };
+	out_add(&o, "{\"execute\": \"netdev_add\", \"arguments\": {\"type\": \"vhost-user\", \"id\": ");
+	out_str(&o, id);
+	out_add(&o, ", \"chardev\": ");
+	out_str(&o, chardev);
+	out_add(&o, "}}");
+	return out_done(&o);
+}
+
+/* vectors=0 for the same reason as on the command line (qemu.h) */
+bool qmp_build_device_add(char *buf, size_t len, const char *id, const char *netdev, const uint8_t mac[6],
+			  const char *bus)
+{
+	struct out o = { buf, len, 0, false };
+	out_add(&o, "{\"execute\": \"device_add\", \"arguments\": {\"driver\": \"virtio-net-pci\", \"id\": ");
+	out_str(&o, id);
+	out_add(&o, ", \"netdev\": ");
+	out_str(&o, netdev);
+	out_add(&o, ", \"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\", \"vectors\": 0, \"bus\": ", mac[0], mac[1],
+		mac[2], mac[3], mac[4], mac[5]);
+	out_str(&o, bus);
+	out_add(&o, "}}");
+	return out_done(&o);
+}
+
+bool qmp_build_by_id(char *buf, size_t len, const char *cmd, const char *id)
+{
+	struct out o = { buf, len, 0, false };
+	out_add(&o, "{\"execute\": ");
+	out_str(&o, cmd);
+	out_add(&o, ", \"arguments\": {\"id\": ");
+	out_str(&o, id);
+	out_add(&o, "}}");
+	return out_done(&o);
+}
+
+/* ---- parsing ---- */
+
+static const char *skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	return p;
+}
+
+/* P at a '"': the string decoded into OUT (cut to fit; NULL to skip);
+ * returns what follows it, or NULL if it never ends. */
+static const char *read_string(const char *p, char *out, size_t outlen)
+{
+	size_t n = 0;
+	for (p++; *p && *p != '"'; p++) {
+		char c = *p;
+		if (c == '\\') {
+			p++;
+			switch (*p) {
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case 'u':
+				for (int i = 1; i <= 4; i++)
+					if (!p[i])
+						return NULL;
+				p += 4;
+				c = '?';
+				break;
+			case 0: return NULL;
+			default: c = *p; break;
+			}
+		}
+		if (out && n + 1 < outlen)
+			out[n++] = c;
+	}
+	if (out && outlen)
+		out[n] = 0;
+	return *p == '"' ? p + 1 : NULL;
+}
+
+static const char *skip_value(const char *p)
+{
+	p = skip_ws(p);
+	if (*p == '"')
+		return read_string(p, NULL, 0);
+	if (*p == '{' || *p == '[') {
+		int depth = 0;
+		while (*p) {
+			if (*p == '"') {
+				if (!(p = read_string(p, NULL, 0)))
+					return NULL;
+				continue;
+			}
+			if (*p == '{' || *p == '[')
+				depth++;
+			else if ((*p == '}' || *p == ']') && --depth == 0)
+				return p + 1;
+			p++;
+		}
+		return NULL;
+	}
+	while (*p && *p != ',' && *p != '}' && *p != ']')
+		p++;
+	return *p ? p : NULL;
+}
+
+/* The value of KEY in the object at OBJ, top level only; NULL if absent or
+ * the object is malformed. */
+static const char *find_key(const char *obj, const char *key)
+{
+	const char *p = skip_ws(obj);
+	if (*p != '{')
+		return NULL;
+	p = skip_ws(p + 1);
+	while (*p == '"') {
+		char k[64];
+		if (!(p = read_string(p, k, sizeof(k))))
+			return NULL;
+		p = skip_ws(p);
+		if (*p != ':')
+			return NULL;
+		p = skip_ws(p + 1);
+		if (strcmp(k, key) == 0)
+			return p;
+		if (!(p = skip_value(p)))
+			return NULL;
+		p = skip_ws(p);
+		if (*p == ',')
+			p = skip_ws(p + 1);
+	}
+	return NULL;
+}
+
+enum qmp_kind qmp_parse(const char *line, char *desc, size_t desclen)
+{
+	const char *v;
+	if (desclen)
+		desc[0] = 0;
+	if (!skip_value(line))
+		return QMP_BAD;
+	if (find_key(line, "QMP"))
+		return QMP_GREETING;
+	if (find_key(line, "return"))
+		return QMP_RETURN;
+	if ((v = find_key(line, "error"))) {
+		const char *d = find_key(v, "desc");
+		if (d && *d == '"')
+			read_string(d, desc, desclen);
+		else
+			snprintf(desc, desclen, "error without a description");
+		return QMP_ERROR;
+	}
+	if ((v = find_key(line, "event")) && *v == '"') {
+		read_string(v, desc, desclen);
+		return QMP_EVENT;
+	}
+	return QMP_BAD;
+}
+
+/* ---- the connection ---- */
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One line into q->buf (NUL-terminated, newline dropped); the rest stays
+ * buffered. -1 on EOF, timeout or a line too long. */
+static int qmp_read_line(struct qmp *q, size_t *linelen)
+{
+	long deadline = now_ms() + q->timeout_ms;
+	for (;;) {
+		char *nl = memchr(q->buf, '\n', q->len);
+		if (nl) {
+			*nl = 0;
+			*linelen = (size_t)(nl - q->buf) + 1;
+			return 0;
+		}
+		if (q->len >= QMP_LINE_MAX - 1) {
+			fprintf(stderr, "netctl: qmp: a reply longer than %d bytes\n", QMP_LINE_MAX);
+			return -1;
+		}
+		long left = deadline - now_ms();
+		struct pollfd pfd = { .fd = q->fd, .events = POLLIN };
+		int r = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			fprintf(stderr, "netctl: qmp: no reply from QEMU within %d ms\n", q->timeout_ms);
+			return -1;
+		}
+		ssize_t n = read(q->fd, q->buf + q->len, QMP_LINE_MAX - 1 - q->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "netctl: qmp: QEMU closed the connection\n");
+			return -1;
+		}
+		q->len += (size_t)n;
+	}
+}
+
+static void consume(struct qmp *q, size_t n)
+{
+	memmove(q->buf, q->buf + n, q->len - n);
+	q->len -= n;
+}
+
+static bool send_all(int fd, const char *s, size_t len)
+{
+	while (len) {
+		ssize_t w = send(fd, s, len, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		s += w;
+		len -= (size_t)w;
+	}
+	return true;
+}
+
+int qmp_execute(struct qmp *q, const char *cmd, char *err, size_t errlen)
+{
+	if (!send_all(q->fd, cmd, strlen(cmd)) || !send_all(q->fd, "\n", 1)) {
+		fprintf(stderr, "netctl: qmp: sending: %s\n", strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		size_t n;
+		char desc[256];
+		if (qmp_read_line(q, &n) < 0)
+			return -1;
+		enum qmp_kind k = qmp_parse(q->buf, desc, sizeof(desc));
+		consume(q, n);
+		if (k == QMP_RETURN)
+			return 1;
+		if (k == QMP_ERROR) {
+			snprintf(err, errlen, "%s", desc);
+			return 0;
+		}
+		if (k == QMP_BAD) {
+			fprintf(stderr, "netctl: qmp: a reply that is not QMP\n");
+			return -1;
+		}
+	}
+}
+
+void qmp_close(struct qmp *q)
+{
+	if (q->fd >= 0)
+		close(q->fd);
+	free(q->buf);
+	q->fd = -1;
+	q->buf = NULL;
+}
+
+bool qmp_connect(struct qmp *q, const char *path, int timeout_ms)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	*q = (struct qmp){ .fd = -1, .timeout_ms = timeout_ms };
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path) >= (int)sizeof(sa.sun_path)) {
+		fprintf(stderr, "netctl: qmp: socket path too long: %s\n", path);
+		return false;
+	}
+	q->buf = malloc(QMP_LINE_MAX);
+	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (!q->buf || q->fd < 0 || connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "netctl: qmp: %s: %s\n", path, strerror(errno));
+		qmp_close(q);
+		return false;
+	}
+	size_t n;
+	char err[256];
+	if (qmp_read_line(q, &n) < 0 || qmp_parse(q->buf, err, sizeof(err)) != QMP_GREETING) {
+		fprintf(stderr, "netctl: qmp: %s: no QMP greeting\n", path);
+		qmp_close(q);
+		return false;
+	}
+	consume(q, n);
+	if (qmp_execute(q, "{\"execute\": \"qmp_capabilities\"}", err, sizeof(err)) != 1) {
+		fprintf(stderr, "netctl: qmp: %s: capabilities refused: %s\n", path, err);
+		qmp_close(q);
+		return false;
+	}
+	return true;
+}
+
+/* ---- links ---- */
+
+static bool ids_of(const char *name, char chardev[64], char netdev[64], char dev[64])
+{
+	if (snprintf(chardev, 64, "link-%s", name) >= 64 || snprintf(netdev, 64, "net-%s", name) >= 64 ||
+	    snprintf(dev, 64, "nic-%s", name) >= 64) {
+		fprintf(stderr, "netctl: qmp: link name too long: %s\n", name);
+		return false;
+	}
+	return true;
+}
+
+static bool run(struct qmp *q, const char *cmd, const char *what)
+{
+	char err[256];
+	int r = qmp_execute(q, cmd, err, sizeof(err));
+	if (r == 0)
+		fprintf(stderr, "netctl: qmp: %s: %s\n", what, err);
+	return r == 1;
+}
+
+bool qmp_link_plug(struct qmp *q, const char *name, const char *sock, const uint8_t mac[6], unsigned nports)
+{
+	char chardev[64], netdev[64], dev[64], cmd[1024], err[256];
+	if (!ids_of(name, chardev, netdev, dev))
+		return false;
+	if (!qmp_build_chardev_add(cmd, sizeof(cmd), chardev, sock) || !run(q, cmd, "chardev-add"))
+		return false;
+	if (!qmp_build_netdev_add(cmd, sizeof(cmd), netdev, chardev) || !run(q, cmd, "netdev_add"))
+		goto undo_chardev;
+	/* the first port that takes it: an occupied port is refused */
+	for (unsigned i = 0; i < nports; i++) {
+		char bus[32];
+		snprintf(bus, sizeof(bus), "port%u", i);
+		if (!qmp_build_device_add(cmd, sizeof(cmd), dev, netdev, mac, bus))
+			break;
+		int r = qmp_execute(q, cmd, err, sizeof(err));
+		if (r == 1)
+			return true;
+		if (r < 0 || strstr(err, "Duplicate") || strstr(err, "already"))
+			break;
+	}
+	fprintf(stderr, "netctl: qmp: no free hot-plug port for %s among %u (%s)\n", name, nports,
+		*err ? err : "none tried");
+	if (qmp_build_by_id(cmd, sizeof(cmd), "netdev_del", netdev))
+		qmp_execute(q, cmd, err, sizeof(err));
+undo_chardev:
+	if (qmp_build_by_id(cmd, sizeof(cmd), "chardev-remove", chardev))
+		qmp_execute(q, cmd, err, sizeof(err));
+	return false;
+}
+
+static bool gone(const char *err)
+{
+	return strstr(err, "not found") || strstr(err, "No such") || strstr(err, "does not exist");
+}
+
+bool qmp_link_unplug(struct qmp *q, const char *name)
+{
+	char chardev[64], netdev[64], dev[64], cmd[256], err[256];
+	if (!ids_of(name, chardev, netdev, dev))
+		return false;
+	/* device_del only asks the guest; the netdev can go at once, and the
+	 * chardev goes with a vhost-user netdev */
+	const char *steps[][2] = { { "device_del", dev }, { "netdev_del", netdev }, { "chardev-remove", chardev } };
+	for (size_t i = 0; i < 3; i++) {
+		if (!qmp_build_by_id(cmd, sizeof(cmd), steps[i][0], steps[i][1]))
+			return false;
+		int r = qmp_execute(q, cmd, err, sizeof(err));
+		if (r < 0)
+			return false;
+		if (r == 0 && !gone(err)) {
+			fprintf(stderr, "netctl: qmp: %s %s: %s\n", steps[i][0], steps[i][1], err);
+			return false;
+		}
+	}
+	return true;
+}

@@ -1,0 +1,703 @@
+/* netctl up / down / appliances / vm-args / plug / unplug: the processes on
+ * the host. Every process netctl starts has a pidfile STATE/run/NAME.pid and
+ * a log STATE/run/NAME.log; links are named after their VM ("uplink" for the
+ * netvm's), so a second `up` finds what the first one started. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "netctl.h"
+#include "qemu.h"
+#include "qmp.h"
+#include "vfio.h"
+
+NETCTL_COMMAND(up_main, "up", "[--images DIR] [--accel kvm|tcg] [--notify]",
+	       "Start the links, the netvm and the firewallvm, apply the policy; return once it is loaded.", 1);
+NETCTL_COMMAND(down_main, "down", "", "Stop the app VMs' links, the firewallvm, the netvm and the uplink link.", 2);
+NETCTL_COMMAND(appliances_main, "appliances", "[--json]", "Which appliances and links are running.", 3);
+NETCTL_COMMAND(vm_args_main, "vm-args", "VM [--memory SIZE]",
+	       "The QEMU arguments that attach app VM VM to its link.", 4);
+NETCTL_COMMAND(plug_main, "plug", "VM", "Start VM's link and hot-plug it into the running firewallvm.", 5);
+NETCTL_COMMAND(unplug_main, "unplug", "VM", "Unplug VM's link from the firewallvm and stop the link.", 6);
+
+int apply_main(struct netctl *ctx, int argc, char **argv);
+
+#define DEFAULT_IMAGES "/usr/lib/moat/images"
+#define UPLINK         "uplink"
+#define STOP_WAIT_MS   5000
+
+struct up_opts {
+	const char *images, *accel, *qemu, *link, *sysfs;
+	unsigned timeout;
+	bool notify;
+};
+
+static bool pathf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool pathf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= len) {
+		fprintf(stderr, "netctl: path too long: %s...\n", buf);
+		return false;
+	}
+	return true;
+}
+
+static bool mkdirs(const char *path)
+{
+	char buf[4096];
+	if (!pathf(buf, sizeof(buf), "%s", path))
+		return false;
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+			*p = 0;
+			if (mkdir(buf, 0755) < 0 && errno != EEXIST) {
+				fprintf(stderr, "netctl: mkdir %s: %s\n", buf, strerror(errno));
+				return false;
+			}
+			if (!c)
+				return true;
+			*p = c;
+		}
+	}
+}
+
+/* ---- processes ---- */
+
+static bool run_file(const struct netctl *ctx, char *buf, size_t len, const char *name, const char *ext)
+{
+	return pathf(buf, len, "%s/run/%s.%s", ctx->state_dir, name, ext);
+}
+
+/* PID is alive, not a zombie, and one of its arguments is NAME: a pid
+ * recycled by something else does not count. */
+static bool pid_is(pid_t pid, const char *name)
+{
+	char path[64], buf[8192], stat[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	bool ok = fgets(stat, sizeof(stat), f) != NULL;
+	fclose(f);
+	char *rp = ok ? strrchr(stat, ')') : NULL;
+	if (!rp || rp[1] != ' ' || rp[2] == 'Z' || rp[2] == 'X')
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	for (char *s = buf; s < buf + n; s += strlen(s) + 1)
+		if (strcmp(s, name) == 0)
+			return true;
+	return false;
+}
+
+/* The pid in NAME's pidfile if that process runs, else 0. */
+static pid_t running(const struct netctl *ctx, const char *name)
+{
+	char path[4096];
+	if (!run_file(ctx, path, sizeof(path), name, "pid"))
+		return 0;
+	FILE *f = fopen(path, "re");
+	int pid = 0;
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return pid > 0 && pid_is(pid, name) ? pid : 0;
+}
+
+/* ARGV started in its own session, stdout and stderr to NAME.log. Its
+ * pidfile is written before we return. */
+static bool spawn(const struct netctl *ctx, const char *name, char *const *argv)
+{
+	char log[4096], pidf[4096], tmp[4200];
+	if (!run_file(ctx, log, sizeof(log), name, "log") || !run_file(ctx, pidf, sizeof(pidf), name, "pid") ||
+	    !pathf(tmp, sizeof(tmp), "%s.tmp", pidf))
+		return false;
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		fprintf(stderr, "netctl: %s: %s\n", log, strerror(errno));
+		return false;
+	}
+	int ready[2];
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		close(fd);
+		return false;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		setsid();
+		dup2(null, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(argv[0], argv);
+		int e = errno;
+		dprintf(2, "netctl: cannot run %s: %s\n", argv[0], strerror(e));
+		ssize_t w = write(ready[1], &e, sizeof(e));
+		(void)w;
+		_exit(127);
+	}
+	close(fd);
+	close(ready[1]);
+	if (pid < 0) {
+		close(ready[0]);
+		fprintf(stderr, "netctl: fork: %s\n", strerror(errno));
+		return false;
+	}
+	int e = 0;
+	ssize_t r = read(ready[0], &e, sizeof(e));   /* EOF: the exec happened */
+	close(ready[0]);
+	if (r == sizeof(e)) {
+		waitpid(pid, NULL, 0);
+		fprintf(stderr, "netctl: cannot run %s for %s: %s\n", argv[0], name, strerror(e));
+		return false;
+	}
+	FILE *f = fopen(tmp, "we");
+	bool ok = f && fprintf(f, "%d\n", (int)pid) > 0;
+	ok = (f && fclose(f) == 0) && ok && rename(tmp, pidf) == 0;
+	if (!ok) {
+		fprintf(stderr, "netctl: writing %s: %s\n", pidf, strerror(errno));
+		kill(pid, SIGKILL);
+		return false;
+	}
+	return true;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+/* TERM, then KILL after STOP_WAIT_MS. True if NAME is not running now. */
+static bool stop(const struct netctl *ctx, const char *name, const char *what)
+{
+	char pidf[4096];
+	pid_t pid = running(ctx, name);
+	if (pid) {
+		kill(pid, SIGTERM);
+		for (long t = 0; t < STOP_WAIT_MS && pid_is(pid, name); t += 50) {
+			waitpid(pid, NULL, WNOHANG);   /* ours when up failed half-way */
+			sleep_ms(50);
+		}
+		if (pid_is(pid, name)) {
+			kill(pid, SIGKILL);
+			for (int i = 0; i < 40 && pid_is(pid, name); i++)
+				sleep_ms(50);
+		}
+		if (pid_is(pid, name)) {
+			fprintf(stderr, "netctl: %s %s (pid %d) does not stop\n", what, name, (int)pid);
+			return false;
+		}
+		printf("stopped %s %s\n", what, name);
+	}
+	if (run_file(ctx, pidf, sizeof(pidf), name, "pid"))
+		unlink(pidf);
+	return true;
+}
+
+/* ---- links ---- */
+
+static const char *link_binary(const struct up_opts *o)
+{
+	static char sibling[4200];
+	if (o->link)
+		return o->link;
+	const char *env = getenv("MOAT_LINK");
+	if (env && *env)
+		return env;
+	/* next to netctl (build/, or PREFIX/bin), else from PATH */
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = 0;
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = 0;
+			if (snprintf(sibling, sizeof(sibling), "%s/moat-link", self) < (int)sizeof(sibling) &&
+			    access(sibling, X_OK) == 0)
+				return sibling;
+		}
+	}
+	return "moat-link";
+}
+
+/* Link NAME with side a SIDE_A ("app", or "net" for the uplink), side b "fw". */
+static bool link_start(const struct netctl *ctx, const struct up_opts *o, const char *name, const char *side_a)
+{
+	char a[QEMU_PATH_MAX], b[QEMU_PATH_MAX], stats[4096], lname[64];
+	if (!pathf(lname, sizeof(lname), "%s.link", name))
+		return false;
+	if (running(ctx, lname))
+		return true;
+	if (!qemu_link_path(a, sizeof(a), ctx->state_dir, name, side_a) ||
+	    !qemu_link_path(b, sizeof(b), ctx->state_dir, name, "fw") ||
+	    !run_file(ctx, stats, sizeof(stats), lname, "stats"))
+		return false;
+	if (strlen(stats) >= QEMU_PATH_MAX) {
+		fprintf(stderr, "netctl: stats socket path too long: %s\n", stats);
+		return false;
+	}
+	unlink(stats);
+	char *argv[] = { (char *)link_binary(o), "--name", lname, "--a", a, "--b", b, "--stats", stats, NULL };
+	if (!spawn(ctx, lname, argv))
+		return false;
+	/* the stats socket is the last thing it creates before serving */
+	for (int i = 0; i < 100; i++) {
+		struct stat st;
+		if (stat(stats, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			printf("started link %s\n", name);
+			return true;
+		}
+		if (!running(ctx, lname))
+			break;
+		sleep_ms(50);
+	}
+	fprintf(stderr, "netctl: link %s did not come up (see %s/run/%s.log)\n", name, ctx->state_dir, lname);
+	stop(ctx, lname, "link");
+	return false;
+}
+
+static bool link_stop(const struct netctl *ctx, const char *name)
+{
+	char lname[64];
+	return pathf(lname, sizeof(lname), "%s.link", name) && stop(ctx, lname, "link");
+}
+
+/* ---- appliances ---- */
+
+static bool image_paths(const char *images, const char *vm, char *kernel, char *initrd, size_t len)
+{
+	if (!pathf(kernel, len, "%s/%s/vmlinuz", images, vm) || !pathf(initrd, len, "%s/%s/initrd.img", images, vm))
+		return false;
+	const char *missing = access(kernel, R_OK) ? kernel : access(initrd, R_OK) ? initrd : NULL;
+	if (missing) {
+		fprintf(stderr, "netctl: no %s image: %s is missing (build the images with `make images`, "
+			"or give --images DIR)\n", vm, missing);
+		return false;
+	}
+	return true;
+}
+
+static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, const struct policy *p,
+			    const char *accel, const char *name)
+{
+	if (running(ctx, name))
+		return true;
+	bool fw = strcmp(name, "firewallvm") == 0;
+	char kernel[4096], initrd[4096], qmp[4096], console[4096], control[4096];
+	if (!image_paths(o->images, name, kernel, initrd, sizeof(kernel)) ||
+	    !run_file(ctx, qmp, sizeof(qmp), name, "qmp") || !run_file(ctx, console, sizeof(console), name, "console"))
+		return false;
+	if (fw ? !pathf(control, sizeof(control), "%s", ctx->control) : !run_file(ctx, control, sizeof(control), name, "ctl"))
+		return false;
+	size_t nnics = fw ? p->nvms + 1 : 1;
+	struct qemu_nic *nics = calloc(nnics, sizeof(*nics));
+	char (*socks)[QEMU_PATH_MAX] = calloc(nnics, QEMU_PATH_MAX);
+	bool ok = nics && socks;
+	if (ok) {
+		nics[0].id = UPLINK;
+		nics[0].sock = socks[0];
+		memcpy(nics[0].mac, fw ? qemu_uplink_fw_mac : qemu_uplink_net_mac, 6);
+		ok = qemu_link_path(socks[0], QEMU_PATH_MAX, ctx->state_dir, UPLINK, fw ? "fw" : "net");
+	}
+	for (size_t i = 1; ok && i < nnics; i++) {
+		const struct vm *v = &p->vms[i - 1];
+		nics[i].id = v->name;
+		nics[i].sock = socks[i];
+		policy_firewall_mac(v, nics[i].mac);
+		ok = qemu_link_path(socks[i], QEMU_PATH_MAX, ctx->state_dir, v->name, "fw");
+	}
+	struct qemu_appliance q = {
+		.binary = o->qemu, .name = name, .accel = accel, .kernel = kernel, .initrd = initrd,
+		.control = control, .qmp = qmp, .console = console, .nics = nics, .nnics = nnics,
+		.spare_ports = fw ? QEMU_SPARE_PORTS : 0, .outside = !fw, .uplink = p->net.uplink,
+		.uplink_arg = p->net.uplink_arg,
+	};
+	struct qemu_args a;
+	qemu_args_init(&a);
+	if (ok && !qemu_appliance_args(&a, &q)) {
+		fprintf(stderr, "netctl: building %s's command line failed\n", name);
+		ok = false;
+	}
+	ok = ok && spawn(ctx, name, a.v);
+	if (ok)
+		printf("started %s (%s)\n", name, accel);
+	qemu_args_free(&a);
+	free(nics);
+	free(socks);
+	return ok;
+}
+
+/* The generation the firewall has loaded, 0 for none or no answer. */
+static uint32_t firewall_generation(const struct netctl *ctx)
+{
+	struct ctl_msg m;
+	uint8_t *reply = NULL;
+	size_t len;
+	uint32_t gen = 0, st = 1;
+	ctl_msg_init(&m, CTL_REQ_STATUS);
+	if (ctl_call(ctx->control, &m, &reply, &len) == 0 && ctl_get_u32(reply, len, CTL_A_STATUS, &st) && !st)
+		ctl_get_u32(reply, len, CTL_A_GENERATION, &gen);
+	free(reply);
+	ctl_msg_free(&m);
+	return gen;
+}
+
+/* `netctl apply` in a child, so a firewall that never answers cannot hold
+ * `up` past its deadline. */
+static bool apply_within(struct netctl *ctx, long deadline_ms)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *argv[] = { "apply", NULL };
+		_exit(apply_main(ctx, 1, argv));
+	}
+	if (pid < 0)
+		return false;
+	for (long t = 0;; t += 100) {
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		if (t >= deadline_ms)
+			break;
+		sleep_ms(100);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fprintf(stderr, "netctl: the firewall did not load the policy in time (see %s/run/firewallvm.console)\n",
+		ctx->state_dir);
+	return false;
+}
+
+static bool control_reachable(const char *path)
+{
+	int fd = ctl_connect(path);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static bool notify_ready(const char *status)
+{
+	const char *sock = getenv("NOTIFY_SOCKET");
+	if (!sock || !*sock)
+		return true;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n = strlen(sock);
+	if ((sock[0] != '/' && sock[0] != '@') || n >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "netctl: NOTIFY_SOCKET %s is not a unix socket path\n", sock);
+		return false;
+	}
+	memcpy(sa.sun_path, sock, n);
+	if (sock[0] == '@')
+		sa.sun_path[0] = 0;   /* abstract namespace */
+	char msg[512];
+	int len = snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", status);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok = fd >= 0 && len > 0 && (size_t)len < sizeof(msg) &&
+		  sendto(fd, msg, (size_t)len, MSG_NOSIGNAL, (struct sockaddr *)&sa,
+			 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) == len;
+	if (!ok)
+		fprintf(stderr, "netctl: notifying %s: %s\n", sock, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int up_main(struct netctl *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "images", required_argument, NULL, 'i' }, { "accel", required_argument, NULL, 'a' },
+		{ "qemu", required_argument, NULL, 'q' },   { "link", required_argument, NULL, 'l' },
+		{ "sysfs", required_argument, NULL, 's' },  { "timeout", required_argument, NULL, 't' },
+		{ "notify", no_argument, NULL, 'n' },       { 0 },
+	};
+	struct up_opts o = { .images = DEFAULT_IMAGES, .sysfs = VFIO_SYSFS, .timeout = 300,
+			     .accel = getenv("MOAT_ACCEL") };
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': o.images = optarg; break;
+		case 'a': o.accel = optarg; break;
+		case 'q': o.qemu = optarg; break;
+		case 'l': o.link = optarg; break;
+		case 's': o.sysfs = optarg; break;
+		case 'n': o.notify = true; break;
+		case 't': {
+			char *end;
+			unsigned long t = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || t == 0 || t > 3600) {
+				fprintf(stderr, "netctl up: --timeout wants 1..3600 seconds, not '%s'\n", optarg);
+				return NETCTL_USAGE;
+			}
+			o.timeout = (unsigned)t;
+			break;
+		}
+		default:
+			fprintf(stderr, "usage: netctl up [--images DIR] [--accel kvm|tcg] [--qemu BIN] [--link BIN] "
+				"[--timeout SECONDS] [--notify]\n");
+			return NETCTL_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: netctl up [--images DIR] [--accel kvm|tcg] [--notify]\n");
+		return NETCTL_USAGE;
+	}
+	if (o.accel && !*o.accel)
+		o.accel = NULL;
+	const char *accel = qemu_accel_pick(o.accel, o.accel ? false : qemu_kvm_works("/dev/kvm"));
+	if (!accel) {
+		fprintf(stderr, "netctl up: --accel wants kvm or tcg, not '%s'\n", o.accel);
+		return NETCTL_USAGE;
+	}
+	long deadline = now_ms() + (long)o.timeout * 1000;
+	struct policy *p = netctl_load_policy(ctx, ctx->conf);
+	if (!p)
+		return NETCTL_FAILED;
+	int rc = NETCTL_FAILED;
+	char dir[4096], kernel[4096], initrd[4096];
+	/* refuse before starting anything */
+	if (!image_paths(o.images, "netvm", kernel, initrd, sizeof(kernel)) ||
+	    !image_paths(o.images, "firewallvm", kernel, initrd, sizeof(kernel)))
+		goto out;
+	if (!pathf(dir, sizeof(dir), "%s/run", ctx->state_dir) || !mkdirs(dir) ||
+	    !pathf(dir, sizeof(dir), "%s/links", ctx->state_dir) || !mkdirs(dir) ||
+	    !pathf(dir, sizeof(dir), "%s", ctx->control))
+		goto out;
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		if (!mkdirs(dir))
+			goto out;
+	}
+	bool was_up = running(ctx, "firewallvm") != 0;
+	if (p->net.uplink == UPLINK_PCI && !running(ctx, "netvm") && !vfio_bind_group(o.sysfs, p->net.uplink_arg))
+		goto out;
+	if (!link_start(ctx, &o, UPLINK, "net"))
+		goto out;
+	for (size_t i = 0; i < p->nvms; i++)
+		if (!link_start(ctx, &o, p->vms[i].name, "app"))
+			goto out;
+	if (!appliance_start(ctx, &o, p, accel, "netvm") || !appliance_start(ctx, &o, p, accel, "firewallvm"))
+		goto out;
+	while (!control_reachable(ctx->control)) {
+		if (now_ms() >= deadline || !running(ctx, "firewallvm")) {
+			fprintf(stderr, "netctl: the firewall's control channel %s never answered (see %s/run/firewallvm.log)\n",
+				ctx->control, ctx->state_dir);
+			goto out;
+		}
+		sleep_ms(200);
+	}
+	uint32_t gen = was_up ? firewall_generation(ctx) : 0;
+	if (gen)
+		printf("the firewall already enforces generation %u\n", gen);
+	else if (!apply_within(ctx, deadline - now_ms()))
+		goto out;
+	printf("moat is up: the firewall enforces the policy; app VMs may start\n");
+	if (o.notify && !notify_ready("policy loaded"))
+		goto out;
+	rc = NETCTL_OK;
+out:
+	policy_free(p);
+	return rc;
+}
+
+/* The links of app VMs: every NAME.link pidfile but the uplink's. */
+static void stop_vm_links(const struct netctl *ctx, bool *ok)
+{
+	char dir[4096];
+	if (!pathf(dir, sizeof(dir), "%s/run", ctx->state_dir))
+		return;
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (n <= 9 || strcmp(e->d_name + n - 9, ".link.pid") != 0 ||
+		    strcmp(e->d_name, UPLINK ".link.pid") == 0)
+			continue;
+		char name[256];
+		snprintf(name, sizeof(name), "%.*s", (int)(n - 4), e->d_name);
+		*ok = stop(ctx, name, "link") && *ok;
+	}
+	closedir(d);
+}
+
+int down_main(struct netctl *ctx, int argc, char **argv)
+{
+	if (argc != 1) {
+		fprintf(stderr, "usage: netctl down\n");
+		return NETCTL_USAGE;
+	}
+	bool ok = true;
+	stop_vm_links(ctx, &ok);
+	ok = stop(ctx, "firewallvm", "appliance") && ok;
+	ok = stop(ctx, "netvm", "appliance") && ok;
+	ok = link_stop(ctx, UPLINK) && ok;
+	return ok ? NETCTL_OK : NETCTL_FAILED;
+}
+
+int appliances_main(struct netctl *ctx, int argc, char **argv)
+{
+	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	if (argc > 2 || (argc == 2 && !json)) {
+		fprintf(stderr, "usage: netctl appliances [--json]\n");
+		return NETCTL_USAGE;
+	}
+	struct policy *p = netctl_load_policy(ctx, ctx->conf);
+	if (!p)
+		return NETCTL_FAILED;
+	size_t n = p->nvms + 3;
+	if (json)
+		printf("[");
+	for (size_t i = 0; i < n; i++) {
+		char name[64];
+		const char *kind = i < 2 ? "appliance" : "link";
+		if (i < 2)
+			snprintf(name, sizeof(name), "%s", i ? "firewallvm" : "netvm");
+		else
+			snprintf(name, sizeof(name), "%s.link", i == 2 ? UPLINK : p->vms[i - 3].name);
+		pid_t pid = running(ctx, name);
+		if (json)
+			printf("%s\n  {\"name\": \"%s\", \"kind\": \"%s\", \"running\": %s, \"pid\": %d}", i ? "," : "",
+			       name, kind, pid ? "true" : "false", (int)pid);
+		else if (pid)
+			printf("%-10s %-24s running (pid %d)\n", kind, name, (int)pid);
+		else
+			printf("%-10s %-24s stopped\n", kind, name);
+	}
+	if (json)
+		printf("\n]\n");
+	policy_free(p);
+	return NETCTL_OK;
+}
+
+int vm_args_main(struct netctl *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "memory", required_argument, NULL, 'm' }, { 0 } };
+	unsigned mb = QEMU_APP_DEFAULT_MB;
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'm' || !qemu_parse_memory(optarg, &mb)) {
+			if (c == 'm')
+				fprintf(stderr, "netctl vm-args: --memory wants a size like 1024M or 2G, not '%s'\n", optarg);
+			else
+				fprintf(stderr, "usage: netctl vm-args VM [--memory SIZE]\n");
+			return NETCTL_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "usage: netctl vm-args VM [--memory SIZE]\n");
+		return NETCTL_USAGE;
+	}
+	struct policy *p = netctl_load_policy(ctx, ctx->conf);
+	if (!p)
+		return NETCTL_FAILED;
+	int rc = NETCTL_FAILED, i = policy_find_vm(p, argv[optind]);
+	struct qemu_args a;
+	qemu_args_init(&a);
+	if (i < 0)
+		fprintf(stderr, "netctl vm-args: no VM '%s' in %s\n", argv[optind], ctx->conf);
+	else if (qemu_app_args(&a, ctx->state_dir, &p->vms[i], mb)) {
+		for (size_t k = 0; k < a.n; k++)
+			printf("%s%s", k ? " " : "", a.v[k]);
+		printf("\n");
+		rc = NETCTL_OK;
+	}
+	qemu_args_free(&a);
+	policy_free(p);
+	return rc;
+}
+
+static int plug_common(struct netctl *ctx, int argc, char **argv, bool plug)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: netctl %s VM\n", plug ? "plug" : "unplug");
+		return NETCTL_USAGE;
+	}
+	struct policy *p = netctl_load_policy(ctx, ctx->conf);
+	if (!p)
+		return NETCTL_FAILED;
+	int rc = NETCTL_FAILED, i = policy_find_vm(p, argv[1]);
+	char qmp_path[4096], sock[QEMU_PATH_MAX];
+	struct qmp q = { .fd = -1 };
+	struct up_opts o = { 0 };
+	if (plug && i < 0) {
+		fprintf(stderr, "netctl plug: no VM '%s' in %s\n", argv[1], ctx->conf);
+		goto out;
+	}
+	if (!running(ctx, "firewallvm")) {
+		fprintf(stderr, "netctl %s: the firewallvm is not running (netctl up)\n", argv[0]);
+		goto out;
+	}
+	if (!run_file(ctx, qmp_path, sizeof(qmp_path), "firewallvm", "qmp") || !qmp_connect(&q, qmp_path, 10000))
+		goto out;
+	if (plug) {
+		uint8_t mac[6];
+		policy_firewall_mac(&p->vms[i], mac);
+		if (!link_start(ctx, &o, argv[1], "app") ||
+		    !qemu_link_path(sock, sizeof(sock), ctx->state_dir, argv[1], "fw") ||
+		    !qmp_link_plug(&q, argv[1], sock, mac, (unsigned)(p->nvms + 1 + QEMU_SPARE_PORTS)))
+			goto out;
+		printf("plugged %s's link into the firewallvm\n", argv[1]);
+	} else {
+		if (!qmp_link_unplug(&q, argv[1]) || !link_stop(ctx, argv[1]))
+			goto out;
+		printf("unplugged %s's link\n", argv[1]);
+	}
+	rc = NETCTL_OK;
+out:
+	qmp_close(&q);
+	policy_free(p);
+	return rc;
+}
+
+int plug_main(struct netctl *ctx, int argc, char **argv)
+{
+	return plug_common(ctx, argc, argv, true);
+}
+
+int unplug_main(struct netctl *ctx, int argc, char **argv)
+{
+	return plug_common(ctx, argc, argv, false);
+}
