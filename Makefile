@@ -35,6 +35,7 @@ all: programs
 
 include policy/module.mk
 include host/module.mk
+-include host/install.mk
 -include host/edit.mk
 -include link/module.mk
 -include firewallvm/module.mk
