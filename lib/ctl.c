@@ -144,7 +144,7 @@ static enum attr_kind attr_kind(uint16_t attr)
 
 static bool type_known(uint16_t type)
 {
-	return (type >= CTL_REQ_APPLY && type <= CTL_REQ_LOG) || type == CTL_REPLY ||
+	return (type >= CTL_REQ_APPLY && type <= CTL_REQ_DHCP) || type == CTL_REPLY ||
 	       type == CTL_EVENT;
 }
 

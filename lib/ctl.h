@@ -28,6 +28,8 @@ enum ctl_type {
 	CTL_REQ_STATUS,        /* -> GENERATION, TEXT (the policy in force), MESSAGE (summary) */
 	CTL_REQ_STATS,         /* [VM] -> TEXT: one line per counter, see firewalld.h */
 	CTL_REQ_LOG,           /* [VM], [FOLLOW] -> TEXT (the ring), then EVENTs if FOLLOW */
+	CTL_REQ_SUBNETS = 5,   /* moat-netd: TEXT "CIDR,..." routed to the firewall -> STATUS */
+	CTL_REQ_DHCP = 6,      /* moat-netd: TEXT udhcpc's event as key=value lines -> STATUS */
 	CTL_REPLY = 64,
 	CTL_EVENT,             /* TEXT: one log line */
 };

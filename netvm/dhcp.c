@@ -1,0 +1,197 @@
+/* dhcp.c: the two programs moat-netd runs, udhcpc (the NIC's lease) and
+ * dnsmasq (DNS for the firewall VM), as children restarted when they die. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "netd.h"
+
+#define RESTART_MS  2000
+#define MAX_ARGS    16
+
+int64_t netd_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int write_file(const char *path, const char *text, mode_t mode)
+{
+	char tmp[4096];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	size_t len = strlen(text), done = 0;
+	int err = 0;
+	while (done < len) {
+		ssize_t w = write(fd, text + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			err = -errno;
+			break;
+		}
+		done += (size_t)w;
+	}
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) < 0)
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+/* A path goes into a shell script single-quoted: a quote in it is refused. */
+static bool shell_safe(const char *s)
+{
+	return !strchr(s, '\'') && !strchr(s, '\n');
+}
+
+int dhcp_write_script(const char *run_dir, const char *self, const char *control,
+		      char *path, size_t pathlen)
+{
+	if (!shell_safe(self) || !shell_safe(control))
+		return -EINVAL;
+	if ((size_t)snprintf(path, pathlen, "%s/udhcpc.script", run_dir) >= pathlen)
+		return -ENAMETOOLONG;
+	char text[8192];
+	if ((size_t)snprintf(text, sizeof(text), "#!/bin/sh\nexec '%s' --dhcp-event \"$1\" --control '%s'\n",
+			     self, control) >= sizeof(text))
+		return -ENAMETOOLONG;
+	return write_file(path, text, 0700);
+}
+
+static bool set_argv(struct netd_child *c, const char *what, ...)
+{
+	child_clear(c);
+	c->what = what;
+	c->argv = calloc(MAX_ARGS + 1, sizeof(char *));
+	if (!c->argv)
+		return false;
+	va_list ap;
+	va_start(ap, what);
+	size_t n = 0;
+	for (const char *a; (a = va_arg(ap, const char *));) {
+		if (n == MAX_ARGS || !(c->argv[n++] = strdup(a))) {
+			va_end(ap);
+			child_clear(c);
+			return false;
+		}
+	}
+	va_end(ap);
+	return true;
+}
+
+bool dhcp_argv(struct netd_child *c, const char *udhcpc, const char *nic, const char *script)
+{
+	/* busybox is one binary: "busybox udhcpc" when given busybox itself */
+	const char *base = strrchr(udhcpc, '/');
+	base = base ? base + 1 : udhcpc;
+	if (strcmp(base, "busybox") == 0)
+		return set_argv(c, "udhcpc", udhcpc, "udhcpc", "-f", "-i", nic, "-s", script,
+				"-t", "3", "-T", "2", "-A", "5", NULL);
+	return set_argv(c, "udhcpc", udhcpc, "-f", "-i", nic, "-s", script, "-t", "3", "-T", "2",
+			"-A", "5", NULL);
+}
+
+bool dns_argv(struct netd_child *c, const char *dnsmasq, const char *run_dir,
+	      const struct netd_lease *l)
+{
+	char conf[4096], text[2048];
+	if ((size_t)snprintf(conf, sizeof(conf), "%s/dnsmasq.conf", run_dir) >= sizeof(conf))
+		return false;
+	int n = snprintf(text, sizeof(text),
+			 "# written by moat-netd: DNS for the firewall VM only\n"
+			 "listen-address=%s\nbind-interfaces\nexcept-interface=lo\n"
+			 "no-resolv\nno-hosts\nno-dhcp-interface=%s\npid-file=\nuser=root\n"
+			 "cache-size=1000\n",
+			 NETD_FW_ADDR, NETD_FW_IF);
+	for (size_t i = 0; i < l->ndns && n > 0 && (size_t)n < sizeof(text); i++) {
+		char a[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &l->dns[i], a, sizeof(a));
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "server=%s\n", a);
+	}
+	if (n < 0 || (size_t)n >= sizeof(text) || write_file(conf, text, 0600) < 0)
+		return false;
+	char arg[4200];
+	snprintf(arg, sizeof(arg), "--conf-file=%s", conf);
+	return set_argv(c, "dnsmasq", dnsmasq, "--keep-in-foreground", arg, NULL);
+}
+
+bool child_start(struct netd_child *c)
+{
+	if (!c->argv || c->pid > 0)
+		return c->pid > 0;
+	c->restart_at = 0;
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "moat-netd: starting %s: %s\n", c->what, strerror(errno));
+		c->restart_at = netd_now_ms() + RESTART_MS;
+		return false;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(c->argv[0], c->argv);
+		fprintf(stderr, "moat-netd: %s: %s\n", c->argv[0], strerror(errno));
+		_exit(127);
+	}
+	c->pid = pid;
+	fprintf(stderr, "moat-netd: started %s (pid %d)\n", c->what, (int)pid);
+	return true;
+}
+
+void child_stop(struct netd_child *c)
+{
+	c->restart_at = 0;
+	if (c->pid <= 0)
+		return;
+	kill(c->pid, SIGTERM);
+	/* bounded: a child that ignores SIGTERM is killed */
+	for (int i = 0; i < 50; i++) {
+		if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
+			c->pid = 0;
+			return;
+		}
+		usleep(20000);
+	}
+	kill(c->pid, SIGKILL);
+	waitpid(c->pid, NULL, 0);
+	c->pid = 0;
+}
+
+void child_clear(struct netd_child *c)
+{
+	child_stop(c);
+	if (c->argv)
+		for (char **a = c->argv; *a; a++)
+			free(*a);
+	free(c->argv);
+	c->argv = NULL;
+}
+
+bool child_reaped(struct netd_child *c, pid_t pid, int status)
+{
+	if (c->pid <= 0 || pid != c->pid)
+		return false;
+	c->pid = 0;
+	fprintf(stderr, "moat-netd: %s exited (%s %d); again in %d s\n", c->what,
+		WIFSIGNALED(status) ? "signal" : "status",
+		WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), RESTART_MS / 1000);
+	c->restart_at = netd_now_ms() + RESTART_MS;
+	return true;
+}

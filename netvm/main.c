@@ -1,0 +1,659 @@
+/* moat-netd: the network VM's daemon.
+ *
+ *   moat-netd --control PATH [--nic IFNAME|--nic-mac MAC]
+ *             [--static ADDR/PREFIX --gateway ADDR] [--dns ADDR,...]
+ *             [--run-dir DIR] [--dnsmasq PATH|none] [--udhcpc PATH]
+ *   moat-netd --dhcp-event EVENT --control PATH    (udhcpc's script)
+ *   moat-netd --control PATH --status | --subnets CIDR,...   (a client)
+ *
+ * Before anything else table inet moat-net drops everything. The firewall
+ * link is found by its MAC, the NIC by name or MAC; once the NIC has an
+ * address (static, or udhcpc's lease) the forwarding ruleset replaces the
+ * closed one in one transaction and dnsmasq answers the firewall's DNS. The
+ * table has the persist flag: it stays when the daemon exits or dies.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "ctl.h"
+#include "netd.h"
+
+#define DEFAULT_RUN_DIR  "/run/moat-net"
+#define DEFAULT_DNSMASQ  "/usr/sbin/dnsmasq"
+#define DEFAULT_UDHCPC   "/bin/busybox"
+#define RETRY_MS         1000
+#define CLIENT_TIMEOUT_S 2
+
+struct netd {
+	struct nft_sock nft;
+	uint32_t seq;
+	struct netd_links *links;
+	int sigfd, listen_fd;
+	const char *control, *run_dir, *dnsmasq, *udhcpc;
+	char self[PATH_MAX];
+	char nic[IFNAMSIZ];
+	const char *nic_mac;
+	bool use_dhcp;
+	struct netd_lease lease;     /* static, or the last one udhcpc gave */
+	struct in_addr fixed_dns[NETD_MAX_DNS];
+	size_t nfixed_dns;
+	bool has_lease, fw_ready, nic_ready, open;
+	struct netd_net nets[NETD_MAX_NETS];
+	size_t nnets;
+	struct netd_child udhcpc_child, dnsmasq_child;
+	int64_t retry_at;
+	bool stop;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: moat-netd --control PATH [--nic IFNAME|--nic-mac MAC]\n"
+		"                 [--static ADDR/PREFIX --gateway ADDR] [--dns ADDR,...]\n"
+		"                 [--run-dir DIR] [--dnsmasq PATH|none] [--udhcpc PATH]\n"
+		"       moat-netd --control PATH --status | --subnets CIDR,...\n"
+		"       moat-netd --control PATH --dhcp-event EVENT   (udhcpc's -s script)\n"
+		"  --nic, --nic-mac  the uplink NIC (default: eth0)\n"
+		"  --static          an address instead of DHCP (with --gateway)\n"
+		"  --dns             resolvers to forward to instead of the lease's\n"
+		"  --run-dir DIR     udhcpc's script, dnsmasq's config (default %s)\n"
+		"  --dnsmasq PATH    dnsmasq (default %s); none: no DNS for the firewall\n"
+		"  --udhcpc PATH     udhcpc or busybox (default %s)\n",
+		DEFAULT_RUN_DIR, DEFAULT_DNSMASQ, DEFAULT_UDHCPC);
+}
+
+/* ---- the table ---- */
+
+static int load(struct netd *d, bool open_table)
+{
+	struct nl_batch b;
+	batch_init(&b, d->seq);
+	if (open_table && !netd_batch_open(&b, d->nic)) {
+		batch_free(&b);
+		return -ENAMETOOLONG;
+	}
+	if (!open_table)
+		netd_batch_closed(&b);
+	char err[1024];
+	int rc = nft_commit(&d->nft, &b, err, sizeof(err));
+	d->seq = b.seq;
+	batch_free(&b);
+	if (rc) {
+		fprintf(stderr, "moat-netd: loading the %s table: %s\n", open_table ? "forwarding" : "closed",
+			err[0] ? err : strerror(-rc));
+		return rc;
+	}
+	d->open = open_table;
+	fprintf(stderr, "moat-netd: table inet %s %s\n", NETD_TABLE,
+		open_table ? "forwards from the firewall link" : "drops everything");
+	return 0;
+}
+
+/* ---- state changes ---- */
+
+static void resolvers(const struct netd *d, struct netd_lease *l)
+{
+	if (d->nfixed_dns) {
+		memcpy(l->dns, d->fixed_dns, sizeof(l->dns));
+		l->ndns = d->nfixed_dns;
+	}
+}
+
+static bool dns_enabled(const struct netd *d)
+{
+	return strcmp(d->dnsmasq, "none") != 0 && access(d->dnsmasq, X_OK) == 0;
+}
+
+static void dns_restart(struct netd *d)
+{
+	if (!dns_enabled(d))
+		return;
+	child_clear(&d->dnsmasq_child);
+	if (dns_argv(&d->dnsmasq_child, d->dnsmasq, d->run_dir, &d->lease))
+		child_start(&d->dnsmasq_child);
+	else
+		fprintf(stderr, "moat-netd: cannot write dnsmasq's config in %s\n", d->run_dir);
+}
+
+static int set_forwarding(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_forward", "w");
+	if (!f)
+		return -errno;
+	int rc = fputs("1\n", f) < 0 ? -EIO : 0;
+	if (fclose(f) && !rc)
+		rc = -errno;
+	return rc;
+}
+
+/* A new lease (or the static address): NIC addressed, then the table opened. */
+static int lease_apply(struct netd *d, const struct netd_lease *l)
+{
+	int rc = links_nic_address(d->links, d->nic, l);
+	if (rc)
+		return rc;
+	if (!d->open && (rc = load(d, true)))
+		return rc;
+	if ((rc = set_forwarding()))
+		fprintf(stderr, "moat-netd: ip_forward: %s\n", strerror(-rc));
+	bool dns_changed = !d->has_lease || d->lease.ndns != l->ndns ||
+			   memcmp(d->lease.dns, l->dns, sizeof(l->dns)) != 0 || !d->dnsmasq_child.argv;
+	d->lease = *l;
+	d->has_lease = true;
+	char text[256];
+	lease_format(l, text, sizeof(text));
+	fprintf(stderr, "moat-netd: %s: %s\n", d->nic, text);
+	if (dns_changed)
+		dns_restart(d);
+	return 0;
+}
+
+static void lease_lost(struct netd *d)
+{
+	if (d->nic_ready)
+		links_nic_address(d->links, d->nic, NULL);
+	if (d->open)
+		load(d, false);
+	child_clear(&d->dnsmasq_child);
+	d->has_lease = false;
+}
+
+/* Whatever is not there yet is tried again every RETRY_MS. */
+static void reconcile(struct netd *d)
+{
+	int rc;
+	d->retry_at = 0;
+	if (!d->fw_ready) {
+		rc = links_firewall(d->links, d->nets, d->nnets);
+		if (!rc) {
+			d->fw_ready = true;
+			fprintf(stderr, "moat-netd: firewall link %s is %s/%d\n", NETD_FW_IF, NETD_FW_ADDR,
+				NETD_FW_PREFIX);
+		}
+	}
+	if (!d->nic_ready) {
+		rc = links_nic(d->links, d->nic, d->nic_mac);
+		if (!rc) {
+			d->nic_ready = true;
+			fprintf(stderr, "moat-netd: NIC %s is up\n", d->nic);
+			if (d->use_dhcp) {
+				char script[4096];
+				rc = dhcp_write_script(d->run_dir, d->self, d->control, script, sizeof(script));
+				if (rc || !dhcp_argv(&d->udhcpc_child, d->udhcpc, d->nic, script))
+					fprintf(stderr, "moat-netd: udhcpc's script in %s: %s\n", d->run_dir,
+						strerror(rc ? -rc : ENOMEM));
+				else
+					child_start(&d->udhcpc_child);
+			}
+		}
+	}
+	if (d->nic_ready && !d->use_dhcp && !d->open) {
+		struct netd_lease l = d->lease;
+		d->has_lease = false;
+		if (lease_apply(d, &l))
+			d->nic_ready = false;
+	}
+	if (!d->fw_ready || !d->nic_ready || (!d->use_dhcp && !d->open))
+		d->retry_at = netd_now_ms() + RETRY_MS;
+}
+
+/* ---- control channel: one request per connection ---- */
+
+static int reply(int fd, int status, const char *msg, const char *text)
+{
+	struct ctl_msg m;
+	ctl_msg_init(&m, CTL_REPLY);
+	int rc = -EMSGSIZE;
+	if (ctl_put_u32(&m, CTL_A_STATUS, (uint32_t)status) && ctl_put_str(&m, CTL_A_MESSAGE, msg) &&
+	    (!text || ctl_put_str(&m, CTL_A_TEXT, text)))
+		rc = ctl_send(fd, &m);
+	ctl_msg_free(&m);
+	return rc;
+}
+
+static void status_text(struct netd *d, char *buf, size_t len)
+{
+	char lease[256] = "none", nets[NETD_MAX_NETS * 20] = "";
+	if (d->has_lease)
+		lease_format(&d->lease, lease, sizeof(lease));
+	for (size_t i = 0; i < d->nnets; i++) {
+		char a[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &d->nets[i].addr, a, sizeof(a));
+		size_t n = strlen(nets);
+		snprintf(nets + n, sizeof(nets) - n, "%s%s/%d", i ? "," : "", a, d->nets[i].prefix);
+	}
+	struct netd_counters c;
+	int rc = netd_counters_read(&c);
+	const char *dns = strcmp(d->dnsmasq, "none") == 0 ? "off"
+			  : !dns_enabled(d)                ? "not installed"
+			  : d->dnsmasq_child.pid > 0       ? "running"
+							   : "stopped";
+	int n = snprintf(buf, len,
+			 "state %s\nnic %s%s\naddress %s\nsource %s\nfirewall %s %s/%d\nsubnets %s\ndnsmasq %s\n",
+			 d->open ? "forwarding" : "closed", d->nic[0] ? d->nic : "-",
+			 d->nic_ready ? "" : " (not found yet)", lease, d->use_dhcp ? "dhcp" : "static",
+			 NETD_FW_IF, NETD_FW_ADDR, NETD_FW_PREFIX, nets, dns);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (rc)
+		snprintf(buf + n, len - (size_t)n, "counters unreadable: %s\n", strerror(-rc));
+	else
+		snprintf(buf + n, len - (size_t)n,
+			 "nat connections %llu\nforwarded packets %llu\nreplies packets %llu\n"
+			 "dropped input %llu forward %llu output %llu\n",
+			 (unsigned long long)c.nat, (unsigned long long)c.forwarded,
+			 (unsigned long long)c.replies, (unsigned long long)c.dropped_in,
+			 (unsigned long long)c.dropped_fwd, (unsigned long long)c.dropped_out);
+}
+
+static void do_subnets(struct netd *d, int fd, const char *text)
+{
+	struct netd_net nets[NETD_MAX_NETS];
+	size_t n;
+	if (!text || !lease_parse_nets(text, nets, &n)) {
+		reply(fd, EINVAL, "subnets: want CIDR,... (network addresses, at most 16)", NULL);
+		return;
+	}
+	if (d->fw_ready) {
+		for (size_t i = 0; i < d->nnets; i++) {
+			bool kept = false;
+			for (size_t j = 0; j < n; j++)
+				kept |= memcmp(&d->nets[i], &nets[j], sizeof(nets[j])) == 0;
+			if (!kept)
+				links_unroute(d->links, &d->nets[i]);
+		}
+	}
+	memcpy(d->nets, nets, sizeof(nets));
+	d->nnets = n;
+	if (d->fw_ready && links_firewall(d->links, d->nets, d->nnets)) {
+		reply(fd, EIO, "subnets recorded; the routes did not all load (see the log)", NULL);
+		return;
+	}
+	fprintf(stderr, "moat-netd: subnets behind the firewall: %s\n", text);
+	reply(fd, 0, d->fw_ready ? "routed via " NETD_FW_PEER : "recorded; the firewall link is not there yet",
+	      NULL);
+}
+
+static void do_dhcp(struct netd *d, int fd, const char *text)
+{
+	enum netd_event ev;
+	struct netd_lease l;
+	char why[128];
+	if (!text || !lease_parse(text, strlen(text), &ev, &l, why, sizeof(why))) {
+		fprintf(stderr, "moat-netd: DHCP event refused: %s\n", text ? why : "no text");
+		reply(fd, EINVAL, text ? why : "no text", NULL);
+		return;
+	}
+	if (!d->use_dhcp || !d->nic_ready) {
+		reply(fd, EPERM, "not using DHCP", NULL);
+		return;
+	}
+	int rc = 0;
+	switch (ev) {
+	case NE_BOUND:
+	case NE_RENEW:
+		resolvers(d, &l);
+		if (!d->has_lease || !lease_equal(&l, &d->lease) || !d->open)
+			rc = lease_apply(d, &l);
+		break;
+	case NE_DECONFIG:
+	case NE_NAK:
+		if (d->has_lease)
+			fprintf(stderr, "moat-netd: %s: lease gone\n", d->nic);
+		lease_lost(d);
+		break;
+	default:
+		break;
+	}
+	reply(fd, rc < 0 ? -rc : rc, rc ? strerror(rc < 0 ? -rc : rc) : "ok", NULL);
+}
+
+static void control_accept(struct netd *d)
+{
+	int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* a client that stalls costs at most this much of the loop */
+	struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_S };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	uint8_t *f;
+	size_t len;
+	int rc = ctl_recv(fd, &f, &len);
+	if (rc) {
+		if (rc == -EPROTO || rc == -EMSGSIZE)
+			reply(fd, -rc, "malformed message", NULL);
+		close(fd);
+		return;
+	}
+	uint16_t type = 0;
+	const char *why;
+	ctl_parse(f, len, &type, &why);   /* ctl_recv checked it */
+	switch (type) {
+	case CTL_REQ_STATUS: {
+		char text[2048];
+		status_text(d, text, sizeof(text));
+		reply(fd, 0, d->open ? "forwarding" : "closed", text);
+		break;
+	}
+	case CTL_REQ_SUBNETS: do_subnets(d, fd, ctl_get_str(f, len, CTL_A_TEXT)); break;
+	case CTL_REQ_DHCP: do_dhcp(d, fd, ctl_get_str(f, len, CTL_A_TEXT)); break;
+	default: reply(fd, EOPNOTSUPP, "moat-netd does not take this request", NULL);
+	}
+	free(f);
+	close(fd);
+}
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	struct stat sb;
+	if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+		unlink(path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	mode_t old = umask(0177);
+	int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc < 0 || listen(fd, 16) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- the loop ---- */
+
+static int signals_open(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void signals_read(struct netd *d)
+{
+	struct signalfd_siginfo si;
+	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo != SIGCHLD) {
+			fprintf(stderr, "moat-netd: %s, exiting; the table stays in force\n",
+				strsignal((int)si.ssi_signo));
+			d->stop = true;
+		}
+	}
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (!child_reaped(&d->udhcpc_child, pid, status))
+			child_reaped(&d->dnsmasq_child, pid, status);
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+static int run(struct netd *d)
+{
+	while (!d->stop) {
+		int64_t next = earliest(d->retry_at,
+					earliest(d->udhcpc_child.restart_at, d->dnsmasq_child.restart_at));
+		int timeout = -1;
+		if (next) {
+			int64_t left = next - netd_now_ms();
+			timeout = left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+		}
+		struct pollfd fds[2] = { { .fd = d->sigfd, .events = POLLIN },
+					 { .fd = d->listen_fd, .events = POLLIN } };
+		/* the one place the daemon sleeps */
+		if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+			fprintf(stderr, "moat-netd: poll: %s\n", strerror(errno));
+			return 1;
+		}
+		if (fds[0].revents)
+			signals_read(d);
+		if (d->stop)
+			break;
+		if (fds[1].revents & POLLIN)
+			control_accept(d);
+		int64_t now = netd_now_ms();
+		if (d->retry_at && now >= d->retry_at)
+			reconcile(d);
+		if (d->udhcpc_child.restart_at && now >= d->udhcpc_child.restart_at)
+			child_start(&d->udhcpc_child);
+		if (d->dnsmasq_child.restart_at && now >= d->dnsmasq_child.restart_at)
+			child_start(&d->dnsmasq_child);
+	}
+	return 0;
+}
+
+/* ---- client modes ---- */
+
+static int call(const char *control, uint16_t type, const char *text, bool print_text)
+{
+	struct ctl_msg m;
+	ctl_msg_init(&m, type);
+	if (text && !ctl_put_str(&m, CTL_A_TEXT, text)) {
+		ctl_msg_free(&m);
+		fprintf(stderr, "moat-netd: the request does not fit in a message\n");
+		return 1;
+	}
+	uint8_t *r;
+	size_t len;
+	int rc = ctl_call(control, &m, &r, &len);
+	ctl_msg_free(&m);
+	if (rc) {
+		fprintf(stderr, "moat-netd: %s: %s\n", control, strerror(-rc));
+		return 1;
+	}
+	uint32_t status = EPROTO;
+	ctl_get_u32(r, len, CTL_A_STATUS, &status);
+	const char *msg = ctl_get_str(r, len, CTL_A_MESSAGE), *out = ctl_get_str(r, len, CTL_A_TEXT);
+	if (status)
+		fprintf(stderr, "moat-netd: %s\n", msg ? msg : strerror((int)status));
+	else if (print_text && out)
+		fputs(out, stdout);
+	free(r);
+	return status ? 1 : 0;
+}
+
+/* udhcpc's environment, forwarded as is: the daemon checks every value. */
+static int dhcp_event(const char *control, const char *event)
+{
+	static const char *const vars[] = { "ip", "mask", "subnet", "router", "dns" };
+	char text[8192];
+	size_t n = 0;
+	int w = snprintf(text, sizeof(text), "event=%s\n", event);
+	if (w < 0 || (size_t)w >= sizeof(text) || strchr(event, '\n'))
+		return 1;
+	n = (size_t)w;
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *v = getenv(vars[i]);
+		if (!v)
+			continue;
+		if (strchr(v, '\n')) {
+			fprintf(stderr, "moat-netd: DHCP option %s has a newline: event refused\n", vars[i]);
+			return 1;
+		}
+		w = snprintf(text + n, sizeof(text) - n, "%s=%s\n", vars[i], v);
+		if (w < 0 || (size_t)w >= sizeof(text) - n) {
+			fprintf(stderr, "moat-netd: DHCP event too long: refused\n");
+			return 1;
+		}
+		n += (size_t)w;
+	}
+	return call(control, CTL_REQ_DHCP, text, false);
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_NIC = 256, O_NIC_MAC, O_STATIC, O_GATEWAY, O_DNS, O_RUN_DIR, O_DNSMASQ, O_UDHCPC,
+	       O_DHCP_EVENT, O_STATUS, O_SUBNETS };
+	static const struct option opts[] = {
+		{ "control", required_argument, NULL, 'c' },
+		{ "nic", required_argument, NULL, O_NIC },
+		{ "nic-mac", required_argument, NULL, O_NIC_MAC },
+		{ "static", required_argument, NULL, O_STATIC },
+		{ "gateway", required_argument, NULL, O_GATEWAY },
+		{ "dns", required_argument, NULL, O_DNS },
+		{ "run-dir", required_argument, NULL, O_RUN_DIR },
+		{ "dnsmasq", required_argument, NULL, O_DNSMASQ },
+		{ "udhcpc", required_argument, NULL, O_UDHCPC },
+		{ "dhcp-event", required_argument, NULL, O_DHCP_EVENT },
+		{ "status", no_argument, NULL, O_STATUS },
+		{ "subnets", required_argument, NULL, O_SUBNETS },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct netd d = { .sigfd = -1, .listen_fd = -1, .run_dir = DEFAULT_RUN_DIR,
+			  .dnsmasq = DEFAULT_DNSMASQ, .udhcpc = DEFAULT_UDHCPC, .use_dhcp = true };
+	const char *static_addr = NULL, *gateway = NULL, *dns = NULL, *event = NULL, *subnets = NULL;
+	bool status = false;
+	int c, rc = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': d.control = optarg; break;
+		case O_NIC:
+			if (strlen(optarg) >= IFNAMSIZ || !*optarg) {
+				fprintf(stderr, "moat-netd: --nic %s: not an interface name\n", optarg);
+				return 2;
+			}
+			strcpy(d.nic, optarg);
+			break;
+		case O_NIC_MAC: d.nic_mac = optarg; break;
+		case O_STATIC: static_addr = optarg; break;
+		case O_GATEWAY: gateway = optarg; break;
+		case O_DNS: dns = optarg; break;
+		case O_RUN_DIR: d.run_dir = optarg; break;
+		case O_DNSMASQ: d.dnsmasq = optarg; break;
+		case O_UDHCPC: d.udhcpc = optarg; break;
+		case O_DHCP_EVENT: event = optarg; break;
+		case O_STATUS: status = true; break;
+		case O_SUBNETS: subnets = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!d.control || optind != argc || (d.nic[0] && d.nic_mac) || (!static_addr != !gateway)) {
+		usage(stderr);
+		return 2;
+	}
+	if (event)
+		return dhcp_event(d.control, event);
+	if (status)
+		return call(d.control, CTL_REQ_STATUS, NULL, true);
+	if (subnets)
+		return call(d.control, CTL_REQ_SUBNETS, subnets, false);
+
+	if (!d.nic[0] && !d.nic_mac)
+		strcpy(d.nic, "eth0");
+	if (static_addr) {
+		d.use_dhcp = false;
+		if (!lease_parse_net(static_addr, true, &d.lease.addr) || d.lease.addr.prefix == 0 ||
+		    inet_pton(AF_INET, gateway, &d.lease.gateway) != 1) {
+			fprintf(stderr, "moat-netd: --static %s --gateway %s: want ADDR/PREFIX and ADDR\n",
+				static_addr, gateway);
+			return 2;
+		}
+	}
+	if (dns) {
+		struct netd_lease tmp = { 0 };
+		if (!lease_parse_dns(dns, &tmp) || !tmp.ndns) {
+			fprintf(stderr, "moat-netd: --dns %s: want ADDR,...\n", dns);
+			return 2;
+		}
+		memcpy(d.fixed_dns, tmp.dns, sizeof(tmp.dns));
+		d.nfixed_dns = tmp.ndns;
+		resolvers(&d, &d.lease);
+	}
+	struct netd_net def;
+	lease_parse_net(NETD_DEFAULT_NETS, false, &def);
+	d.nets[0] = def;
+	d.nnets = 1;
+	setvbuf(stderr, NULL, _IOLBF, 0);
+
+	ssize_t sl = readlink("/proc/self/exe", d.self, sizeof(d.self));
+	if (sl <= 0 || (size_t)sl >= sizeof(d.self)) {
+		fprintf(stderr, "moat-netd: cannot find my own path for udhcpc's script\n");
+		return 1;
+	}
+	d.self[sl] = 0;
+
+	/* the table first: never a moment with the netvm open */
+	int err = nft_sock_open(&d.nft, false);
+	if (err) {
+		fprintf(stderr, "moat-netd: nf_tables netlink: %s\n", strerror(-err));
+		return 1;
+	}
+	d.seq = (uint32_t)time(NULL) | 1;
+	if (load(&d, false))
+		goto cleanup;
+
+	d.sigfd = signals_open();
+	if (d.sigfd < 0) {
+		fprintf(stderr, "moat-netd: signals: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	if (mkdir(d.run_dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "moat-netd: %s: %s\n", d.run_dir, strerror(errno));
+		goto cleanup;
+	}
+	d.links = links_open();
+	if (!d.links) {
+		fprintf(stderr, "moat-netd: rtnetlink: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	d.listen_fd = listen_unix(d.control);
+	if (d.listen_fd < 0) {
+		fprintf(stderr, "moat-netd: control channel %s: %s\n", d.control, strerror(errno));
+		goto cleanup;
+	}
+	if (strcmp(d.dnsmasq, "none") != 0 && !dns_enabled(&d))
+		fprintf(stderr, "moat-netd: %s is not there: no DNS for the firewall\n", d.dnsmasq);
+	fprintf(stderr, "moat-netd: listening on %s\n", d.control);
+	reconcile(&d);
+	rc = run(&d);
+
+cleanup:
+	child_clear(&d.udhcpc_child);
+	child_clear(&d.dnsmasq_child);
+	if (d.listen_fd >= 0) {
+		close(d.listen_fd);
+		unlink(d.control);
+	}
+	links_close(d.links);
+	if (d.sigfd >= 0)
+		close(d.sigfd);
+	/* the table outlives this socket (persist) */
+	nft_sock_close(&d.nft);
+	return rc;
+}

@@ -1,0 +1,128 @@
+/* netd.h: the parts of moat-netd, the network VM's daemon, and how they meet.
+ *
+ * main.c     arguments, start-up (fail-closed table first), the poll loop,
+ *            and the two client modes (--dhcp-event from udhcpc, --query)
+ * ruleset.c  table inet moat-net as libnftnl messages: closed, or open for
+ *            one NIC; its counters read back
+ * links.c    libnl-3: the firewall link found by MAC, renamed and addressed,
+ *            the NIC up with its address, routes
+ * lease.c    udhcpc's event (key=value lines, from the network) parsed
+ * dhcp.c     udhcpc and dnsmasq as supervised children
+ * control.c  the control channel server (lib/ctl.h framing)
+ */
+#ifndef MOAT_NETD_H
+#define MOAT_NETD_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define NETD_TABLE        "moat-net"
+#define NETD_FW_IF        "firewall"
+#define NETD_FW_MAC       "02:6d:6e:ff:ff:01"
+#define NETD_FW_ADDR      "10.139.0.1"      /* /30 */
+#define NETD_FW_PEER      "10.139.0.2"      /* the firewall VM */
+#define NETD_FW_PREFIX    30
+#define NETD_DEFAULT_NETS "10.137.0.0/16"
+#define NETD_MAX_DNS      4
+#define NETD_MAX_NETS     16
+#define NETD_MARK         0x6d6e0001u       /* forwarded from the firewall: masqueraded */
+
+struct nl_batch;
+
+/* An IPv4 prefix, host byte order free: addr is network order. */
+struct netd_net {
+	struct in_addr addr;
+	int prefix;
+};
+
+/* What the NIC has: from udhcpc or the command line. */
+struct netd_lease {
+	struct netd_net addr;
+	struct in_addr gateway;      /* s_addr 0: none */
+	struct in_addr dns[NETD_MAX_DNS];
+	size_t ndns;
+};
+
+/* ---- lease.c ---- */
+
+enum netd_event { NE_BOUND, NE_RENEW, NE_DECONFIG, NE_LEASEFAIL, NE_NAK, NE_OTHER };
+
+/* TEXT: "event=bound\nip=192.0.2.10\nmask=24\nrouter=192.0.2.1\ndns=1.1.1.1 9.9.9.9\n"
+ * as moat-netd --dhcp-event sends it from udhcpc's environment. A bound/renew
+ * event needs ip; mask (a prefix length) or subnet (dotted) gives the prefix,
+ * 24 when neither. Unknown keys are ignored; a malformed value, a key given
+ * twice or a line over 1024 bytes is refused. false + a reason in WHY. */
+bool lease_parse(const char *text, size_t len, enum netd_event *ev, struct netd_lease *l,
+		 char *why, size_t whylen);
+/* "A.B.C.D/N" -> NET (host bits must be zero unless HOST). */
+bool lease_parse_net(const char *s, bool host, struct netd_net *net);
+/* "10.137.0.0/16,10.138.0.0/24": up to NETD_MAX_NETS. */
+bool lease_parse_nets(const char *s, struct netd_net *nets, size_t *n);
+/* "1.1.1.1,9.9.9.9" (commas or spaces). */
+bool lease_parse_dns(const char *s, struct netd_lease *l);
+bool lease_equal(const struct netd_lease *a, const struct netd_lease *b);
+/* "192.0.2.10/24 gateway 192.0.2.1 resolvers 1.1.1.1,9.9.9.9" */
+void lease_format(const struct netd_lease *l, char *buf, size_t len);
+
+/* ---- ruleset.c ---- */
+
+/* The drop-everything table (flags owner|persist), replacing any old one:
+ * only loopback passes. */
+void netd_batch_closed(struct nl_batch *b);
+/* The configured table, one transaction: masquerade and forwarding from the
+ * firewall link out of NIC and the replies back; DNS and ping from the
+ * firewall VM; the netvm's own DHCP and DNS on NIC. false: NIC's name does
+ * not fit. */
+bool netd_batch_open(struct nl_batch *b, const char *nic);
+
+struct netd_counters {
+	uint64_t nat, forwarded, replies, dropped_in, dropped_fwd, dropped_out;
+};
+/* From the kernel's table: 0 or -errno. */
+int netd_counters_read(struct netd_counters *c);
+
+/* ---- links.c ---- */
+
+struct netd_links;
+struct netd_links *links_open(void);
+void links_close(struct netd_links *k);
+/* Find the firewall link by MAC, rename it NETD_FW_IF, address it, bring it
+ * up, route NETS via the firewall. 0, -ENODEV while it is not there, -errno. */
+int links_firewall(struct netd_links *k, const struct netd_net *nets, size_t n);
+int links_unroute(struct netd_links *k, const struct netd_net *net);
+/* NIC by NAME, or by MAC when NAME is empty: its name into NAME, brought up.
+ * 0, -ENODEV while it is not there. */
+int links_nic(struct netd_links *k, char name[IFNAMSIZ], const char *mac);
+/* Give NIC exactly the lease's address and the default route via its gateway
+ * (none: addresses and default route removed). */
+int links_nic_address(struct netd_links *k, const char *nic, const struct netd_lease *l);
+
+/* ---- dhcp.c ---- */
+
+struct netd_child {
+	const char *what;
+	pid_t pid;
+	char **argv;                 /* NULL-terminated, malloc'd strings */
+	int64_t restart_at;          /* monotonic ms; 0 = not waiting */
+};
+
+/* Write RUN_DIR/udhcpc.script that runs SELF --dhcp-event "$1" --control CONTROL. */
+int dhcp_write_script(const char *run_dir, const char *self, const char *control,
+		      char *path, size_t pathlen);
+/* udhcpc in the foreground on NIC, retrying forever. */
+bool dhcp_argv(struct netd_child *c, const char *udhcpc, const char *nic, const char *script);
+/* dnsmasq on NETD_FW_ADDR forwarding to the lease's resolvers: config in RUN_DIR. */
+bool dns_argv(struct netd_child *c, const char *dnsmasq, const char *run_dir,
+	      const struct netd_lease *l);
+bool child_start(struct netd_child *c);
+void child_stop(struct netd_child *c);
+void child_clear(struct netd_child *c);
+/* After SIGCHLD: true if PID was C's (restarted after a pause). */
+bool child_reaped(struct netd_child *c, pid_t pid, int status);
+int64_t netd_now_ms(void);
+
+#endif

@@ -1,0 +1,494 @@
+/* ruleset.c: table inet moat-net, the netvm's one table, as libnftnl
+ * messages in one nl_batch (policy/batch.h sends it). The ruleset is fixed
+ * but for the NIC's name, so it is written here rule by rule rather than
+ * compiled. Every rule carries a comment: the counters are found by it.
+ *
+ * In postrouting the input interface is gone, so "came from the firewall
+ * link" is a packet mark set by the forward rule that let it through.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "batch.h"
+#include "netd.h"
+
+#define MSG_ROOM     (64 * 1024)
+#define TABLE_FLAGS  (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)
+#define CTR_BUF      32768
+
+static char *room(struct nl_batch *b)
+{
+	if (b->cap - b->len < MSG_ROOM) {
+		size_t n = b->cap ? b->cap * 2 : 4 * MSG_ROOM;
+		char *p = realloc(b->buf, n);
+		if (!p)
+			abort();
+		b->buf = p;
+		b->cap = n;
+	}
+	return b->buf + b->len;
+}
+
+static void note(struct nl_batch *b, const char *what)
+{
+	if (b->norigins == b->ocap) {
+		b->ocap = b->ocap ? b->ocap * 2 : 32;
+		b->origins = realloc(b->origins, b->ocap * sizeof(*b->origins));
+		if (!b->origins)
+			abort();
+	}
+	struct batch_origin *o = &b->origins[b->norigins++];
+	memset(o, 0, sizeof(*o));
+	o->seq = b->seq;
+	o->vm = -1;
+	snprintf(o->what, sizeof(o->what), "%s", what);
+}
+
+static struct nlmsghdr *hdr(struct nl_batch *b, uint16_t type, uint16_t flags, const char *what)
+{
+	note(b, what);
+	return nftnl_nlmsg_build_hdr(room(b), type, NFPROTO_INET, flags, b->seq++);
+}
+
+static void done(struct nl_batch *b, struct nlmsghdr *nlh)
+{
+	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+	b->nmsgs++;
+}
+
+static void begin_end(struct nl_batch *b, bool begin)
+{
+	struct nlmsghdr *nlh = begin ? nftnl_batch_begin(room(b), b->seq++)
+				     : nftnl_batch_end(room(b), b->seq++);
+	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+static void table_msg(struct nl_batch *b, uint16_t type)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	if (!t)
+		abort();
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NETD_TABLE);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	if (type == NFT_MSG_NEWTABLE)
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, TABLE_FLAGS);
+	struct nlmsghdr *nlh = hdr(b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
+				   "table inet " NETD_TABLE);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	done(b, nlh);
+	nftnl_table_free(t);
+}
+
+static void chain_msg(struct nl_batch *b, const char *name, const char *type, int hook, int prio,
+		      bool drop)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	if (!c)
+		abort();
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NETD_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, drop ? NF_DROP : NF_ACCEPT);
+	char what[64];
+	snprintf(what, sizeof(what), "chain %s", name);
+	struct nlmsghdr *nlh = hdr(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, what);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	done(b, nlh);
+	nftnl_chain_free(c);
+}
+
+/* ---- expressions ---- */
+
+/* an expression without attributes: counter, masq */
+static void add(struct nftnl_rule *r, const char *name)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc(name);
+	if (!e)
+		abort();
+	nftnl_rule_add_expr(r, e);
+}
+
+static void meta_load(struct nftnl_rule *r, uint32_t key)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+	if (!e)
+		abort();
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, e);
+}
+
+static void payload_load(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+	if (!e)
+		abort();
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, e);
+}
+
+static void cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+	if (!e)
+		abort();
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	nftnl_rule_add_expr(r, e);
+}
+
+static void match_ifname(struct nftnl_rule *r, uint32_t key, const char *name)
+{
+	char buf[IFNAMSIZ] = { 0 };
+	memcpy(buf, name, strlen(name));
+	meta_load(r, key);
+	cmp(r, NFT_CMP_EQ, buf, sizeof(buf));
+}
+
+static void match_u8(struct nftnl_rule *r, uint32_t key, uint8_t v)
+{
+	meta_load(r, key);
+	cmp(r, NFT_CMP_EQ, &v, 1);
+}
+
+static void match_saddr(struct nftnl_rule *r, const char *addr)
+{
+	struct in_addr a;
+	inet_pton(AF_INET, addr, &a);
+	payload_load(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
+	cmp(r, NFT_CMP_EQ, &a, 4);
+}
+
+static void match_port(struct nftnl_rule *r, uint32_t off, uint16_t port)
+{
+	uint16_t be = htons(port);
+	payload_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, off, 2);
+	cmp(r, NFT_CMP_EQ, &be, 2);
+}
+
+static void match_established(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+	if (!e)
+		abort();
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, e);
+	uint32_t mask = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED), zero = 0;
+	e = nftnl_expr_alloc("bitwise");
+	if (!e)
+		abort();
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
+	nftnl_rule_add_expr(r, e);
+	cmp(r, NFT_CMP_NEQ, &zero, 4);
+}
+
+static void match_mark(struct nftnl_rule *r)
+{
+	uint32_t m = NETD_MARK;
+	meta_load(r, NFT_META_MARK);
+	cmp(r, NFT_CMP_EQ, &m, 4);
+}
+
+static void set_mark(struct nftnl_rule *r)
+{
+	uint32_t m = NETD_MARK;
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+	if (!e)
+		abort();
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &m, 4);
+	nftnl_rule_add_expr(r, e);
+	e = nftnl_expr_alloc("meta");
+	if (!e)
+		abort();
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, e);
+}
+
+static void verdict(struct nftnl_rule *r, int v)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+	if (!e)
+		abort();
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)v);
+	nftnl_rule_add_expr(r, e);
+}
+
+/* ---- rules ---- */
+
+enum r_flags { R_COUNT = 1, R_V4 = 2 };
+
+static struct nftnl_rule *rule_new(const char *chain, unsigned flags)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!r)
+		abort();
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NETD_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	if (flags & R_V4)
+		match_u8(r, NFT_META_NFPROTO, NFPROTO_IPV4);
+	return r;
+}
+
+static void rule_msg(struct nl_batch *b, struct nftnl_rule *r, const char *comment, unsigned flags,
+		     int v)
+{
+	if (flags & R_COUNT)
+		add(r, "counter");
+	if (v != -1)
+		verdict(r, v);
+	struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+	if (!u || !nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, comment))
+		abort();
+	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u));
+	nftnl_udata_buf_free(u);
+	char what[96];
+	snprintf(what, sizeof(what), "rule \"%s\"", comment);
+	struct nlmsghdr *nlh = hdr(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	done(b, nlh);
+	nftnl_rule_free(r);
+}
+
+static void rule_loopback(struct nl_batch *b, const char *chain, uint32_t key)
+{
+	struct nftnl_rule *r = rule_new(chain, 0);
+	match_ifname(r, key, "lo");
+	rule_msg(b, r, "loopback", 0, NF_ACCEPT);
+}
+
+static void rule_established(struct nl_batch *b, const char *chain, const char *comment)
+{
+	struct nftnl_rule *r = rule_new(chain, 0);
+	match_established(r);
+	rule_msg(b, r, comment, 0, NF_ACCEPT);
+}
+
+/* chain: iif/oif ifname, l4proto, port at offset (or -1), comment */
+static void rule_l4(struct nl_batch *b, const char *chain, uint32_t ifkey, const char *ifname,
+		    const char *saddr, uint8_t proto, int off, uint16_t port, const char *comment)
+{
+	struct nftnl_rule *r = rule_new(chain, R_V4);
+	match_ifname(r, ifkey, ifname);
+	if (saddr)
+		match_saddr(r, saddr);
+	match_u8(r, NFT_META_L4PROTO, proto);
+	if (off >= 0)
+		match_port(r, (uint32_t)off, port);
+	rule_msg(b, r, comment, 0, NF_ACCEPT);
+}
+
+static void rule_drop(struct nl_batch *b, const char *chain, const char *comment)
+{
+	rule_msg(b, rule_new(chain, 0), comment, R_COUNT, NF_DROP);
+}
+
+static void closed_chains(struct nl_batch *b)
+{
+	table_msg(b, NFT_MSG_NEWTABLE);
+	table_msg(b, NFT_MSG_DELTABLE);
+	table_msg(b, NFT_MSG_NEWTABLE);
+	chain_msg(b, "input", "filter", NF_INET_LOCAL_IN, 0, true);
+	chain_msg(b, "forward", "filter", NF_INET_FORWARD, 0, true);
+	chain_msg(b, "output", "filter", NF_INET_LOCAL_OUT, 0, true);
+	rule_loopback(b, "input", NFT_META_IIFNAME);
+}
+
+void netd_batch_closed(struct nl_batch *b)
+{
+	begin_end(b, true);
+	closed_chains(b);
+	rule_loopback(b, "output", NFT_META_OIFNAME);
+	rule_drop(b, "input", "dropped input");
+	rule_drop(b, "forward", "dropped forward");
+	rule_drop(b, "output", "dropped output");
+	begin_end(b, false);
+}
+
+bool netd_batch_open(struct nl_batch *b, const char *nic)
+{
+	if (!*nic || strlen(nic) >= IFNAMSIZ)
+		return false;
+	begin_end(b, true);
+	closed_chains(b);
+	chain_msg(b, "postrouting", "nat", NF_INET_POST_ROUTING, 100, false);
+
+	rule_established(b, "input", "replies");
+	rule_l4(b, "input", NFT_META_IIFNAME, NETD_FW_IF, NETD_FW_PEER, IPPROTO_UDP, 2, 53,
+		"dns from the firewall");
+	rule_l4(b, "input", NFT_META_IIFNAME, NETD_FW_IF, NETD_FW_PEER, IPPROTO_TCP, 2, 53,
+		"dns from the firewall");
+	struct nftnl_rule *r = rule_new("input", R_V4);
+	match_ifname(r, NFT_META_IIFNAME, NETD_FW_IF);
+	match_saddr(r, NETD_FW_PEER);
+	match_u8(r, NFT_META_L4PROTO, IPPROTO_ICMP);
+	uint8_t echo = 8;
+	payload_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
+	cmp(r, NFT_CMP_EQ, &echo, 1);
+	rule_msg(b, r, "ping from the firewall", 0, NF_ACCEPT);
+	/* an offer or ack to a broadcast is no conntrack reply */
+	r = rule_new("input", R_V4);
+	match_ifname(r, NFT_META_IIFNAME, nic);
+	match_u8(r, NFT_META_L4PROTO, IPPROTO_UDP);
+	match_port(r, 0, 67);
+	match_port(r, 2, 68);
+	rule_msg(b, r, "dhcp replies", 0, NF_ACCEPT);
+	rule_drop(b, "input", "dropped input");
+
+	r = rule_new("forward", R_V4);
+	match_ifname(r, NFT_META_IIFNAME, NETD_FW_IF);
+	match_ifname(r, NFT_META_OIFNAME, nic);
+	set_mark(r);
+	rule_msg(b, r, "forwarded", R_COUNT, NF_ACCEPT);
+	r = rule_new("forward", 0);
+	match_ifname(r, NFT_META_IIFNAME, nic);
+	match_ifname(r, NFT_META_OIFNAME, NETD_FW_IF);
+	match_established(r);
+	rule_msg(b, r, "replies forwarded", R_COUNT, NF_ACCEPT);
+	rule_drop(b, "forward", "dropped forward");
+
+	rule_loopback(b, "output", NFT_META_OIFNAME);
+	rule_established(b, "output", "replies");
+	rule_l4(b, "output", NFT_META_OIFNAME, nic, NULL, IPPROTO_UDP, 2, 67, "dhcp");
+	rule_l4(b, "output", NFT_META_OIFNAME, nic, NULL, IPPROTO_UDP, 2, 53, "dns upstream");
+	rule_l4(b, "output", NFT_META_OIFNAME, nic, NULL, IPPROTO_TCP, 2, 53, "dns upstream");
+	rule_drop(b, "output", "dropped output");
+
+	r = rule_new("postrouting", R_V4);
+	match_ifname(r, NFT_META_OIFNAME, nic);
+	match_mark(r);
+	add(r, "counter");
+	add(r, "masq");
+	rule_msg(b, r, "nat", 0, -1);
+	begin_end(b, false);
+	return true;
+}
+
+/* ---- counters ---- */
+
+static int expr_cb(struct nftnl_expr *e, void *data)
+{
+	uint64_t *packets = data;
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	if (name && strcmp(name, "counter") == 0)
+		*packets += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+	return MNL_CB_OK;
+}
+
+static int udata_cb(const struct nftnl_udata *attr, void *data)
+{
+	const char **comment = data;
+	const char *s = nftnl_udata_get(attr);
+	uint8_t len = nftnl_udata_len(attr);
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT && len && s[len - 1] == 0)
+		*comment = s;
+	return MNL_CB_OK;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct netd_counters *c = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!r)
+		return MNL_CB_ERROR;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0) {
+		uint64_t packets = 0;
+		const char *comment = NULL;
+		uint32_t ulen = 0;
+		const void *u = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
+		nftnl_expr_foreach(r, expr_cb, &packets);
+		if (u)
+			nftnl_udata_parse(u, ulen, udata_cb, &comment);
+		static const struct { const char *comment; size_t off; } slots[] = {
+			{ "nat", offsetof(struct netd_counters, nat) },
+			{ "forwarded", offsetof(struct netd_counters, forwarded) },
+			{ "replies forwarded", offsetof(struct netd_counters, replies) },
+			{ "dropped input", offsetof(struct netd_counters, dropped_in) },
+			{ "dropped forward", offsetof(struct netd_counters, dropped_fwd) },
+			{ "dropped output", offsetof(struct netd_counters, dropped_out) },
+		};
+		for (size_t i = 0; comment && i < sizeof(slots) / sizeof(slots[0]); i++)
+			if (strcmp(comment, slots[i].comment) == 0)
+				*(uint64_t *)((char *)c + slots[i].off) += packets;
+	}
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+int netd_counters_read(struct netd_counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!nl)
+		return -errno;
+	int err = 0;
+	char *buf = malloc(CTR_BUF);
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!buf || !r) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		goto out;
+	}
+	uint32_t seq = (uint32_t)time(NULL) | 1;
+	struct nlmsghdr *nlh = nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
+							  NLM_F_DUMP, seq);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NETD_TABLE);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		err = -errno;
+		goto out;
+	}
+	unsigned portid = mnl_socket_get_portid(nl);
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, CTR_BUF);
+		if (n < 0) {
+			err = -errno;
+			break;
+		}
+		int ret = mnl_cb_run(buf, (size_t)n, seq, portid, rule_cb, c);
+		if (ret < 0) {
+			err = -errno;
+			break;
+		}
+		if (ret == MNL_CB_STOP)
+			break;
+	}
+out:
+	if (r)
+		nftnl_rule_free(r);
+	free(buf);
+	mnl_socket_close(nl);
+	return err;
+}
