@@ -117,7 +117,7 @@ bool dns_argv(struct netd_child *c, const char *dnsmasq, const char *run_dir,
 			 "# written by moat-netd: DNS for the firewall VM only\n"
 			 "listen-address=%s\nbind-interfaces\nexcept-interface=lo\n"
 			 "no-resolv\nno-hosts\nno-dhcp-interface=%s\npid-file=\nuser=root\n"
-			 "cache-size=1000\n",
+			 "cache-size=1000\nlog-facility=-\n",
 			 NETD_FW_ADDR, NETD_FW_IF);
 	for (size_t i = 0; i < l->ndns && n > 0 && (size_t)n < sizeof(text); i++) {
 		char a[INET_ADDRSTRLEN];
