@@ -21,4 +21,4 @@ $(HOST_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(HOST_TEST_SRCS:%.c=$(T)/%.o) 
 UNIT_TESTS += $(HOST_TESTS)
 
 CHECKS += tests/host/install tests/host/up-down
-CHECK_DEPS += $(T)/netctl $(B)/moat-link
+CHECK_DEPS += $(T)/netctl $(B)/moat-link $(T)/moat-firewalld
