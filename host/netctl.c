@@ -28,7 +28,7 @@ static void usage(FILE *out)
 	for (int rank = 0; rank < 100; rank++)
 		for (const struct command *c = __start_netctl_cmds; c < __stop_netctl_cmds; c++)
 			if (c->rank == rank)
-				fprintf(out, "  %-10s %-22s %s\n", c->name, c->args, c->help);
+				fprintf(out, "  %-12s %-22s %s\n", c->name, c->args, c->help);
 	fprintf(out, "\n  -c FILE          policy file (default $MOAT_CONF or %s)\n"
 		"  --control PATH   firewall control channel (default $MOAT_CONTROL or %s)\n"
 		"  --state-dir DIR  generations and state (default $MOAT_STATE_DIR or %s)\n",

@@ -180,14 +180,16 @@ static void lex_classify(struct token *t)
 		t->num2 = lex_number(dash + 1, n - (size_t)(dash - s) - 1);
 	} else if (n == 1 && s[0] == '-') {
 		t->kind = TOK_DASH;
+	} else if (lex_name(s, n)) {
+		/* first: most atoms are keywords, and a name has neither the colons
+		 * of a MAC or a time nor the dot of a host */
+		t->kind = TOK_NAME;
 	} else if (lex_mac(s, n, t->mac)) {
 		t->kind = TOK_MAC;
 	} else if (lex_time(s, n, &t->time)) {
 		t->kind = TOK_TIME;
 	} else if (lex_host(s, n)) {
 		t->kind = TOK_HOST;
-	} else if (lex_name(s, n)) {
-		t->kind = TOK_NAME;
 	} else {
 		t->kind = TOK_WORD;
 		if (n < sizeof(buf)) {
