@@ -10,5 +10,7 @@ $(T)/netctl: $(NETCTL_SRCS:%.c=$(T)/%.o) $(T)/libpolicy.a
 
 PROGRAMS += $(B)/netctl
 
-demo: $(B)/netctl $(B)/nftload
+# make demo builds what it needs first (a fresh machine has nothing)
+demo: deps
+	$(MAKE) $(B)/netctl $(B)/nftload $(B)/moat-firewalld
 	host/demo.sh
