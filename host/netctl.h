@@ -41,6 +41,10 @@ enum { NETCTL_OK = 0, NETCTL_FAILED = 1, NETCTL_USAGE = 2 };
 /* S as a JSON string, quotes and escapes included (every --json listing). */
 void netctl_json_str(FILE *out, const char *s);
 
+/* netctl status's per-VM lines: each link's moat-link counters and, when the
+ * firewall answers, what it counted for each VM (netctl-status.c). */
+void netctl_status_vms(const struct netctl *ctx, bool firewall_up);
+
 /* Read and check FILE; print every diagnostic to stderr. NULL on error. */
 struct policy *netctl_load_policy(const struct netctl *ctx, const char *file);
 

@@ -1,0 +1,149 @@
+/* netctl status, the per-VM part: each VM's link as its moat-link counts it
+ * (both ends connected?, frames each way, drops) and what the firewall counted
+ * for the VM (packets its rules matched, the default deny, spoofing). */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "netctl.h"
+
+/* One line of JSON from a moat-link --stats socket; false if it is not running. */
+static bool link_stats(const struct netctl *ctx, const char *name, char *buf, size_t size)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/run/%s.link.stats", ctx->state_dir, name);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+		return false;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	size_t got = 0;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		while (got + 1 < size && poll(&p, 1, 1000) == 1) {
+			ssize_t r = read(fd, buf + got, size - 1 - got);
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+			if (memchr(buf, '\n', got))
+				break;
+		}
+	}
+	close(fd);
+	buf[got] = 0;
+	return got > 0;
+}
+
+/* The number after "KEY": inside the object "OBJ" of a moat-link stats line. */
+static uint64_t json_num(const char *json, const char *obj, const char *key)
+{
+	char pat[64];
+	const char *at = json;
+	if (obj) {
+		snprintf(pat, sizeof(pat), "\"%s\":{", obj);
+		if (!(at = strstr(json, pat)))
+			return 0;
+	}
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	const char *v = strstr(at, pat);
+	return v ? strtoull(v + strlen(pat), NULL, 10) : 0;
+}
+
+static bool json_true(const char *json, const char *obj, const char *key)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\":{", obj);
+	const char *at = strstr(json, pat);
+	snprintf(pat, sizeof(pat), "\"%s\":true", key);
+	const char *end = at ? strchr(at, '}') : NULL;
+	const char *v = at ? strstr(at, pat) : NULL;
+	return v && end && v < end;
+}
+
+static uint64_t drops(const char *json, const char *dir)
+{
+	static const char *const kinds[] = { "drop_no_peer", "drop_bad_header", "drop_size",
+					     "drop_rx_small", "drop_complex" };
+	uint64_t n = 0;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		n += json_num(json, dir, kinds[i]);
+	return n;
+}
+
+static void print_link(const struct netctl *ctx, const char *name)
+{
+	char json[2048];
+	if (!link_stats(ctx, name, json, sizeof(json))) {
+		printf("  link %-15s not running\n", name);
+		return;
+	}
+	/* side a is the app VM (the netvm for the uplink), b the firewall */
+	printf("  link %-15s %s/%s connected; %" PRIu64 " frames to the firewall, %" PRIu64
+	       " back; %" PRIu64 " dropped\n", name,
+	       json_true(json, "a", "connected") ? "VM" : "no VM",
+	       json_true(json, "b", "connected") ? "firewall" : "no firewall",
+	       json_num(json, "a_to_b", "frames"), json_num(json, "b_to_a", "frames"),
+	       drops(json, "a_to_b") + drops(json, "b_to_a"));
+}
+
+/* "VM rule N packets P bytes B" and friends (firewalld.h), summed per VM. */
+static void print_counters(const char *text, const char *vm)
+{
+	uint64_t rules = 0, deny = 0, spoof = 0;
+	size_t vl = strlen(vm);
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, vm, vl) != 0 || l[vl] != ' ')
+			continue;
+		const char *p = strstr(l, " packets ");
+		uint64_t n = p ? strtoull(p + 9, NULL, 10) : 0;
+		const char *kind = l + vl + 1;
+		if (strncmp(kind, "rule ", 5) == 0 || strncmp(kind, "dns ", 4) == 0)
+			rules += n;
+		else if (strncmp(kind, "default-deny ", 13) == 0)
+			deny += n;
+		else if (strncmp(kind, "spoofed ", 8) == 0)
+			spoof += n;
+	}
+	printf("  vm   %-15s %" PRIu64 " packets matched its rules, %" PRIu64 " denied by default, %" PRIu64
+	       " spoofed\n", vm, rules, deny, spoof);
+}
+
+void netctl_status_vms(const struct netctl *ctx, bool firewall_up)
+{
+	FILE *quiet = fopen("/dev/null", "w");
+	struct policy *p = policy_load_file(ctx->conf, ctx->now, quiet ? quiet : stderr);
+	if (quiet)
+		fclose(quiet);
+	if (!p) {
+		printf("(links and VMs: %s does not check; netctl check)\n", ctx->conf);
+		return;
+	}
+	char *counters = NULL;
+	if (firewall_up) {
+		struct ctl_msg m;
+		uint8_t *reply = NULL;
+		size_t len;
+		ctl_msg_init(&m, CTL_REQ_STATS);
+		if (ctl_call(ctx->control, &m, &reply, &len) == 0) {
+			const char *t = ctl_get_str(reply, len, CTL_A_TEXT);
+			counters = t ? strdup(t) : NULL;
+		}
+		ctl_msg_free(&m);
+		free(reply);
+	}
+	print_link(ctx, "uplink");
+	for (size_t i = 0; i < p->nvms; i++) {
+		print_link(ctx, p->vms[i].name);
+		if (counters)
+			print_counters(counters, p->vms[i].name);
+	}
+	free(counters);
+	policy_free(p);
+}
