@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "ctl.h"
 #include "firewalld.h"
 
@@ -90,33 +91,6 @@ static bool device_open(struct fw_control *c)
 	return true;
 }
 
-static int listen_unix(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	struct stat sb;
-	/* a socket left by a daemon that died; never remove anything else */
-	if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
-		unlink(path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	mode_t old = umask(0177);
-	int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (rc < 0 || listen(fd, 16) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
 struct fw_control *fw_control_open(const char *path, struct fw_state *st, struct fw_nflog *nflog)
 {
 	struct fw_control *c = calloc(1, sizeof(*c));
@@ -134,7 +108,7 @@ struct fw_control *fw_control_open(const char *path, struct fw_state *st, struct
 		device_open(c);   /* a port with no host side yet is retried */
 		return c;
 	}
-	c->listen_fd = listen_unix(path);
+	c->listen_fd = daemon_listen_unix(path, SOCK_NONBLOCK);
 	if (c->listen_fd < 0)
 		goto fail;
 	return c;

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "batch.h"
 #include "firewalld.h"
 
@@ -71,19 +72,6 @@ static bool daemon_load_table(struct daemon *d)
 	}
 	fprintf(stderr, "moat-firewalld: no policy yet: everything is dropped\n");
 	return true;
-}
-
-static int signals_open(void)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
 static void signals_read(struct daemon *d)
@@ -208,7 +196,7 @@ int main(int argc, char **argv)
 	if (!daemon_load_table(&d))
 		goto cleanup;
 
-	d.sigfd = signals_open();
+	d.sigfd = daemon_signals_open();
 	if (d.sigfd < 0) {
 		fprintf(stderr, "moat-firewalld: signals: %s\n", strerror(errno));
 		goto cleanup;

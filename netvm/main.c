@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "batch.h"
 #include "ctl.h"
 #include "netd.h"
@@ -359,46 +360,7 @@ static void control_accept(struct netd *d)
 	close(fd);
 }
 
-static int listen_unix(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	struct stat sb;
-	if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
-		unlink(path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	mode_t old = umask(0177);
-	int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (rc < 0 || listen(fd, 16) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
 /* ---- the loop ---- */
-
-static int signals_open(void)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-}
 
 static void signals_read(struct netd *d)
 {
@@ -618,7 +580,7 @@ int main(int argc, char **argv)
 	if (load(&d, false))
 		goto cleanup;
 
-	d.sigfd = signals_open();
+	d.sigfd = daemon_signals_open();
 	if (d.sigfd < 0) {
 		fprintf(stderr, "moat-netd: signals: %s\n", strerror(errno));
 		goto cleanup;
@@ -632,7 +594,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "moat-netd: rtnetlink: %s\n", strerror(errno));
 		goto cleanup;
 	}
-	d.listen_fd = listen_unix(d.control);
+	d.listen_fd = daemon_listen_unix(d.control, 0);
 	if (d.listen_fd < 0) {
 		fprintf(stderr, "moat-netd: control channel %s: %s\n", d.control, strerror(errno));
 		goto cleanup;
