@@ -27,56 +27,8 @@
 #include "batch.h"
 #include "netd.h"
 
-#define MSG_ROOM     (64 * 1024)
 #define TABLE_FLAGS  (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)
 #define CTR_BUF      32768
-
-static char *room(struct nl_batch *b)
-{
-	if (b->cap - b->len < MSG_ROOM) {
-		size_t n = b->cap ? b->cap * 2 : 4 * MSG_ROOM;
-		char *p = realloc(b->buf, n);
-		if (!p)
-			abort();
-		b->buf = p;
-		b->cap = n;
-	}
-	return b->buf + b->len;
-}
-
-static void note(struct nl_batch *b, const char *what)
-{
-	if (b->norigins == b->ocap) {
-		b->ocap = b->ocap ? b->ocap * 2 : 32;
-		b->origins = realloc(b->origins, b->ocap * sizeof(*b->origins));
-		if (!b->origins)
-			abort();
-	}
-	struct batch_origin *o = &b->origins[b->norigins++];
-	memset(o, 0, sizeof(*o));
-	o->seq = b->seq;
-	o->vm = -1;
-	snprintf(o->what, sizeof(o->what), "%s", what);
-}
-
-static struct nlmsghdr *hdr(struct nl_batch *b, uint16_t type, uint16_t flags, const char *what)
-{
-	note(b, what);
-	return nftnl_nlmsg_build_hdr(room(b), type, NFPROTO_INET, flags, b->seq++);
-}
-
-static void done(struct nl_batch *b, struct nlmsghdr *nlh)
-{
-	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
-	b->nmsgs++;
-}
-
-static void begin_end(struct nl_batch *b, bool begin)
-{
-	struct nlmsghdr *nlh = begin ? nftnl_batch_begin(room(b), b->seq++)
-				     : nftnl_batch_end(room(b), b->seq++);
-	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
-}
 
 static void table_msg(struct nl_batch *b, uint16_t type)
 {
@@ -87,10 +39,10 @@ static void table_msg(struct nl_batch *b, uint16_t type)
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	if (type == NFT_MSG_NEWTABLE)
 		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, TABLE_FLAGS);
-	struct nlmsghdr *nlh = hdr(b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
+	struct nlmsghdr *nlh = batch_msg(b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
 				   "table inet " NETD_TABLE);
 	nftnl_table_nlmsg_build_payload(nlh, t);
-	done(b, nlh);
+	batch_msg_done(b, nlh);
 	nftnl_table_free(t);
 }
 
@@ -108,9 +60,9 @@ static void chain_msg(struct nl_batch *b, const char *name, const char *type, in
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, drop ? NF_DROP : NF_ACCEPT);
 	char what[64];
 	snprintf(what, sizeof(what), "chain %s", name);
-	struct nlmsghdr *nlh = hdr(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, what);
+	struct nlmsghdr *nlh = batch_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, what);
 	nftnl_chain_nlmsg_build_payload(nlh, c);
-	done(b, nlh);
+	batch_msg_done(b, nlh);
 	nftnl_chain_free(c);
 }
 
@@ -273,9 +225,9 @@ static void rule_msg(struct nl_batch *b, struct nftnl_rule *r, const char *comme
 	nftnl_udata_buf_free(u);
 	char what[96];
 	snprintf(what, sizeof(what), "rule \"%s\"", comment);
-	struct nlmsghdr *nlh = hdr(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what);
+	struct nlmsghdr *nlh = batch_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
-	done(b, nlh);
+	batch_msg_done(b, nlh);
 	nftnl_rule_free(r);
 }
 
@@ -325,20 +277,20 @@ static void closed_chains(struct nl_batch *b)
 
 void netd_batch_closed(struct nl_batch *b)
 {
-	begin_end(b, true);
+	batch_begin(b);
 	closed_chains(b);
 	rule_loopback(b, "output", NFT_META_OIFNAME);
 	rule_drop(b, "input", "dropped input");
 	rule_drop(b, "forward", "dropped forward");
 	rule_drop(b, "output", "dropped output");
-	begin_end(b, false);
+	batch_end(b);
 }
 
 bool netd_batch_open(struct nl_batch *b, const char *nic)
 {
 	if (!*nic || strlen(nic) >= IFNAMSIZ)
 		return false;
-	begin_end(b, true);
+	batch_begin(b);
 	closed_chains(b);
 	chain_msg(b, "postrouting", "nat", NF_INET_POST_ROUTING, 100, false);
 
@@ -389,7 +341,7 @@ bool netd_batch_open(struct nl_batch *b, const char *nic)
 	add(r, "counter");
 	add(r, "masq");
 	rule_msg(b, r, "nat", 0, -1);
-	begin_end(b, false);
+	batch_end(b);
 	return true;
 }
 

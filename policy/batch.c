@@ -100,16 +100,27 @@ static struct nlmsghdr *hdr(struct nl_batch *b, uint16_t type, uint16_t flags)
 	return nftnl_nlmsg_build_hdr(room(b), type, NFPROTO_INET, flags, b->seq++);
 }
 
-static void begin(struct nl_batch *b)
+void batch_begin(struct nl_batch *b)
 {
 	nftnl_batch_begin(room(b), b->seq++);
 	b->len += NLMSG_ALIGN(((struct nlmsghdr *)(b->buf + b->len))->nlmsg_len);
 }
 
-static void end(struct nl_batch *b)
+void batch_end(struct nl_batch *b)
 {
 	nftnl_batch_end(room(b), b->seq++);
 	b->len += NLMSG_ALIGN(((struct nlmsghdr *)(b->buf + b->len))->nlmsg_len);
+}
+
+struct nlmsghdr *batch_msg(struct nl_batch *b, uint16_t type, uint16_t flags, const char *what)
+{
+	note(b, b->seq, -1, 0, 0, "%s", what);
+	return hdr(b, type, flags);
+}
+
+void batch_msg_done(struct nl_batch *b, struct nlmsghdr *nlh)
+{
+	commit_msg(b, nlh);
 }
 
 /* ---- table, chains, sets ---- */
@@ -577,17 +588,17 @@ static void ruleset_changes(struct nl_batch *b, const struct ruleset *old, const
 
 void batch_ruleset_full(struct nl_batch *b, const struct ruleset *rs, uint32_t table_flags)
 {
-	begin(b);
+	batch_begin(b);
 	table_msg(b, NFT_MSG_NEWTABLE, table_flags);
 	table_msg(b, NFT_MSG_DELTABLE, 0);
 	table_msg(b, NFT_MSG_NEWTABLE, table_flags);
 	ruleset_changes(b, NULL, rs);
-	end(b);
+	batch_end(b);
 }
 
 void batch_ruleset_diff(struct nl_batch *b, const struct ruleset *old, const struct ruleset *new)
 {
-	begin(b);
+	batch_begin(b);
 	ruleset_changes(b, old, new);
-	end(b);
+	batch_end(b);
 }

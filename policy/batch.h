@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/netlink.h>
 
 #include "ruleset.h"
 
@@ -44,6 +45,14 @@ void batch_ruleset_full(struct nl_batch *b, const struct ruleset *rs, uint32_t t
 void batch_ruleset_diff(struct nl_batch *b, const struct ruleset *old, const struct ruleset *new);
 
 const struct batch_origin *batch_find_origin(const struct nl_batch *b, uint32_t seq);
+
+/* For other tables built by hand (the netvm's): the batch's begin and end
+ * messages, and one message between them: batch_msg() gives its header
+ * (recorded as WHAT for error messages), batch_msg_done() counts it in. */
+void batch_begin(struct nl_batch *b);
+void batch_end(struct nl_batch *b);
+struct nlmsghdr *batch_msg(struct nl_batch *b, uint16_t type, uint16_t flags, const char *what);
+void batch_msg_done(struct nl_batch *b, struct nlmsghdr *nlh);
 
 /* ---- nlsock.c: the one handle that touches the kernel ---- */
 
