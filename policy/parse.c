@@ -4,18 +4,14 @@
  * on, so that one run shows every error; any error means no policy. */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "lex.h"
 #include "xalloc.h"
 
 #define PARSE_MAX_DESTS   4096   /* per rule or define: `$a, $a` must not explode */
-#define PARSE_FILE_MAX    (16u << 20)
 
 struct define {
 	char name[MOAT_NAME_MAX + 1];
@@ -936,31 +932,6 @@ struct policy *policy_parse(const char *text, size_t len, struct diags *d)
 	return p;
 }
 
-void policy_free(struct policy *p)
-{
-	size_t i, j, k;
-
-	if (!p)
-		return;
-	for (i = 0; i < p->nvms; i++) {
-		struct vm *vm = &p->vms[i];
-		for (j = 0; j < vm->nrules; j++) {
-			struct rule *r = &vm->rules[j];
-			for (k = 0; k < r->ndests; k++)
-				free(r->dests[k].name);
-			free(r->dests);
-			free(r->ports);
-			free(r->types);
-			free(r->comment);
-		}
-		free(vm->rules);
-	}
-	free(p->vms);
-	free(p->net.dns);
-	free(p->file);
-	free(p);
-}
-
 struct policy *policy_load(const char *file, const char *text, size_t len,
 			   time_t now, struct diags *d)
 {
@@ -981,70 +952,3 @@ struct policy *policy_load(const char *file, const char *text, size_t len,
 	return p;
 }
 
-struct policy *policy_load_file(const char *path, time_t now, FILE *errs)
-{
-	size_t len;
-	char *text = policy_read_file(path, &len);
-	if (!text) {
-		fprintf(errs, "%s: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	struct diags d;
-	diags_init(&d, path, text, len);
-	struct policy *p = policy_load(path, text, len, now, &d);
-	if (d.out_len)
-		fputs(d.out, errs);
-	if (!p)
-		fprintf(errs, "%s: %d error%s, nothing applied\n", path, d.nerrors,
-			d.nerrors == 1 ? "" : "s");
-	diags_free(&d);
-	free(text);
-	return p;
-}
-
-char *policy_read_file(const char *path, size_t *len)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t n = 0;
-	int fd, saved;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) < 0)
-		goto fail;
-	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > PARSE_FILE_MAX) {
-		errno = S_ISDIR(st.st_mode) ? EISDIR : EFBIG;
-		goto fail;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		goto fail;
-	/* Read to EOF, not to st_size: the file may change under us. */
-	for (;;) {
-		ssize_t r = read(fd, buf + n, (size_t)st.st_size + 1 - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == (size_t)st.st_size + 1) {
-			errno = EFBIG;
-			goto fail;
-		}
-	}
-	buf[n] = '\0';
-	close(fd);
-	*len = n;
-	return buf;
-fail:
-	saved = errno;
-	free(buf);
-	close(fd);
-	errno = saved;
-	return NULL;
-}

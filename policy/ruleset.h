@@ -153,6 +153,8 @@ struct ruleset {
 struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *prev,
 				uint32_t generation);
 void ruleset_free(struct ruleset *rs);
+/* Builds the sorted name indices of a complete ruleset (compile.c calls it). */
+void ruleset_index(struct ruleset *rs);
 
 /* The nftables set names for a host-name destination (dnsmasq fills them). */
 void ruleset_host_set_name(const char *host, int family, char *buf, size_t len);
