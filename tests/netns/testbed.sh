@@ -83,6 +83,9 @@ tb_up() { # CONF
 	local conf=$1 name addr
 	tb_udhcpc_script
 	tb_addns fw
+	# the kernel rate-limits the ICMP errors a reject sends per destination
+	# (1/s): tests that ask twice in a second would read a limit as a drop
+	tb_in fw sysctl -qw net.ipv4.icmp_ratelimit=0
 	tb_addns up
 	tb_addns net
 	# the uplink link: firewall side 02:6d:66:ff:ff:01, netvm side 02:6d:6e:ff:ff:01
