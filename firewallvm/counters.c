@@ -15,10 +15,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "batch.h"
 #include "firewalld.h"
 
 /* a dump message can be as large as a page times 8 */
-#define CTR_BUF 32768
 
 enum { CK_RULE, CK_DNS, CK_DEFAULT, CK_SPOOF, CK_IPV6 };
 
@@ -168,55 +168,8 @@ static int ctr_cmp(const void *a, const void *b)
 
 static int ctr_dump(struct ctr_list *l)
 {
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!nl)
-		return -errno;
-	int err = 0;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		err = -errno;
-		goto out;
-	}
-	char *buf = malloc(CTR_BUF);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	uint32_t seq = (uint32_t)time(NULL);
-	struct nlmsghdr *nlh = nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
-							  NLM_F_DUMP, seq);
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	if (!r) {
-		free(buf);
-		err = -ENOMEM;
-		goto out;
-	}
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RS_TABLE);
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	nftnl_rule_free(r);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		err = -errno;
-		free(buf);
-		goto out;
-	}
-	unsigned portid = mnl_socket_get_portid(nl);
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, CTR_BUF);
-		if (n < 0) {
-			err = -errno;
-			break;
-		}
-		int ret = mnl_cb_run(buf, (size_t)n, seq, portid, ctr_rule_cb, l);
-		if (ret < 0) {
-			err = l->failed ? -ENOMEM : -errno;
-			break;
-		}
-		if (ret == MNL_CB_STOP)
-			break;
-	}
-	free(buf);
-out:
-	mnl_socket_close(nl);
-	return err;
+	int err = nft_dump_rules(RS_TABLE, ctr_rule_cb, l);
+	return err && l->failed ? -ENOMEM : err;
 }
 
 char *fw_counters_text(const char *vm)

@@ -28,7 +28,6 @@
 #include "netd.h"
 
 #define TABLE_FLAGS  (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)
-#define CTR_BUF      32768
 
 static void table_msg(struct nl_batch *b, uint16_t type)
 {
@@ -399,48 +398,5 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 int netd_counters_read(struct netd_counters *c)
 {
 	memset(c, 0, sizeof(*c));
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!nl)
-		return -errno;
-	int err = 0;
-	char *buf = malloc(CTR_BUF);
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	if (!buf || !r) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		err = -errno;
-		goto out;
-	}
-	uint32_t seq = (uint32_t)time(NULL) | 1;
-	struct nlmsghdr *nlh = nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
-							  NLM_F_DUMP, seq);
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NETD_TABLE);
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		err = -errno;
-		goto out;
-	}
-	unsigned portid = mnl_socket_get_portid(nl);
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, CTR_BUF);
-		if (n < 0) {
-			err = -errno;
-			break;
-		}
-		int ret = mnl_cb_run(buf, (size_t)n, seq, portid, rule_cb, c);
-		if (ret < 0) {
-			err = -errno;
-			break;
-		}
-		if (ret == MNL_CB_STOP)
-			break;
-	}
-out:
-	if (r)
-		nftnl_rule_free(r);
-	free(buf);
-	mnl_socket_close(nl);
-	return err;
+	return nft_dump_rules(NETD_TABLE, rule_cb, c);
 }

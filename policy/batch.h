@@ -67,4 +67,9 @@ int nft_sock_open(struct nft_sock *s, bool dry_run);
 void nft_sock_close(struct nft_sock *s);
 int nft_commit(struct nft_sock *s, struct nl_batch *b, char *err, size_t errlen);
 
+/* Dump every rule of table inet TABLE through its own socket, calling CB
+ * (a libmnl data callback) on each message. 0 or -errno. */
+int nft_dump_rules(const char *table, int (*cb)(const struct nlmsghdr *nlh, void *data),
+		   void *data);
+
 #endif

@@ -6,6 +6,11 @@
  */
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <libnftnl/rule.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdlib.h>
+#include <time.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -126,4 +131,54 @@ int nft_commit(struct nft_sock *s, struct nl_batch *b, char *err, size_t errlen)
 		}
 	}
 	return first_error;
+}
+
+int nft_dump_rules(const char *table, int (*cb)(const struct nlmsghdr *nlh, void *data),
+		   void *data)
+{
+	enum { BUF = 32768 };
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!nl)
+		return -errno;
+	int err = 0;
+	char *buf = malloc(BUF);
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!buf || !r) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		goto out;
+	}
+	uint32_t seq = (uint32_t)time(NULL) | 1;   /* never 0 */
+	struct nlmsghdr *nlh = nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
+							  NLM_F_DUMP, seq);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		err = -errno;
+		goto out;
+	}
+	unsigned portid = mnl_socket_get_portid(nl);
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, BUF);
+		if (n < 0) {
+			err = -errno;
+			break;
+		}
+		int ret = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
+		if (ret < 0) {
+			err = -errno;
+			break;
+		}
+		if (ret == MNL_CB_STOP)
+			break;
+	}
+out:
+	if (r)
+		nftnl_rule_free(r);
+	free(buf);
+	mnl_socket_close(nl);
+	return err;
 }
