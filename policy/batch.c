@@ -35,6 +35,7 @@ void batch_init(struct nl_batch *b, uint32_t first_seq)
 	memset(b, 0, sizeof(*b));
 	b->seq = b->first_seq = first_seq ? first_seq : 1;
 	b->next_set_id = 1;
+	b->table = RS_TABLE;
 }
 
 void batch_free(struct nl_batch *b)
@@ -125,14 +126,14 @@ void batch_msg_done(struct nl_batch *b, struct nlmsghdr *nlh)
 
 /* ---- table, chains, sets ---- */
 
-static void table_msg(struct nl_batch *b, uint16_t type, uint32_t flags)
+void batch_table(struct nl_batch *b, uint16_t type, uint32_t flags)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, RS_TABLE);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, b->table);
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	if (type == NFT_MSG_NEWTABLE)
 		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
-	note(b, b->seq, -1, 0, 0, "table %s", RS_TABLE);
+	note(b, b->seq, -1, 0, 0, "table %s", b->table);
 	struct nlmsghdr *nlh = hdr(b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	commit_msg(b, nlh);
@@ -142,7 +143,7 @@ static void table_msg(struct nl_batch *b, uint16_t type, uint32_t flags)
 static void chain_msg(struct nl_batch *b, uint16_t type, const struct rs_chain *c)
 {
 	struct nftnl_chain *ch = nftnl_chain_alloc();
-	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, RS_TABLE);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, b->table);
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, c->name);
 	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
 	if (type == NFT_MSG_NEWCHAIN && c->base) {
@@ -167,19 +168,19 @@ static uint32_t set_id(const char *name)
 	return h ? h : 1;
 }
 
-static struct nftnl_set *set_obj(const struct rs_set *s)
+static struct nftnl_set *set_obj(const struct nl_batch *b, const struct rs_set *s)
 {
 	struct nftnl_set *ns = nftnl_set_alloc();
-	nftnl_set_set_str(ns, NFTNL_SET_TABLE, RS_TABLE);
+	nftnl_set_set_str(ns, NFTNL_SET_TABLE, b->table);
 	nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name);
 	nftnl_set_set_u32(ns, NFTNL_SET_FAMILY, NFPROTO_INET);
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, set_id(s->name));
 	return ns;
 }
 
-static void set_msg(struct nl_batch *b, uint16_t type, const struct rs_set *s)
+void batch_set(struct nl_batch *b, uint16_t type, const struct rs_set *s)
 {
-	struct nftnl_set *ns = set_obj(s);
+	struct nftnl_set *ns = set_obj(b, s);
 	if (type == NFT_MSG_NEWSET) {
 		static const uint32_t key_type[] = {
 			[RST_IFNAME_VMAP] = TYPE_IFNAME, [RST_MARK] = TYPE_MARK,
@@ -227,7 +228,7 @@ static void elems_msg(struct nl_batch *b, uint16_t type, const struct rs_set *s,
 		[RST_IFNAME_VMAP] = 16, [RST_MARK] = 4, [RST_IPV4] = 4, [RST_IPV6] = 16,
 	};
 	for (size_t at = 0; at < n; at += ELEMS_PER_MSG) {
-		struct nftnl_set *ns = set_obj(s);
+		struct nftnl_set *ns = set_obj(b, s);
 		for (size_t i = at; i < n && i < at + ELEMS_PER_MSG; i++) {
 			struct nftnl_set_elem *e = nftnl_set_elem_alloc();
 			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, elems[i]->key, key_len[s->type]);
@@ -396,7 +397,7 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	struct nftnl_expr *e;
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RS_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, b->table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, c->name);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 
@@ -463,7 +464,7 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 static void flush_chain_msg(struct nl_batch *b, const struct rs_chain *c)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RS_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, b->table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, c->name);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	note(b, b->seq, c->vm, 0, 0, "flush chain %s", c->name);
@@ -559,7 +560,7 @@ static void ruleset_changes(struct nl_batch *b, const struct ruleset *old, const
 			chain_msg(b, NFT_MSG_NEWCHAIN, &new->chains[i]);
 	for (size_t i = 0; i < new->nsets; i++)
 		if (!ruleset_find_set(old, new->sets[i].name))
-			set_msg(b, NFT_MSG_NEWSET, &new->sets[i]);
+			batch_set(b, NFT_MSG_NEWSET, &new->sets[i]);
 	/* elements leave before the chains they jump to go */
 	for (size_t i = 0; old && i < old->nsets; i++)
 		if ((os = ruleset_find_set(new, old->sets[i].name)))
@@ -580,7 +581,7 @@ static void ruleset_changes(struct nl_batch *b, const struct ruleset *old, const
 		elems_diff(b, NFT_MSG_NEWSETELEM, &new->sets[i], ruleset_find_set(old, new->sets[i].name));
 	for (size_t i = 0; old && i < old->nsets; i++)
 		if (!ruleset_find_set(new, old->sets[i].name))
-			set_msg(b, NFT_MSG_DELSET, &old->sets[i]);
+			batch_set(b, NFT_MSG_DELSET, &old->sets[i]);
 	for (size_t i = 0; old && i < old->nchains; i++)
 		if (!ruleset_find_chain(new, old->chains[i].name))
 			chain_msg(b, NFT_MSG_DELCHAIN, &old->chains[i]);
@@ -589,9 +590,9 @@ static void ruleset_changes(struct nl_batch *b, const struct ruleset *old, const
 void batch_ruleset_full(struct nl_batch *b, const struct ruleset *rs, uint32_t table_flags)
 {
 	batch_begin(b);
-	table_msg(b, NFT_MSG_NEWTABLE, table_flags);
-	table_msg(b, NFT_MSG_DELTABLE, 0);
-	table_msg(b, NFT_MSG_NEWTABLE, table_flags);
+	batch_table(b, NFT_MSG_NEWTABLE, table_flags);
+	batch_table(b, NFT_MSG_DELTABLE, 0);
+	batch_table(b, NFT_MSG_NEWTABLE, table_flags);
 	ruleset_changes(b, NULL, rs);
 	batch_end(b);
 }

@@ -30,6 +30,7 @@ struct nl_batch {
 	struct batch_origin *origins;
 	size_t norigins, ocap;
 	uint32_t next_set_id;
+	const char *table;        /* inet TABLE the messages name; RS_TABLE by default */
 };
 
 void batch_init(struct nl_batch *b, uint32_t first_seq);
@@ -43,6 +44,12 @@ void batch_ruleset_full(struct nl_batch *b, const struct ruleset *rs, uint32_t t
  * rules changed are flushed and refilled, sets and map elements added or
  * removed. Unchanged VMs cost nothing. */
 void batch_ruleset_diff(struct nl_batch *b, const struct ruleset *old, const struct ruleset *new);
+
+/* One message on B's table: the table itself (NFT_MSG_NEWTABLE, created if
+ * missing, with FLAGS; or NFT_MSG_DELTABLE), or set S (NFT_MSG_NEWSET, created
+ * if missing; or NFT_MSG_DELSET). */
+void batch_table(struct nl_batch *b, uint16_t type, uint32_t flags);
+void batch_set(struct nl_batch *b, uint16_t type, const struct rs_set *s);
 
 const struct batch_origin *batch_find_origin(const struct nl_batch *b, uint32_t seq);
 
@@ -67,6 +74,10 @@ int nft_sock_open(struct nft_sock *s, bool dry_run);
 void nft_sock_close(struct nft_sock *s);
 int nft_commit(struct nft_sock *s, struct nl_batch *b, char *err, size_t errlen);
 
+/* Send REQ (a GET request: its sequence number and NLM_F_DUMP are set here)
+ * on a socket of its own and call CB (a libmnl data callback) on each message
+ * of the answer. 0 or -errno (ENOENT: no such table or set). */
+int nft_dump(struct nlmsghdr *req, int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
 /* Dump every rule of table inet TABLE through its own socket, calling CB
  * (a libmnl data callback) on each message. 0 or -errno. */
 int nft_dump_rules(const char *table, int (*cb)(const struct nlmsghdr *nlh, void *data),

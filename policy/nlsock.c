@@ -133,8 +133,7 @@ int nft_commit(struct nft_sock *s, struct nl_batch *b, char *err, size_t errlen)
 	return first_error;
 }
 
-int nft_dump_rules(const char *table, int (*cb)(const struct nlmsghdr *nlh, void *data),
-		   void *data)
+int nft_dump(struct nlmsghdr *req, int (*cb)(const struct nlmsghdr *nlh, void *data), void *data)
 {
 	enum { BUF = 32768 };
 	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
@@ -142,8 +141,7 @@ int nft_dump_rules(const char *table, int (*cb)(const struct nlmsghdr *nlh, void
 		return -errno;
 	int err = 0;
 	char *buf = malloc(BUF);
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	if (!buf || !r) {
+	if (!buf) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -151,12 +149,9 @@ int nft_dump_rules(const char *table, int (*cb)(const struct nlmsghdr *nlh, void
 		err = -errno;
 		goto out;
 	}
-	uint32_t seq = (uint32_t)time(NULL) | 1;   /* never 0 */
-	struct nlmsghdr *nlh = nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
-							  NLM_F_DUMP, seq);
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+	uint32_t seq = req->nlmsg_seq = (uint32_t)time(NULL) | 1;   /* never 0 */
+	req->nlmsg_flags |= NLM_F_DUMP;
+	if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0) {
 		err = -errno;
 		goto out;
 	}
@@ -176,9 +171,22 @@ int nft_dump_rules(const char *table, int (*cb)(const struct nlmsghdr *nlh, void
 			break;
 	}
 out:
-	if (r)
-		nftnl_rule_free(r);
 	free(buf);
 	mnl_socket_close(nl);
 	return err;
+}
+
+int nft_dump_rules(const char *table, int (*cb)(const struct nlmsghdr *nlh, void *data),
+		   void *data)
+{
+	char buf[512];
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!r)
+		return -ENOMEM;
+	struct nlmsghdr *nlh = nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
+							  NLM_F_DUMP, 0);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	return nft_dump(nlh, cb, data);
 }
