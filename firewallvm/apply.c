@@ -201,6 +201,7 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	}
 	t2 = now_ms();
 	struct nl_batch b;
+	bool whole = !st->rs;
 	batch_start(&b);
 	if (st->rs)
 		batch_ruleset_diff(&b, st->rs, rs);
@@ -249,6 +250,8 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	/* warnings (expired rules) go back to the user with the success */
 	copy_message(err, errlen, d.out_len ? d.out : "");
 
+	if (st->names)
+		fw_names_sync(st->names, whole);
 	t3 = now_ms();
 	int serr = state_save(st);
 	t4 = now_ms();

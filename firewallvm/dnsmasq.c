@@ -107,6 +107,11 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 		  p->file ? p->file : "the policy");
 	/* the firewall VM is the app VMs' only resolver; it asks the netvm */
 	dm_printf(&b, "no-resolv\nno-hosts\nno-poll\nserver=%s\n", FW_NETVM_ADDR);
+	/* Each answer from upstream renews the address in its host set for
+	 * RS_HOST_TIMEOUT_S. A VM may use an answer up to max-ttl after it got it,
+	 * and the answer may have sat in dnsmasq's cache up to max-cache-ttl: both
+	 * together stay well inside the set's timeout. */
+	dm_printf(&b, "max-ttl=%d\nmax-cache-ttl=%d\n", RS_HOST_TIMEOUT_S / 6, RS_HOST_TIMEOUT_S / 6);
 	dm_printf(&b, "log-facility=-\npid-file=%s/dnsmasq.pid\n", run_dir);
 	dm_printf(&b, "dhcp-leasefile=%s/dnsmasq.leases\n", run_dir);
 	/* one wildcard socket filtered by interface: every VM link carries the
@@ -146,10 +151,10 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 				char s4[RS_NAME_MAX], s6[RS_NAME_MAX];
 				const char *host = ru->dests[d].name;
 				ruleset_host_set_name(host, AF_INET, s4, sizeof(s4));
-				dm_printf(&b, "nftset=/%s/4#inet#%s#%s", host, RS_TABLE, s4);
+				dm_printf(&b, "nftset=/%s/4#inet#%s#%s", host, FW_NAMES_TABLE, s4);
 				if (v6) {
 					ruleset_host_set_name(host, AF_INET6, s6, sizeof(s6));
-					dm_printf(&b, ",6#inet#%s#%s", RS_TABLE, s6);
+					dm_printf(&b, ",6#inet#%s#%s", FW_NAMES_TABLE, s6);
 				}
 				dm_printf(&b, "\n");
 			}

@@ -8,6 +8,8 @@
  * dnsmasq.c  writes dnsmasq's config from the policy, starts and supervises it
  * nflog.c    NFLOG group RS_LOG_GROUP through libmnl: a bounded ring of lines
  * counters.c rule counters read back with libnftnl, summed per VM and rule
+ * names.c    addresses dnsmasq resolved (side table inet moat-dns) copied
+ *            into the host sets of inet moat
  *
  * Each part owns its file descriptors and exposes them to the loop with a
  * *_fd() function; the loop calls *_event() when one is readable.
@@ -32,6 +34,7 @@
 
 struct fw_ifaces;
 struct fw_dnsmasq;
+struct fw_names;
 
 struct fw_state {
 	const char *state_dir;     /* current.conf + generation: re-applied at start */
@@ -44,6 +47,7 @@ struct fw_state {
 	struct nft_sock *nft;
 	struct fw_ifaces *ifaces;  /* brought in line after each apply; NULL: left alone */
 	struct fw_dnsmasq *dnsmasq;
+	struct fw_names *names;    /* its side table follows each apply; NULL: none */
 	/* where the last apply spent its time, in ms, for the log */
 	double ms_check, ms_compile, ms_kernel, ms_save, ms_sync;
 };
@@ -107,6 +111,36 @@ void fw_dnsmasq_free(struct fw_dnsmasq *d);   /* stops it */
 int fw_dnsmasq_configure(struct fw_dnsmasq *d, const struct policy *p);
 /* A child exited: restart dnsmasq if it was ours (called on SIGCHLD). */
 void fw_dnsmasq_reap(struct fw_dnsmasq *d);
+
+/* ---- names.c ---- */
+
+#define FW_NAMES_TABLE        "moat-dns"
+#define FW_NAMES_SIDE_TIMEOUT 10     /* seconds an element waits in the side table */
+/* The firewall's DNS answers wait in this NFQUEUE (a chain of the side
+ * table queues them) until their addresses are in the host sets: a VM never
+ * has an answer before the rule that allows its address has the address. */
+#define FW_DNS_QUEUE          53
+
+struct fw_names;
+/* Listens to nf_tables events; ST is read for the ruleset in force. */
+struct fw_names *fw_names_open(struct fw_state *st);
+void fw_names_close(struct fw_names *n);
+int fw_names_fd(const struct fw_names *n);
+/* After an apply: the side table gets exactly the host sets of the ruleset in
+ * force (dnsmasq writes there). WHOLE: the policy table was loaded anew, its
+ * host sets are empty: what the side table holds is copied over again. */
+int fw_names_sync(struct fw_names *n, bool whole);
+/* Events are readable: copy the new addresses. 0 or -errno of the copy. */
+int fw_names_event(struct fw_names *n);
+/* The DNS answers held in NFQUEUE FW_DNS_QUEUE: readable means some wait.
+ * fw_names_queue_event copies every pending address, then lets them go. */
+int fw_names_queue_fd(const struct fw_names *n);
+int fw_names_queue_event(struct fw_names *n);
+/* Whether DNS answers can be held: the kernel has the nft queue expression
+ * and the queue is bound. false for NULL. */
+bool fw_names_holds_dns(const struct fw_names *n);
+/* Addresses copied so far. */
+unsigned long fw_names_copied(const struct fw_names *n);
 
 /* ---- nflog.c ---- */
 

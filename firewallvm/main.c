@@ -4,7 +4,8 @@
  *
  * Before anything else the table inet moat is loaded: the policy the state
  * directory says was in force, or a table that drops everything. Then one
- * poll loop serves the control channel, interface and NFLOG events, signals
+ * poll loop serves the control channel, interface, NFLOG and nf_tables
+ * events (addresses dnsmasq resolved, names.c), signals
  * and the `until` timer. The table has the persist flag: it stays in force
  * when the daemon exits or dies, and a restarted daemon takes it back.
  */
@@ -27,7 +28,7 @@
 #define DEFAULT_RUN_DIR    "/run/moat"
 #define DEFAULT_DNSMASQ    "/usr/sbin/dnsmasq"
 #define EXPIRY_CHECK_MS    10000   /* the wall clock may jump: look again this often */
-#define POLL_MAX           (4 + 1 + FW_MAX_CLIENTS)
+#define POLL_MAX           (5 + 1 + FW_MAX_CLIENTS)
 
 struct daemon {
 	struct fw_state st;
@@ -35,6 +36,7 @@ struct daemon {
 	struct fw_ifaces *ifaces;
 	struct fw_nflog *nflog;
 	struct fw_dnsmasq *dnsmasq;
+	struct fw_names *names;
 	struct fw_control *control;
 	int sigfd;
 	bool stop;
@@ -123,7 +125,7 @@ static int daemon_run(struct daemon *d)
 		struct pollfd fds[POLL_MAX];
 		size_t n = 0;
 		fds[n++] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
-		int ifaces_at = -1, nflog_at = -1;
+		int ifaces_at = -1, nflog_at = -1, names_at = -1, queue_at = -1;
 		if (d->ifaces && fw_ifaces_fd(d->ifaces) >= 0) {
 			ifaces_at = (int)n;
 			fds[n++] = (struct pollfd){ .fd = fw_ifaces_fd(d->ifaces), .events = POLLIN };
@@ -131,6 +133,14 @@ static int daemon_run(struct daemon *d)
 		if (d->nflog && fw_nflog_fd(d->nflog) >= 0) {
 			nflog_at = (int)n;
 			fds[n++] = (struct pollfd){ .fd = fw_nflog_fd(d->nflog), .events = POLLIN };
+		}
+		if (d->names) {
+			names_at = (int)n;
+			fds[n++] = (struct pollfd){ .fd = fw_names_fd(d->names), .events = POLLIN };
+			if (fw_names_queue_fd(d->names) >= 0) {
+				queue_at = (int)n;
+				fds[n++] = (struct pollfd){ .fd = fw_names_queue_fd(d->names), .events = POLLIN };
+			}
 		}
 		size_t ctl_at = n;
 		n += fw_control_pollfds(d->control, fds + n);
@@ -147,6 +157,10 @@ static int daemon_run(struct daemon *d)
 			fw_ifaces_event(d->ifaces, d->st.policy);
 		if (nflog_at >= 0 && fds[nflog_at].revents)
 			fw_nflog_event(d->nflog, new_log_line, d);
+		if (names_at >= 0 && fds[names_at].revents)
+			fw_names_event(d->names);
+		if (queue_at >= 0 && fds[queue_at].revents)
+			fw_names_queue_event(d->names);
 		fw_control_event(d->control, fds + ctl_at, n - ctl_at);
 		if (d->st.next_expiry && time(NULL) >= d->st.next_expiry) {
 			uint32_t gen = d->st.generation;
@@ -193,6 +207,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d.st.nft = &d.nft;
+	/* before the table, so a restored policy gets its resolved names back */
+	d.names = fw_names_open(&d.st);
+	if (!d.names)
+		fprintf(stderr, "moat-firewalld: nf_tables events: %s; host-name rules get no addresses\n",
+			strerror(errno));
+	d.st.names = d.names;
 	if (!daemon_load_table(&d))
 		goto cleanup;
 
@@ -234,6 +254,7 @@ cleanup:
 		fw_nflog_close(d.nflog);
 	if (d.ifaces)
 		fw_ifaces_close(d.ifaces);
+	fw_names_close(d.names);
 	if (d.sigfd >= 0)
 		close(d.sigfd);
 	/* the table outlives this socket (persist) */

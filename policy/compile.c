@@ -19,7 +19,6 @@
 #define CT_STATE_RELATED     4u
 #define CT_DIR_ORIGINAL      0
 #define CT_DIR_REPLY         1
-#define HOST_TIMEOUT_S       3600
 
 static void *grow(void *arr, size_t *cap, size_t need, size_t size)
 {
@@ -530,6 +529,7 @@ static void compile_base(struct builder *b)
 		match_set(r, ifkey, RO_VMAP, "out_vm");
 		comment_fixed(r, orig ? "VM to the world, from a VM" : "VM to the world, back to a VM");
 	}
+
 }
 
 /* ---- marks ---- */
@@ -698,7 +698,7 @@ static void add_host_sets(struct builder *b)
 					if (!ruleset_find_set(b->rs, name)) {
 						struct rs_set *s = set_new(b, name, fam == AF_INET ? RST_IPV4 : RST_IPV6);
 						s->dynamic = true;
-						s->timeout_s = HOST_TIMEOUT_S;
+						s->timeout_s = RS_HOST_TIMEOUT_S;
 					}
 					if (fam == AF_INET6 || !(p->net.has & NET_HAS_SUBNET6))
 						break;

@@ -29,6 +29,9 @@
 #include "policy.h"
 
 #define RS_TABLE        "moat"
+/* an address resolved for a host name stays allowed this long after the
+ * last answer that gave it */
+#define RS_HOST_TIMEOUT_S 3600
 #define RS_NAME_MAX     256          /* nftables set and chain names */
 #define RS_MATCH_MAX    6
 #define RS_SETREF_MAX   32           /* set names rules refer to */

@@ -34,7 +34,9 @@ update-golden: $(T)/netctl
 
 # The firewall daemon driven through netctl in the namespace testbed.
 CHECKS += tests/netns/firewalld-traffic
-CHECK_DEPS += $(T)/moat-firewalld $(T)/netctl
+CHECK_DEPS += $(T)/moat-firewalld $(T)/netctl $(T)/dnsconnect
+$(T)/dnsconnect: $(T)/tests/tools/dnsconnect.o
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^
 
 bench-apply: $(B)/moat-firewalld $(B)/netctl
 	tests/bench/bench-apply

@@ -21,6 +21,7 @@ TB_PIDS=()
 TB_NS=()
 FIREWALLD=${FIREWALLD:-build/test/moat-firewalld}
 NETCTL=${NETCTL:-build/test/netctl}
+DNSCONNECT=${DNSCONNECT:-build/test/dnsconnect}
 DNSMASQ=${DNSMASQ:-$(command -v dnsmasq || echo /usr/sbin/dnsmasq)}
 
 trap tb_down EXIT
@@ -106,7 +107,7 @@ tb_up() { # CONF
 	}
 	EOF
 	tb_in net ip addr add 192.0.2.2/24 dev eth0
-	for addr in 7 8 9 10; do tb_in net ip addr add "198.51.100.$addr/32" dev lo; done
+	for addr in 7 8 9 10 $(seq 100 139); do tb_in net ip addr add "198.51.100.$addr/32" dev lo; done
 	tb_in net ip link set eth0 up
 	tb_in net ip route add 10.139.0.0/30 via 192.0.2.1
 	# the internet's services
@@ -120,11 +121,14 @@ tb_up() { # CONF
 		done
 	done
 	# the upstream resolver the firewall forwards to (the netvm forwards DNS)
+	# rN.race.test: 40 names, 40 addresses, for resolve-then-connect at once
 	if [ -x "$DNSMASQ" ]; then
+		local n race=()
+		for n in $(seq 100 139); do race+=("--address=/r$n.race.test/198.51.100.$n"); done
 		tb_bg up dns "$DNSMASQ" --keep-in-foreground --no-resolv --no-hosts \
 			--listen-address=10.139.0.1 --bind-interfaces --pid-file= --user=root \
 			--address=/a.test/198.51.100.7 --address=/b.test/198.51.100.8 \
-			--address=/c.test/198.51.100.9 --log-facility=-
+			--address=/c.test/198.51.100.9 "${race[@]}" --log-facility=-
 	fi
 	while read -r name addr; do tb_link_vm "$name" "$addr"; done < <(tb_vms "$conf")
 }

@@ -1,15 +1,17 @@
 /* fwparts: drives the peripheral parts of moat-firewalld (ifaces.c,
- * dnsmasq.c, nflog.c, counters.c) without the daemon, for
+ * dnsmasq.c, nflog.c, counters.c, names.c) without the daemon, for
  * tests/netns/firewalld-parts.
  *
  *   fwparts [--run-dir DIR] [--dnsmasq PATH|none] FILE
  *       load FILE as table inet moat, bring the links in line, start dnsmasq,
- *       then serve link events, NFLOG and SIGCHLD until SIGTERM. Prints
+ *       then serve link events, NFLOG, resolved names (names.c) and SIGCHLD
+ *       until SIGTERM. Prints
  *       "ready" once set up and every NFLOG line as it comes.
  *   fwparts --counters [VM]      the counter lines of the loaded table
  *   fwparts --sync FILE          bring the links in line once (NULL: "-")
  */
 #include <errno.h>
+#include <linux/netfilter/nf_tables.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,29 +30,20 @@ static struct policy *load(const char *file)
 	return policy_load_file(file, time(NULL), stderr);
 }
 
-static int load_table(const struct policy *p)
+/* The table as the daemon loads it (owned: only ST's socket writes it). */
+static int load_table(struct fw_state *st, const struct policy *p)
 {
-	struct nft_sock sock;
-	int err = nft_sock_open(&sock, false);
-	if (err) {
-		fprintf(stderr, "fwparts: netlink: %s\n", strerror(-err));
-		return err;
-	}
-	struct ruleset *rs = ruleset_compile(p, NULL, 1);
-	if (!rs) {
-		nft_sock_close(&sock);
+	st->rs = ruleset_compile(p, NULL, 1);
+	if (!st->rs)
 		return -ENOMEM;
-	}
 	struct nl_batch b;
 	batch_init(&b, (uint32_t)time(NULL));
-	batch_ruleset_full(&b, rs, 0);
+	batch_ruleset_full(&b, st->rs, NFT_TABLE_F_OWNER);
 	char msg[1024];
-	err = nft_commit(&sock, &b, msg, sizeof(msg));
+	int err = nft_commit(st->nft, &b, msg, sizeof(msg));
 	if (err)
 		fprintf(stderr, "fwparts: load: %s\n", msg);
 	batch_free(&b);
-	ruleset_free(rs);
-	nft_sock_close(&sock);
 	return err;
 }
 
@@ -69,18 +62,22 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	struct nft_sock sock;
+	struct fw_state st = { .nft = &sock };
+	int err = nft_sock_open(&sock, false);
+	struct fw_names *names = err ? NULL : fw_names_open(&st);
 	struct fw_ifaces *fi = fw_ifaces_open();
 	struct fw_nflog *nl = fw_nflog_open();
 	bool no_dnsmasq = dnsmasq && strcmp(dnsmasq, "none") == 0;
 	struct fw_dnsmasq *dm = no_dnsmasq ? NULL : fw_dnsmasq_new(run_dir, dnsmasq);
 	int rc = 1;
-	if (sfd < 0 || !fi || !nl || (!dm && !no_dnsmasq)) {
+	if (sfd < 0 || !names || !fi || !nl || (!dm && !no_dnsmasq)) {
 		fprintf(stderr, "fwparts: setup: %s\n", strerror(errno));
 		goto out;
 	}
-	if (load_table(p) < 0)
+	if (load_table(&st, p) < 0 || fw_names_sync(names, true) < 0)
 		goto out;
-	int err = fw_ifaces_sync(fi, p);
+	err = fw_ifaces_sync(fi, p);
 	if (err < 0)
 		fprintf(stderr, "fwparts: sync: %s\n", strerror(-err));
 	if (dm && (err = fw_dnsmasq_configure(dm, p)) < 0) {
@@ -94,8 +91,10 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = fw_ifaces_fd(fi), .events = POLLIN },
 			{ .fd = fw_nflog_fd(nl), .events = POLLIN },
+			{ .fd = fw_names_fd(names), .events = POLLIN },
+			{ .fd = fw_names_queue_fd(names), .events = POLLIN },
 		};
-		if (poll(fds, 3, -1) < 0 && errno != EINTR)
+		if (poll(fds, 5, -1) < 0 && errno != EINTR)
 			break;
 		if (fds[0].revents) {
 			struct signalfd_siginfo si;
@@ -116,11 +115,18 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 			fprintf(stderr, "fwparts: link event: %s\n", strerror(-err));
 		if (fds[2].revents && (err = fw_nflog_event(nl, print_line, NULL)) < 0)
 			fprintf(stderr, "fwparts: nflog: %s\n", strerror(-err));
+		if (fds[3].revents)
+			fw_names_event(names);
+		if (fds[4].revents)
+			fw_names_queue_event(names);
 	}
 out:
 	fw_dnsmasq_free(dm);
 	fw_nflog_close(nl);
 	fw_ifaces_close(fi);
+	fw_names_close(names);
+	ruleset_free(st.rs);
+	nft_sock_close(&sock);
 	return rc;
 }
 

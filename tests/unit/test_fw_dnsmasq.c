@@ -39,6 +39,8 @@ static void config_of_the_example(void **state)
 		"no-hosts\n"
 		"no-poll\n"
 		"server=10.139.0.1\n"
+		"max-ttl=600\n"
+		"max-cache-ttl=600\n"
 		"log-facility=-\n"
 		"pid-file=/run/moat/dnsmasq.pid\n"
 		"dhcp-leasefile=/run/moat/dnsmasq.leases\n"
@@ -57,9 +59,9 @@ static void config_of_the_example(void **state)
 		"dhcp-host=02:6d:61:00:00:0c,10.137.0.12,untrusted\n"
 		"dhcp-host=02:6d:61:00:00:0d,10.137.0.13,com\n"
 		"dhcp-host=02:6d:61:00:00:0e,10.137.0.14,personal\n"
-		"nftset=/github.com/4#inet#moat#h4_github.com\n"
-		"nftset=/shop.example.com/4#inet#moat#h4_shop.example.com\n"
-		"nftset=/imap.example.org/4#inet#moat#h4_imap.example.org\n");
+		"nftset=/github.com/4#inet#moat-dns#h4_github.com\n"
+		"nftset=/shop.example.com/4#inet#moat-dns#h4_shop.example.com\n"
+		"nftset=/imap.example.org/4#inet#moat-dns#h4_imap.example.org\n");
 	free(conf);
 	policy_free(p);
 	free(text);
@@ -82,14 +84,14 @@ static void subnet6_sets_both_families_once_per_name(void **state)
 	assert_non_null(strstr(conf, "dhcp-host=02:00:00:00:00:01,10.1.3.20,a\n"));
 	assert_non_null(strstr(conf, "dhcp-host=02:6d:61:00:02:07,10.1.2.7,b\n"));
 	assert_non_null(strstr(conf,
-		"nftset=/a.test/4#inet#moat#h4_a.test,6#inet#moat#h6_a.test\n"
-		"nftset=/b.test/4#inet#moat#h4_b.test,6#inet#moat#h6_b.test\n"));
+		"nftset=/a.test/4#inet#moat-dns#h4_a.test,6#inet#moat-dns#h6_a.test\n"
+		"nftset=/b.test/4#inet#moat-dns#h4_b.test,6#inet#moat-dns#h6_b.test\n"));
 	/* a long name's set has a hashed name: the same one the compiler uses */
 	char s4[RS_NAME_MAX], s6[RS_NAME_MAX], line[600];
 	ruleset_host_set_name("this-is-a-rather-long-host-name.example.com", AF_INET, s4, sizeof(s4));
 	ruleset_host_set_name("this-is-a-rather-long-host-name.example.com", AF_INET6, s6, sizeof(s6));
 	assert_non_null(strchr(s4, '~'));
-	snprintf(line, sizeof(line), "nftset=/this-is-a-rather-long-host-name.example.com/4#inet#moat#%s,6#inet#moat#%s\n",
+	snprintf(line, sizeof(line), "nftset=/this-is-a-rather-long-host-name.example.com/4#inet#moat-dns#%s,6#inet#moat-dns#%s\n",
 		 s4, s6);
 	assert_non_null(strstr(conf, line));
 	/* each name once, whichever VMs and rules name it */
@@ -109,7 +111,7 @@ static void expired_rules_have_no_sets(void **state)
 		"  allow tcp to new.test until 2030-01-01T00:00Z }\n");
 	char *conf = fw_dnsmasq_config(p, "/run/moat");
 	assert_null(strstr(conf, "old.test"));
-	assert_non_null(strstr(conf, "nftset=/new.test/4#inet#moat#h4_new.test\n"));
+	assert_non_null(strstr(conf, "nftset=/new.test/4#inet#moat-dns#h4_new.test\n"));
 	free(conf);
 	policy_free(p);
 }
