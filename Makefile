@@ -63,8 +63,12 @@ DEPS_PACKAGES := build-essential clang libclang-rt-14-dev pkg-config \
 	libnftnl-dev libmnl-dev libcmocka-dev nftables iproute2 util-linux \
 	liburing-dev libseccomp-dev dpdk dpdk-dev qemu-system-x86 qemu-utils \
 	busybox-static socat python3 libnl-3-dev libnl-route-3-dev
+# package:command - needed only as a program on PATH (a machine may carry
+# its own build of it)
+DEPS_COMMANDS := dnsmasq-base:dnsmasq iperf3:iperf3
 deps:
-	@missing=$$(for p in $(DEPS_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	@missing=$$(for p in $(DEPS_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done; \
+		for pc in $(DEPS_COMMANDS); do command -v $${pc#*:} >/dev/null || PATH=$$PATH:/usr/sbin command -v $${pc#*:} >/dev/null || echo $${pc%%:*}; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
 		apt-get update -qq || echo "deps: apt-get update failed, trying the lists we have"; \
