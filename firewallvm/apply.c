@@ -67,10 +67,13 @@ int fw_load_closed(struct fw_state *st, char *err, size_t errlen)
 
 	struct nl_batch b;
 	batch_ruleset_full(batch_start(&b), &rs, TABLE_FLAGS);
+	fw_names_pause(st->names);
 	int rc = nft_commit(st->nft, &b, err, errlen);
 	batch_done(&b);
-	if (rc)
+	if (rc) {
+		fw_names_resume(st->names);
 		return -rc;
+	}
 	ruleset_free(st->rs);
 	policy_free(st->policy);
 	free(st->text);
@@ -80,6 +83,8 @@ int fw_load_closed(struct fw_state *st, char *err, size_t errlen)
 	st->text = st->file = NULL;
 	st->generation = 0;
 	st->next_expiry = 0;
+	if (st->names)
+		fw_names_sync(st->names);
 	return 0;
 }
 
@@ -201,16 +206,17 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	}
 	t2 = now_ms();
 	struct nl_batch b;
-	bool whole = !st->rs;
 	batch_start(&b);
 	if (st->rs)
 		batch_ruleset_diff(&b, st->rs, rs);
 	else
 		batch_ruleset_full(&b, rs, TABLE_FLAGS);
 	char kmsg[1024];
+	fw_names_pause(st->names);
 	int krc = nft_commit(st->nft, &b, kmsg, sizeof(kmsg));
 	batch_done(&b);
 	if (krc) {
+		fw_names_resume(st->names);
 		/* the first refusal is the cause; the rest of the batch fails with it */
 		size_t more = 0;
 		char *semi = strstr(kmsg, "; ");
@@ -251,7 +257,7 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	copy_message(err, errlen, d.out_len ? d.out : "");
 
 	if (st->names)
-		fw_names_sync(st->names, whole);
+		fw_names_sync(st->names);
 	t3 = now_ms();
 	int serr = state_save(st);
 	t4 = now_ms();

@@ -103,8 +103,9 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 		errno = ENAMETOOLONG;
 		return NULL;
 	}
-	dm_printf(&b, "# written by moat-firewalld from %s: every start rewrites it\n",
-		  p->file ? p->file : "the policy");
+	/* nothing here names the policy's file: a config that did not change
+	 * must read the same, or each apply would restart dnsmasq */
+	dm_printf(&b, "# written by moat-firewalld from the policy in force: every start rewrites it\n");
 	/* the firewall VM is the app VMs' only resolver; it asks the netvm */
 	dm_printf(&b, "no-resolv\nno-hosts\nno-poll\nserver=%s\n", FW_NETVM_ADDR);
 	/* Each answer from upstream renews the address in its host set for

@@ -126,10 +126,16 @@ struct fw_names;
 struct fw_names *fw_names_open(struct fw_state *st);
 void fw_names_close(struct fw_names *n);
 int fw_names_fd(const struct fw_names *n);
-/* After an apply: the side table gets exactly the host sets of the ruleset in
- * force (dnsmasq writes there). WHOLE: the policy table was loaded anew, its
- * host sets are empty: what the side table holds is copied over again. */
-int fw_names_sync(struct fw_names *n, bool whole);
+/* Before the daemon commits to the kernel: stop listening to nf_tables
+ * events (the kernel then builds none for the commit). */
+void fw_names_pause(struct fw_names *n);
+/* After a successful apply: the side table gets exactly the host sets of the
+ * ruleset in force (dnsmasq writes there); then as fw_names_resume. */
+int fw_names_sync(struct fw_names *n);
+/* After a refused apply (or the sync): listen again if there are host sets,
+ * and copy what the side table holds (answers that came while paused, or all
+ * of them after the policy table was loaded anew). */
+void fw_names_resume(struct fw_names *n);
 /* Events are readable: copy the new addresses. 0 or -errno of the copy. */
 int fw_names_event(struct fw_names *n);
 /* The DNS answers held in NFQUEUE FW_DNS_QUEUE: readable means some wait.

@@ -47,6 +47,8 @@
 #define NAMES_RCVBUF     (4 << 20)
 #define NAMES_PENDING    1024      /* copied in one transaction */
 
+static char buf_discard[16384];
+
 struct names_elem {
 	const struct rs_set *set;  /* in the ruleset in force */
 	uint8_t key[16];
@@ -59,6 +61,8 @@ struct fw_names {
 	struct mnl_socket *q;      /* NFQUEUE FW_DNS_QUEUE: the DNS answers held */
 	enum names_hold hold;      /* how the side table's chain queues them */
 	bool synced;               /* the side table was made anew by this process */
+	bool listening;            /* member of NFNLGRP_NFTABLES */
+	bool side_sets;            /* the side table has sets, as far as we know */
 	bool hold_loaded;          /* and has the hold chain now */
 	struct fw_state *st;
 	struct names_elem pending[NAMES_PENDING];
@@ -293,10 +297,7 @@ struct fw_names *fw_names_open(struct fw_state *st)
 	n->ev = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (!n->ev || mnl_socket_bind(n->ev, 0, MNL_SOCKET_AUTOPID) < 0)
 		goto fail;
-	int group = NFNLGRP_NFTABLES, size = NAMES_RCVBUF, fd = mnl_socket_get_fd(n->ev);
-	if (mnl_socket_setsockopt(n->ev, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)
-		goto fail;
-	/* every apply is echoed here too: room for a big one */
+	int size = NAMES_RCVBUF, fd = mnl_socket_get_fd(n->ev);
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	n->hold = hold_probe(st, HOLD_NFT) ? HOLD_NFT : hold_probe(st, HOLD_XT) ? HOLD_XT : HOLD_NONE;
@@ -448,28 +449,91 @@ static int names_elems_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* Copy everything the side table holds now (after a whole load emptied the
- * policy table's host sets, or when events were lost). */
+/* Copy everything the side table holds now: after our own commits (events
+ * are not listened to while the daemon commits) and when events were lost.
+ * One socket, one dump per host set. */
 static void names_resync(struct fw_names *n)
 {
 	if (!n->st->rs)
 		return;
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		fprintf(stderr, "moat-firewalld: reading inet %s: %s\n", FW_NAMES_TABLE, strerror(errno));
+		if (nl)
+			mnl_socket_close(nl);
+		return;
+	}
+	static char buf[64 * 1024];
+	unsigned portid = mnl_socket_get_portid(nl);
 	for (size_t i = 0; i < n->st->rs->nsets; i++) {
 		const struct rs_set *s = &n->st->rs->sets[i];
 		if (!host_set(n->st, s->name))
 			continue;
-		char buf[512];
 		struct nftnl_set *ns = nftnl_set_alloc();
 		nftnl_set_set_str(ns, NFTNL_SET_TABLE, FW_NAMES_TABLE);
 		nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name);
+		uint32_t seq = ++n->seq;
 		struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
-							     NLM_F_DUMP, 0);
+							     NLM_F_DUMP, seq);
 		nftnl_set_elems_nlmsg_build_payload(nlh, ns);
 		nftnl_set_free(ns);
-		nft_dump(nlh, names_elems_cb, n);   /* ENOENT: nothing resolved yet */
+		if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+			break;
+		int rc;
+		do {
+			ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+			rc = len < 0 ? MNL_CB_ERROR :
+				mnl_cb_run(buf, (size_t)len, seq, portid, names_elems_cb, n);
+		} while (rc > MNL_CB_STOP);   /* ENOENT: the set is empty of answers yet */
 	}
+	mnl_socket_close(nl);
 	qsort(n->pending, n->npending, sizeof(n->pending[0]), names_set_cmp);
 	names_flush(n);
+}
+
+/* Join or leave NFNLGRP_NFTABLES. While nobody listens the kernel builds no
+ * events: a big apply costs a third more with a listener. */
+static void names_listen(struct fw_names *n, bool on)
+{
+	if (on == n->listening)
+		return;
+	int group = NFNLGRP_NFTABLES;
+	if (mnl_socket_setsockopt(n->ev, on ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP,
+				  &group, sizeof(group)) < 0) {
+		fprintf(stderr, "moat-firewalld: nf_tables events: %s\n", strerror(errno));
+		return;
+	}
+	n->listening = on;
+	if (!on) {
+		/* what was queued before is not needed: a resync follows */
+		while (recv(mnl_socket_get_fd(n->ev), buf_discard, sizeof(buf_discard), 0) > 0)
+			;
+	}
+}
+
+void fw_names_pause(struct fw_names *n)
+{
+	if (n)
+		names_listen(n, false);
+}
+
+static bool has_host_sets(const struct fw_names *n)
+{
+	const struct ruleset *rs = n->st->rs;
+	for (size_t i = 0; rs && i < rs->nsets; i++)
+		if (host_set(n->st, rs->sets[i].name))
+			return true;
+	return false;
+}
+
+void fw_names_resume(struct fw_names *n)
+{
+	if (!n)
+		return;
+	bool on = has_host_sets(n);
+	names_listen(n, on);
+	if (on)
+		names_resync(n);
 }
 
 int fw_names_event(struct fw_names *n)
@@ -532,14 +596,12 @@ static bool have_set(const struct names_have *h, const char *name)
 	return false;
 }
 
-int fw_names_sync(struct fw_names *n, bool whole)
+int fw_names_sync(struct fw_names *n)
 {
 	const struct ruleset *rs = n->st->rs;
 	struct names_have have = { 0 };
-	bool want_hold = false;
-	for (size_t i = 0; rs && i < rs->nsets; i++)
-		want_hold |= host_set(n->st, rs->sets[i].name) != NULL;
-	want_hold &= n->hold != HOLD_NONE;
+	bool sets = has_host_sets(n);
+	bool want_hold = sets && n->hold != HOLD_NONE;
 
 	struct nl_batch b;
 	batch_init(&b, n->seq);
@@ -553,7 +615,7 @@ int fw_names_sync(struct fw_names *n, bool whole)
 		batch_table(&b, NFT_MSG_NEWTABLE, 0);
 		n->hold_loaded = false;
 		changes++;
-	} else {
+	} else if (sets || n->side_sets) {
 		char buf[512];
 		struct nftnl_set *q = nftnl_set_alloc();
 		nftnl_set_set_str(q, NFTNL_SET_TABLE, FW_NAMES_TABLE);
@@ -565,7 +627,7 @@ int fw_names_sync(struct fw_names *n, bool whole)
 			free(have.names);
 			batch_free(&b);
 			n->synced = false;    /* someone deleted it: make it again */
-			return fw_names_sync(n, whole);
+			return fw_names_sync(n);
 		}
 	}
 	for (size_t i = 0; rs && i < rs->nsets; i++) {
@@ -611,10 +673,11 @@ int fw_names_sync(struct fw_names *n, bool whole)
 			n->hold_loaded = want_hold;
 		}
 	}
+	if (!rc)
+		n->side_sets = sets;
 	n->seq = b.seq;
 	batch_free(&b);
 	free(have.names);
-	if (whole)
-		names_resync(n);
+	fw_names_resume(n);
 	return rc;
 }

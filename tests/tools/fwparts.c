@@ -75,7 +75,7 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 		fprintf(stderr, "fwparts: setup: %s\n", strerror(errno));
 		goto out;
 	}
-	if (load_table(&st, p) < 0 || fw_names_sync(names, true) < 0)
+	if (load_table(&st, p) < 0 || fw_names_sync(names) < 0)
 		goto out;
 	err = fw_ifaces_sync(fi, p);
 	if (err < 0)

@@ -34,7 +34,7 @@ static void config_of_the_example(void **state)
 	char *conf = fw_dnsmasq_config(p, "/run/moat");
 	assert_non_null(conf);
 	assert_string_equal(conf,
-		"# written by moat-firewalld from examples/moat.conf: every start rewrites it\n"
+		"# written by moat-firewalld from the policy in force: every start rewrites it\n"
 		"no-resolv\n"
 		"no-hosts\n"
 		"no-poll\n"
