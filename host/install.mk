@@ -20,5 +20,5 @@ $(HOST_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(HOST_TEST_SRCS:%.c=$(T)/%.o) 
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(NFT_LIBS)
 UNIT_TESTS += $(HOST_TESTS)
 
-CHECKS += tests/host/install tests/host/up-down
+CHECKS += tests/host/install tests/host/up-down tests/host/hotplug
 CHECK_DEPS += $(T)/netctl $(B)/moat-link $(T)/moat-firewalld

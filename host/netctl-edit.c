@@ -159,6 +159,24 @@ static int edit_apply(struct netctl *ctx)
 	return NETCTL_OK;
 }
 
+/* After add-vm or remove-vm is applied: the VM's link into a running
+ * firewallvm, or out of it (netctl plug/unplug --if-running). */
+static int edit_link(struct netctl *ctx, const char *cmd, const char *vm)
+{
+	for (const struct command *c = __start_netctl_cmds; c < __stop_netctl_cmds; c++) {
+		if (strcmp(c->name, cmd) != 0)
+			continue;
+		char *argv[] = { (char *)cmd, (char *)"--if-running", (char *)vm, NULL };
+		optind = 0;
+		fflush(stdout);
+		if (c->fn(ctx, 3, argv) == NETCTL_OK)
+			return NETCTL_OK;
+		fprintf(stderr, "netctl: the policy is applied; netctl %s %s to retry the link\n", cmd, vm);
+		return NETCTL_FAILED;
+	}
+	return NETCTL_OK;
+}
+
 /* Check NEW, replace the file that held OLD, apply. Frees NEW. */
 static int edit_commit(struct netctl *ctx, const struct edit_text *old, struct edit_text *new,
 		       struct policy **loaded)
@@ -293,7 +311,9 @@ int add_vm_main(struct netctl *ctx, int argc, char **argv)
 	addr_format(&a, buf, sizeof(buf));
 	printf("%s:%d: vm %s, address %s\n", ctx->conf, v->loc.line, name, buf);
 	policy_free(p);
-	return edit_apply(ctx);
+	/* rules first, then the link: the VM's first frame meets its policy */
+	rc = edit_apply(ctx);
+	return rc == NETCTL_OK ? edit_link(ctx, "plug", name) : rc;
 usage:
 	fprintf(stderr, "usage: netctl add-vm NAME [--address A]\n");
 	return NETCTL_USAGE;
@@ -328,7 +348,9 @@ int remove_vm_main(struct netctl *ctx, int argc, char **argv)
 	if (rc != NETCTL_OK)
 		return rc;
 	printf("%s: vm %s removed\n", ctx->conf, argv[1]);
-	return edit_apply(ctx);
+	/* its rules are gone first: a frame that still comes in is dropped */
+	rc = edit_apply(ctx);
+	return rc == NETCTL_OK ? edit_link(ctx, "unplug", argv[1]) : rc;
 }
 
 /* ---- netctl edit ---- */

@@ -31,8 +31,8 @@ NETCTL_COMMAND(down_main, "down", "", "Stop the app VMs' links, the firewallvm, 
 NETCTL_COMMAND(appliances_main, "appliances", "[--json]", "Which appliances and links are running.", 3);
 NETCTL_COMMAND(vm_args_main, "vm-args", "VM [--memory SIZE]",
 	       "The QEMU arguments that attach app VM VM to its link.", 4);
-NETCTL_COMMAND(plug_main, "plug", "VM", "Start VM's link and hot-plug it into the running firewallvm.", 5);
-NETCTL_COMMAND(unplug_main, "unplug", "VM", "Unplug VM's link from the firewallvm and stop the link.", 6);
+NETCTL_COMMAND(plug_main, "plug", "[--if-running] VM", "Start VM's link and hot-plug it into the running firewallvm.", 5);
+NETCTL_COMMAND(unplug_main, "unplug", "[--if-running] VM", "Unplug VM's link from the firewallvm and stop the link.", 6);
 
 int apply_main(struct netctl *ctx, int argc, char **argv);
 
@@ -649,10 +649,19 @@ int vm_args_main(struct netctl *ctx, int argc, char **argv)
 	return rc;
 }
 
+/* --if-running: nothing to do (and no error) when no firewallvm runs; what
+ * add-vm and remove-vm ask for after their apply. */
 static int plug_common(struct netctl *ctx, int argc, char **argv, bool plug)
 {
+	bool if_running = argc == 3 && strcmp(argv[1], "--if-running") == 0;
+	if (if_running) {
+		argv[1] = argv[2];
+		argc = 2;
+		if (!running(ctx, "firewallvm"))
+			return NETCTL_OK;
+	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: netctl %s VM\n", plug ? "plug" : "unplug");
+		fprintf(stderr, "usage: netctl %s [--if-running] VM\n", plug ? "plug" : "unplug");
 		return NETCTL_USAGE;
 	}
 	struct policy *p = netctl_load_policy(ctx, ctx->conf);
