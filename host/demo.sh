@@ -64,6 +64,17 @@ for vm in dev shopping untrusted com personal; do
 	probe "$vm" "the netvm (10.139.0.1)" "$(tb_tcp "$vm" 10.139.0.1 53)"
 done
 
+if [ -x "$DNSMASQ" ]; then
+	say "host names: shopping has 'allow dns' and 'allow tcp to shop.example.com port 443'"
+	probe shopping "https to 198.51.100.8, never resolved" "$(tb_tcp shopping 198.51.100.8 443)"
+	ans=$(tb_in vm-shopping busybox nslookup shop.example.com 10.137.0.1 2>/dev/null | awk '/^Address: / && !/:53$/ {a = $2} END {print a}' || true)
+	echo "shopping asks the firewall's DNS for shop.example.com: ${ans:-no answer}"
+	probe shopping "https to shop.example.com (${ans:-?})" "$(tb_tcp shopping "${ans:-198.51.100.8}" 443)"
+	probe shopping "ssh to the same address (tcp/22)" "$(tb_tcp shopping "${ans:-198.51.100.8}" 22)"
+	ans=$(tb_in vm-personal busybox nslookup shop.example.com 10.137.0.1 2>&1 | awk '/^Address: / && !/:53$/ {a = $2} END {print a}' || true)
+	echo "personal (no 'allow dns') asks the same: ${ans:-no answer}"
+fi
+
 say "netctl stats dev: what those tries counted"
 tb_netctl -c "$CONF" stats dev
 say "netctl allow personal tcp to 198.51.100.7 port 22 (edits the file, checks, applies)"

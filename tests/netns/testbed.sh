@@ -121,14 +121,17 @@ tb_up() { # CONF
 		done
 	done
 	# the upstream resolver the firewall forwards to (the netvm forwards DNS)
-	# rN.race.test: 40 names, 40 addresses, for resolve-then-connect at once
+	# rN.race.test: 40 names, 40 addresses, for resolve-then-connect at once;
+	# and two of examples/moat.conf's names, for make demo
 	if [ -x "$DNSMASQ" ]; then
 		local n race=()
 		for n in $(seq 100 139); do race+=("--address=/r$n.race.test/198.51.100.$n"); done
 		tb_bg up dns "$DNSMASQ" --keep-in-foreground --no-resolv --no-hosts \
 			--listen-address=10.139.0.1 --bind-interfaces --pid-file= --user=root \
 			--address=/a.test/198.51.100.7 --address=/b.test/198.51.100.8 \
-			--address=/c.test/198.51.100.9 "${race[@]}" --log-facility=-
+			--address=/c.test/198.51.100.9 "${race[@]}" \
+			--address=/shop.example.com/198.51.100.8 --address=/github.com/198.51.100.7 \
+			--log-facility=-
 	fi
 	while read -r name addr; do tb_link_vm "$name" "$addr"; done < <(tb_vms "$conf")
 }
