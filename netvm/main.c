@@ -1,6 +1,6 @@
 /* moat-netd: the network VM's daemon.
  *
- *   moat-netd --control PATH [--nic IFNAME|--nic-mac MAC]
+ *   moat-netd --control PATH [--host-control PATH] [--nic IFNAME|--nic-mac MAC]
  *             [--static ADDR/PREFIX --gateway ADDR] [--dns ADDR,...]
  *             [--run-dir DIR] [--dnsmasq PATH|none] [--udhcpc PATH]
  *   moat-netd --dhcp-event EVENT --control PATH    (udhcpc's script)
@@ -11,6 +11,10 @@
  * address (static, or udhcpc's lease) the forwarding ruleset replaces the
  * closed one in one transaction and dnsmasq answers the firewall's DNS. The
  * table has the persist flag: it stays when the daemon exits or dies.
+ *
+ * --control is the unix socket udhcpc's script (and a local --status) talks
+ * to; --host-control is the virtio-serial port netctl reaches from the host.
+ * Both are served by lib/ctlserver.c, without blocking, many clients at once.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,20 +36,21 @@
 #include "daemon.h"
 #include "batch.h"
 #include "ctl.h"
+#include "ctlserver.h"
 #include "netd.h"
 
 #define DEFAULT_RUN_DIR  "/run/moat-net"
 #define DEFAULT_DNSMASQ  "/usr/sbin/dnsmasq"
 #define DEFAULT_UDHCPC   "/bin/busybox"
 #define RETRY_MS         1000
-#define CLIENT_TIMEOUT_S 2
 
 struct netd {
 	struct nft_sock nft;
 	uint32_t seq;
 	struct netd_links *links;
-	int sigfd, listen_fd;
-	const char *control, *run_dir, *dnsmasq, *udhcpc;
+	int sigfd;
+	struct ctl_server *local, *host;
+	const char *control, *host_control, *run_dir, *dnsmasq, *udhcpc;
 	char self[PATH_MAX];
 	char nic[IFNAMSIZ];
 	const char *nic_mac;
@@ -64,7 +69,7 @@ struct netd {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: moat-netd --control PATH [--nic IFNAME|--nic-mac MAC]\n"
+		"usage: moat-netd --control PATH [--host-control PATH] [--nic IFNAME|--nic-mac MAC]\n"
 		"                 [--static ADDR/PREFIX --gateway ADDR] [--dns ADDR,...]\n"
 		"                 [--run-dir DIR] [--dnsmasq PATH|none] [--udhcpc PATH]\n"
 		"       moat-netd --control PATH --status | --subnets CIDR,...\n"
@@ -215,16 +220,14 @@ static void reconcile(struct netd *d)
 
 /* ---- control channel: one request per connection ---- */
 
-static int reply(int fd, int status, const char *msg, const char *text)
+static void reply(struct ctl_client *cl, int status, const char *msg, const char *text)
 {
 	struct ctl_msg m;
 	ctl_msg_init(&m, CTL_REPLY);
-	int rc = -EMSGSIZE;
-	if (ctl_put_u32(&m, CTL_A_STATUS, (uint32_t)status) && ctl_put_str(&m, CTL_A_MESSAGE, msg) &&
-	    (!text || ctl_put_str(&m, CTL_A_TEXT, text)))
-		rc = ctl_send(fd, &m);
+	bool ok = ctl_put_u32(&m, CTL_A_STATUS, (uint32_t)status) && ctl_put_str(&m, CTL_A_MESSAGE, msg) &&
+		  (!text || ctl_put_str(&m, CTL_A_TEXT, text));
+	ctl_client_reply(cl, &m, ok);
 	ctl_msg_free(&m);
-	return rc;
 }
 
 static void status_text(struct netd *d, char *buf, size_t len)
@@ -262,7 +265,7 @@ static void status_text(struct netd *d, char *buf, size_t len)
 			 (unsigned long long)c.dropped_fwd, (unsigned long long)c.dropped_out);
 }
 
-static void do_subnets(struct netd *d, int fd, const char *text)
+static void do_subnets(struct netd *d, struct ctl_client *fd, const char *text)
 {
 	struct netd_net nets[NETD_MAX_NETS];
 	size_t n;
@@ -290,7 +293,7 @@ static void do_subnets(struct netd *d, int fd, const char *text)
 	      NULL);
 }
 
-static void do_dhcp(struct netd *d, int fd, const char *text)
+static void do_dhcp(struct netd *d, struct ctl_client *fd, const char *text)
 {
 	enum netd_event ev;
 	struct netd_lease l;
@@ -324,40 +327,23 @@ static void do_dhcp(struct netd *d, int fd, const char *text)
 	reply(fd, rc < 0 ? -rc : rc, rc ? strerror(rc < 0 ? -rc : rc) : "ok", NULL);
 }
 
-static void control_accept(struct netd *d)
+static void handle_request(void *arg, struct ctl_client *cl, uint16_t type, const uint8_t *f,
+			   size_t len)
 {
-	int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	/* a client that stalls costs at most this much of the loop */
-	struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_S };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	uint8_t *f;
-	size_t len;
-	int rc = ctl_recv(fd, &f, &len);
-	if (rc) {
-		if (rc == -EPROTO || rc == -EMSGSIZE)
-			reply(fd, -rc, "malformed message", NULL);
-		close(fd);
-		return;
-	}
-	uint16_t type = 0;
-	const char *why;
-	ctl_parse(f, len, &type, &why);   /* ctl_recv checked it */
+	struct netd *d = arg;
 	switch (type) {
 	case CTL_REQ_STATUS: {
 		char text[2048];
 		status_text(d, text, sizeof(text));
-		reply(fd, 0, d->open ? "forwarding" : "closed", text);
+		reply(cl, 0, d->open ? "forwarding" : "closed", text);
 		break;
 	}
-	case CTL_REQ_SUBNETS: do_subnets(d, fd, ctl_get_str(f, len, CTL_A_TEXT)); break;
-	case CTL_REQ_DHCP: do_dhcp(d, fd, ctl_get_str(f, len, CTL_A_TEXT)); break;
-	default: reply(fd, EOPNOTSUPP, "moat-netd does not take this request", NULL);
+	case CTL_REQ_SUBNETS: do_subnets(d, cl, ctl_get_str(f, len, CTL_A_TEXT)); break;
+	case CTL_REQ_DHCP: do_dhcp(d, cl, ctl_get_str(f, len, CTL_A_TEXT)); break;
+	default:
+		reply(cl, EOPNOTSUPP, "moat-netd does not take this request", NULL);
+		ctl_client_close(cl);
 	}
-	free(f);
-	close(fd);
 }
 
 /* ---- the loop ---- */
@@ -384,6 +370,11 @@ static int64_t earliest(int64_t a, int64_t b)
 	return !a ? b : !b ? a : a < b ? a : b;
 }
 
+static int min_timeout(int a, int b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
 static int run(struct netd *d)
 {
 	while (!d->stop) {
@@ -394,10 +385,16 @@ static int run(struct netd *d)
 			int64_t left = next - netd_now_ms();
 			timeout = left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
 		}
-		struct pollfd fds[2] = { { .fd = d->sigfd, .events = POLLIN },
-					 { .fd = d->listen_fd, .events = POLLIN } };
+		struct pollfd fds[1 + 2 * (1 + CTL_SERVER_MAX_CLIENTS)];
+		fds[0] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
+		size_t local_n = ctl_server_pollfds(d->local, fds + 1), host_n = 0;
+		if (d->host)
+			host_n = ctl_server_pollfds(d->host, fds + 1 + local_n);
+		timeout = min_timeout(timeout, ctl_server_timeout(d->local));
+		if (d->host)
+			timeout = min_timeout(timeout, ctl_server_timeout(d->host));
 		/* the one place the daemon sleeps */
-		if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+		if (poll(fds, 1 + local_n + host_n, timeout) < 0 && errno != EINTR) {
 			fprintf(stderr, "moat-netd: poll: %s\n", strerror(errno));
 			return 1;
 		}
@@ -405,8 +402,9 @@ static int run(struct netd *d)
 			signals_read(d);
 		if (d->stop)
 			break;
-		if (fds[1].revents & POLLIN)
-			control_accept(d);
+		ctl_server_event(d->local, fds + 1, local_n);
+		if (d->host)
+			ctl_server_event(d->host, fds + 1 + local_n, host_n);
 		int64_t now = netd_now_ms();
 		if (d->retry_at && now >= d->retry_at)
 			reconcile(d);
@@ -478,10 +476,11 @@ static int dhcp_event(const char *control, const char *event)
 
 int main(int argc, char **argv)
 {
-	enum { O_NIC = 256, O_NIC_MAC, O_STATIC, O_GATEWAY, O_DNS, O_RUN_DIR, O_DNSMASQ, O_UDHCPC,
+	enum { O_HOST_CONTROL = 255, O_NIC = 256, O_NIC_MAC, O_STATIC, O_GATEWAY, O_DNS, O_RUN_DIR, O_DNSMASQ, O_UDHCPC,
 	       O_DHCP_EVENT, O_STATUS, O_SUBNETS };
 	static const struct option opts[] = {
 		{ "control", required_argument, NULL, 'c' },
+		{ "host-control", required_argument, NULL, O_HOST_CONTROL },
 		{ "nic", required_argument, NULL, O_NIC },
 		{ "nic-mac", required_argument, NULL, O_NIC_MAC },
 		{ "static", required_argument, NULL, O_STATIC },
@@ -496,7 +495,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct netd d = { .sigfd = -1, .listen_fd = -1, .run_dir = DEFAULT_RUN_DIR,
+	struct netd d = { .sigfd = -1, .run_dir = DEFAULT_RUN_DIR,
 			  .dnsmasq = DEFAULT_DNSMASQ, .udhcpc = DEFAULT_UDHCPC, .use_dhcp = true };
 	const char *static_addr = NULL, *gateway = NULL, *dns = NULL, *event = NULL, *subnets = NULL;
 	bool status = false;
@@ -504,6 +503,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': d.control = optarg; break;
+		case O_HOST_CONTROL: d.host_control = optarg; break;
 		case O_NIC:
 			if (strlen(optarg) >= IFNAMSIZ || !*optarg) {
 				fprintf(stderr, "moat-netd: --nic %s: not an interface name\n", optarg);
@@ -594,24 +594,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, "moat-netd: rtnetlink: %s\n", strerror(errno));
 		goto cleanup;
 	}
-	d.listen_fd = daemon_listen_unix(d.control, 0);
-	if (d.listen_fd < 0) {
-		fprintf(stderr, "moat-netd: control channel %s: %s\n", d.control, strerror(errno));
+	d.local = ctl_server_open(d.control, "moat-netd", handle_request, &d);
+	if (!d.local)
 		goto cleanup;
+	if (d.host_control) {
+		d.host = ctl_server_open(d.host_control, "moat-netd", handle_request, &d);
+		if (!d.host)
+			goto cleanup;
 	}
 	if (strcmp(d.dnsmasq, "none") != 0 && !dns_enabled(&d))
 		fprintf(stderr, "moat-netd: %s is not there: no DNS for the firewall\n", d.dnsmasq);
-	fprintf(stderr, "moat-netd: listening on %s\n", d.control);
+	fprintf(stderr, "moat-netd: listening on %s%s%s\n", d.control, d.host ? " and " : "",
+		d.host ? d.host_control : "");
 	reconcile(&d);
 	rc = run(&d);
 
 cleanup:
 	child_clear(&d.udhcpc_child);
 	child_clear(&d.dnsmasq_child);
-	if (d.listen_fd >= 0) {
-		close(d.listen_fd);
-		unlink(d.control);
-	}
+	ctl_server_close(d.local);
+	ctl_server_close(d.host);
 	links_close(d.links);
 	if (d.sigfd >= 0)
 		close(d.sigfd);
