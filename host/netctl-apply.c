@@ -409,6 +409,7 @@ int status_main(struct netctl *ctx, int argc, char **argv)
 			printf("firewall: %s\n", msg);
 		printf("last recorded generation: %u%s\n", recorded,
 		       reply && recorded && gen != recorded ? " (not the one the firewall has)" : "");
+		netctl_status_netvm(ctx);
 		netctl_status_vms(ctx, reply != NULL);
 	}
 	free(reply);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -113,6 +115,48 @@ static void print_counters(const char *text, const char *vm)
 	}
 	printf("  vm   %-15s %" PRIu64 " packets matched its rules, %" PRIu64 " denied by default, %" PRIu64
 	       " spoofed\n", vm, rules, deny, spoof);
+}
+
+/* What moat-netd says about the netvm (its control port, run/netvm.ctl),
+ * when the appliances run. A netvm that does not answer within 2 s is
+ * reported, not waited for. */
+void netctl_status_netvm(const struct netctl *ctx)
+{
+	char path[4096];
+	struct stat sb;
+	if ((size_t)snprintf(path, sizeof(path), "%s/run/netvm.ctl", ctx->state_dir) >= sizeof(path) ||
+	    stat(path, &sb) < 0)
+		return;
+	int fd = ctl_connect(path);
+	uint8_t *reply = NULL;
+	size_t len = 0;
+	struct ctl_msg m;
+	ctl_msg_init(&m, CTL_REQ_STATUS);
+	if (fd >= 0) {
+		struct timeval tv = { .tv_sec = 2 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (ctl_send(fd, &m) < 0 || ctl_recv(fd, &reply, &len) < 0)
+			reply = NULL;
+		close(fd);
+	}
+	ctl_msg_free(&m);
+	const char *said = reply ? ctl_get_str(reply, len, CTL_A_MESSAGE) : NULL;
+	const char *text = reply ? ctl_get_str(reply, len, CTL_A_TEXT) : NULL;
+	if (!said) {
+		printf("netvm: not answering on %s\n", path);
+	} else {
+		printf("netvm: %s\n", said);
+		/* "state ..." repeats the first line */
+		for (const char *l = text; l && *l;) {
+			const char *nl = strchr(l, '\n');
+			int n = nl ? (int)(nl - l) : (int)strlen(l);
+			if (strncmp(l, "state ", 6) != 0)
+				printf("  %.*s\n", n, l);
+			l = nl ? nl + 1 : NULL;
+		}
+	}
+	free(reply);
 }
 
 void netctl_status_vms(const struct netctl *ctx, bool firewall_up)

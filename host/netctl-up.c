@@ -399,6 +399,63 @@ static bool apply_within(struct netctl *ctx, long deadline_ms)
 	return false;
 }
 
+/* The netvm routes the app subnet via the firewall: moat-netd's SUBNETS,
+ * in a child so a netvm that never answers cannot hold `up` past its
+ * deadline. Its answer is printed; no answer is a warning, not a failure:
+ * the firewall enforces the policy either way. */
+static void netvm_subnets(const struct netctl *ctx, const struct policy *p, long deadline_ms)
+{
+	char path[4096], net[MOAT_ADDR_STRLEN];
+	if (!(p->net.has & NET_HAS_SUBNET) || !run_file(ctx, path, sizeof(path), "netvm", "ctl"))
+		return;
+	addr_format(&p->net.subnet, net, sizeof(net));
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct ctl_msg m;
+		uint8_t *reply = NULL;
+		size_t len;
+		uint32_t st = 1;
+		ctl_msg_init(&m, CTL_REQ_SUBNETS);
+		int rc = 1;
+		for (;;) {
+			if (ctl_put_str(&m, CTL_A_TEXT, net) && ctl_call(path, &m, &reply, &len) == 0 &&
+			    ctl_get_u32(reply, len, CTL_A_STATUS, &st)) {
+				const char *said = ctl_get_str(reply, len, CTL_A_MESSAGE);
+				printf("the netvm: %s: %s\n", net, said ? said : "");
+				rc = st != 0;
+				break;
+			}
+			free(reply);
+			reply = NULL;
+			ctl_msg_free(&m);
+			ctl_msg_init(&m, CTL_REQ_SUBNETS);
+			sleep_ms(200);   /* not listening yet */
+		}
+		free(reply);
+		ctl_msg_free(&m);
+		fflush(stdout);
+		_exit(rc);
+	}
+	if (pid < 0)
+		return;
+	for (long t = 0;; t += 100) {
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			if (!WIFEXITED(st) || WEXITSTATUS(st))
+				fprintf(stderr, "netctl: warning: the netvm did not take the subnet %s\n", net);
+			return;
+		}
+		if (t >= deadline_ms)
+			break;
+		sleep_ms(100);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fprintf(stderr, "netctl: warning: the netvm never answered on %s: app VMs may get no internet "
+		"(see %s/run/netvm.console)\n", path, ctx->state_dir);
+}
+
 static bool control_reachable(const char *path)
 {
 	int fd = ctl_connect(path);
@@ -532,6 +589,7 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		printf("the firewall already enforces generation %u\n", gen);
 	else if (!apply_within(ctx, deadline - now_ms()))
 		goto out;
+	netvm_subnets(ctx, p, deadline - now_ms());
 	printf("moat is up: the firewall enforces the policy; app VMs may start\n");
 	if (o.notify && !notify_ready("policy loaded"))
 		goto out;

@@ -44,6 +44,8 @@ void netctl_json_str(FILE *out, const char *s);
 /* netctl status's per-VM lines: each link's moat-link counters and, when the
  * firewall answers, what it counted for each VM (netctl-status.c). */
 void netctl_status_vms(const struct netctl *ctx, bool firewall_up);
+/* netctl status: the netvm as moat-netd reports it (nothing when not up). */
+void netctl_status_netvm(const struct netctl *ctx);
 
 /* Read and check FILE; print every diagnostic to stderr. NULL on error. */
 struct policy *netctl_load_policy(const struct netctl *ctx, const char *file);
