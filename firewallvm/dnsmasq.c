@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "firewalld.h"
 #include "parts.h"
 
@@ -168,49 +169,6 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 	return b.s;
 }
 
-/* A dnsmasq that an earlier daemon started and left behind when it died
- * (dnsmasq drops to another user, which clears a parent-death signal) holds
- * port 53 and the old config: stop it, if its pid file names a dnsmasq
- * running our config file. */
-static void dm_stop_stale(const struct fw_dnsmasq *d)
-{
-	char path[DNSMASQ_DIR_MAX + 32], cmd[4096], want[DNSMASQ_DIR_MAX + 32];
-	snprintf(path, sizeof(path), "%s/dnsmasq.pid", d->run_dir);
-	FILE *f = fopen(path, "re");
-	int pid = 0;
-	if (!f)
-		return;
-	if (fscanf(f, "%d", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	if (pid <= 1)
-		return;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t n = read(fd, cmd, sizeof(cmd) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	for (ssize_t i = 0; i < n; i++)
-		if (!cmd[i])
-			cmd[i] = ' ';
-	cmd[n] = 0;
-	snprintf(want, sizeof(want), " --conf-file=%s ", d->conf);
-	if (!strstr(cmd, "dnsmasq") || !strstr(cmd, want))
-		return;
-	fprintf(stderr, "moat-firewalld: stopping dnsmasq %d, left running by an earlier daemon\n", pid);
-	kill(pid, SIGTERM);
-	for (int waited = 0; kill(pid, 0) == 0; waited += 10) {
-		if (waited == DNSMASQ_STOP_MS)
-			kill(pid, SIGKILL);
-		if (waited > 2 * DNSMASQ_STOP_MS)
-			break;
-		usleep(10000);
-	}
-}
-
 struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path)
 {
 	struct fw_dnsmasq *d = calloc(1, sizeof(*d));
@@ -225,7 +183,10 @@ struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path)
 		errno = n < 0 || (size_t)n >= sizeof(d->conf) ? ENAMETOOLONG : ENOMEM;
 		return NULL;
 	}
-	dm_stop_stale(d);
+	/* a dnsmasq a dead daemon left would hold port 53 with an old config */
+	char arg[DNSMASQ_DIR_MAX + 32];
+	snprintf(arg, sizeof(arg), "--conf-file=%s", d->conf);
+	daemon_stop_leftovers(arg, "moat-firewalld");
 	return d;
 }
 

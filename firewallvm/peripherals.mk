@@ -9,7 +9,7 @@ FWP_LIBS := $(NFT_LIBS) $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/d
 $(FWP_SRCS:%.c=$(T)/%.o) $(FWP_SRCS:%.c=$(F)/%.o) $(T)/tests/tools/fwparts.o: BASEFLAGS += $(FWP_CFLAGS)
 
 FWP_TESTS := $(T)/tests/test_fw_dnsmasq $(T)/tests/test_fw_nflog
-$(FWP_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(FWP_SRCS:%.c=$(T)/%.o) $(T)/libpolicy.a
+$(FWP_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(FWP_SRCS:%.c=$(T)/%.o) $(T)/lib/daemon.o $(T)/libpolicy.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(FWP_LIBS)
 UNIT_TESTS += $(FWP_TESTS)
 
@@ -17,7 +17,7 @@ $(F)/fuzz_nflog: $(F)/tests/fuzz/fuzz_nflog.o $(F)/firewallvm/nflog.o $(F)/libpo
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ $(NFT_LIBS)
 FUZZ_TARGETS += $(F)/fuzz_nflog
 
-$(T)/fwparts: $(T)/tests/tools/fwparts.o $(FWP_SRCS:%.c=$(T)/%.o) $(T)/libpolicy.a
+$(T)/fwparts: $(T)/tests/tools/fwparts.o $(FWP_SRCS:%.c=$(T)/%.o) $(T)/lib/daemon.o $(T)/libpolicy.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ $(FWP_LIBS)
 CHECKS += tests/netns/firewalld-parts
 CHECK_DEPS += $(T)/fwparts

@@ -1,11 +1,17 @@
 /* daemon.c: the start-up pieces both appliance daemons share. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -48,4 +54,52 @@ int daemon_signals_open(void)
 		return -1;
 	signal(SIGPIPE, SIG_IGN);
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+/* Whether process PID's command line has the argument ARG. */
+static bool has_arg(const char *pid, const char *arg)
+{
+	char path[64], buf[8192];
+	snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	for (const char *a = buf; a < buf + n; a += strlen(a) + 1)
+		if (strcmp(a, arg) == 0)
+			return true;
+	return false;
+}
+
+int daemon_stop_leftovers(const char *arg, const char *who)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	pid_t self = getpid();
+	int stopped = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 1 || pid == self || !has_arg(e->d_name, arg))
+			continue;
+		fprintf(stderr, "%s: stopping pid %ld (%s), left running by an earlier daemon\n", who, pid,
+			arg);
+		kill((pid_t)pid, SIGTERM);
+		for (int ms = 0; kill((pid_t)pid, 0) == 0 && ms < 4000; ms += 10) {
+			if (ms == 2000)
+				kill((pid_t)pid, SIGKILL);
+			/* our own child (a zombie) answers kill(0) until reaped */
+			waitpid((pid_t)pid, NULL, WNOHANG);
+			usleep(10000);
+		}
+		stopped++;
+	}
+	closedir(d);
+	return stopped;
 }

@@ -12,4 +12,11 @@ int daemon_listen_unix(const char *path, int flags);
  * signalfd; SIGPIPE ignored. -1 with errno on failure. */
 int daemon_signals_open(void);
 
+/* Stop (SIGTERM, then SIGKILL after 2 s) every process whose command line has
+ * the argument ARG: a child that a daemon which died left running (dnsmasq
+ * changes its user and group, which clears a parent-death signal), still
+ * holding its port and an old config. WHO names the daemon in the log.
+ * Returns how many were stopped. */
+int daemon_stop_leftovers(const char *arg, const char *who);
+
 #endif
