@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "daemon.h"
 #include "netctl.h"
 #include "qemu.h"
 #include "qmp.h"
@@ -91,7 +92,7 @@ static bool run_file(const struct netctl *ctx, char *buf, size_t len, const char
  * recycled by something else does not count. */
 static bool pid_is(pid_t pid, const char *name)
 {
-	char path[64], buf[8192], stat[512];
+	char path[64], stat[512];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -101,19 +102,7 @@ static bool pid_is(pid_t pid, const char *name)
 	char *rp = ok ? strrchr(stat, ')') : NULL;
 	if (!rp || rp[1] != ' ' || rp[2] == 'Z' || rp[2] == 'X')
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	for (char *s = buf; s < buf + n; s += strlen(s) + 1)
-		if (strcmp(s, name) == 0)
-			return true;
-	return false;
+	return daemon_pid_has_arg(pid, name);
 }
 
 /* The pid in NAME's pidfile if that process runs, else 0. */

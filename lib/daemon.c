@@ -56,11 +56,10 @@ int daemon_signals_open(void)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-/* Whether process PID's command line has the argument ARG. */
-static bool has_arg(const char *pid, const char *arg)
+bool daemon_pid_has_arg(long pid, const char *arg)
 {
 	char path[64], buf[8192];
-	snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
@@ -86,7 +85,7 @@ int daemon_stop_leftovers(const char *arg, const char *who)
 	while ((e = readdir(d))) {
 		char *end;
 		long pid = strtol(e->d_name, &end, 10);
-		if (*end || pid <= 1 || pid == self || !has_arg(e->d_name, arg))
+		if (*end || pid <= 1 || pid == self || !daemon_pid_has_arg(pid, arg))
 			continue;
 		fprintf(stderr, "%s: stopping pid %ld (%s), left running by an earlier daemon\n", who, pid,
 			arg);

@@ -3,6 +3,8 @@
 #ifndef MOAT_DAEMON_H
 #define MOAT_DAEMON_H
 
+#include <stdbool.h>
+
 /* A unix socket listening at PATH, mode 0600. A socket left there by a daemon
  * that died is replaced; anything else at PATH is an error (EADDRINUSE).
  * FLAGS: extra socket(2) type flags (SOCK_NONBLOCK). fd, or -1 with errno. */
@@ -11,6 +13,9 @@ int daemon_listen_unix(const char *path, int flags);
 /* SIGTERM, SIGINT and SIGCHLD blocked and delivered through the returned
  * signalfd; SIGPIPE ignored. -1 with errno on failure. */
 int daemon_signals_open(void);
+
+/* Whether process PID's command line has the argument ARG (whole). */
+bool daemon_pid_has_arg(long pid, const char *arg);
 
 /* Stop (SIGTERM, then SIGKILL after 2 s) every process whose command line has
  * the argument ARG: a child that a daemon which died left running (dnsmasq
