@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "firewalld.h"
+#include "nlroute.h"
 
+#define WHO "moat-firewalld"
 #define FW_VM_MAC_PREFIX "\x02\x6d\x66\x00"   /* default firewall-side MACs */
 
 /* What a link was last set up as: links that already are need no netlink. */
@@ -97,138 +99,17 @@ static int fi_sysctl(const char *fmt, const char *name, const char *value)
 	return err;
 }
 
-static struct rtnl_link *fi_find_mac(struct nl_cache *cache, const uint8_t mac[6])
-{
-	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct rtnl_link *l = (struct rtnl_link *)o;
-		struct nl_addr *a = rtnl_link_get_addr(l);
-		if (a && nl_addr_get_len(a) == 6 && memcmp(nl_addr_get_binary_addr(a), mac, 6) == 0)
-			return l;
-	}
-	return NULL;
-}
-
 static int fi_fail(const char *what, const char *name, int nlerr)
 {
 	fprintf(stderr, "moat-firewalld: %s %s: %s\n", what, name, nl_geterror(nlerr));
 	return -EIO;
 }
 
-/* Name NAME and up, renaming only when it has another name (a link must be
- * down to be renamed). */
-static int fi_name_up(struct fw_ifaces *fi, struct nl_cache *cache, struct rtnl_link *l,
-		      const char *name)
+static struct in_addr in4(const struct addr *a)
 {
-	int err;
-	bool rename = strcmp(rtnl_link_get_name(l), name) != 0;
-	if (rename) {
-		struct rtnl_link *other = rtnl_link_get_by_name(cache, name);
-		if (other) {
-			bool same = rtnl_link_get_ifindex(other) == rtnl_link_get_ifindex(l);
-			rtnl_link_put(other);
-			if (!same) {
-				fprintf(stderr, "moat-firewalld: cannot rename %s to %s: another link has that name\n",
-					rtnl_link_get_name(l), name);
-				return -EEXIST;
-			}
-		}
-	}
-	if (!rename && (rtnl_link_get_flags(l) & IFF_UP))
-		return 0;
-	struct rtnl_link *chg = rtnl_link_alloc();
-	if (!chg)
-		return -ENOMEM;
-	if (rename && (rtnl_link_get_flags(l) & IFF_UP)) {
-		rtnl_link_unset_flags(chg, IFF_UP);
-		if ((err = rtnl_link_change(fi->sk, l, chg, 0)) < 0)
-			goto fail;
-		rtnl_link_put(chg);
-		if (!(chg = rtnl_link_alloc()))
-			return -ENOMEM;
-	}
-	if (rename)
-		rtnl_link_set_name(chg, name);
-	rtnl_link_set_flags(chg, IFF_UP);
-	if ((err = rtnl_link_change(fi->sk, l, chg, 0)) < 0)
-		goto fail;
-	rtnl_link_put(chg);
-	return 0;
-fail:
-	rtnl_link_put(chg);
-	return fi_fail("bring up", name, err);
-}
-
-static struct nl_addr *fi_addr(const struct addr *a, int prefix)
-{
-	struct nl_addr *n = nl_addr_build(a->family, a->bytes, a->family == AF_INET ? 4 : 16);
-	if (n)
-		nl_addr_set_prefixlen(n, prefix);
-	return n;
-}
-
-static int fi_add_addr(struct fw_ifaces *fi, int ifindex, const char *name, const struct addr *a,
-		       int prefix, unsigned flags)
-{
-	struct rtnl_addr *ra = rtnl_addr_alloc();
-	struct nl_addr *local = fi_addr(a, prefix);
-	struct addr b = *a;
-	for (int i = prefix; i < 32; i++)
-		b.bytes[i / 8] |= (uint8_t)(0x80 >> (i % 8));
-	struct nl_addr *bcast = fi_addr(&b, 32);
-	int err = -ENOMEM;
-	if (ra && local && bcast) {
-		rtnl_addr_set_ifindex(ra, ifindex);
-		rtnl_addr_set_family(ra, AF_INET);
-		rtnl_addr_set_local(ra, local);
-		rtnl_addr_set_prefixlen(ra, prefix);
-		rtnl_addr_set_broadcast(ra, bcast);
-		rtnl_addr_set_flags(ra, flags);
-		err = rtnl_addr_add(fi->sk, ra, NLM_F_REPLACE);
-		if (err < 0)
-			err = fi_fail("address on", name, err);
-	}
-	nl_addr_put(local);
-	nl_addr_put(bcast);
-	rtnl_addr_put(ra);
-	return err;
-}
-
-/* DST/PLEN through IFINDEX, via GATEWAY when not NULL, from SRC when not NULL. */
-static int fi_add_route(struct fw_ifaces *fi, int ifindex, const char *name, const struct addr *dst,
-			int plen, const struct addr *gateway, const struct addr *src)
-{
-	struct rtnl_route *rt = rtnl_route_alloc();
-	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-	struct nl_addr *d = fi_addr(dst, plen);
-	struct nl_addr *g = gateway ? fi_addr(gateway, 32) : NULL;
-	struct nl_addr *s = src ? fi_addr(src, 32) : NULL;
-	int err = -ENOMEM;
-	if (!rt || !nh || !d || (gateway && !g) || (src && !s))
-		goto out;
-	rtnl_route_set_family(rt, AF_INET);
-	rtnl_route_set_table(rt, RT_TABLE_MAIN);
-	rtnl_route_set_protocol(rt, RTPROT_STATIC);
-	rtnl_route_set_type(rt, RTN_UNICAST);
-	rtnl_route_set_scope(rt, gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
-	rtnl_route_set_dst(rt, d);
-	if (s)
-		rtnl_route_set_pref_src(rt, s);
-	rtnl_route_nh_set_ifindex(nh, ifindex);
-	if (g)
-		rtnl_route_nh_set_gateway(nh, g);
-	rtnl_route_add_nexthop(rt, nh);
-	nh = NULL;   /* the route owns it */
-	err = rtnl_route_add(fi->sk, rt, NLM_F_REPLACE);
-	if (err < 0)
-		err = fi_fail("route on", name, err);
-out:
-	if (nh)
-		rtnl_route_nh_free(nh);
-	nl_addr_put(d);
-	nl_addr_put(g);
-	nl_addr_put(s);
-	rtnl_route_put(rt);
-	return err;
+	struct in_addr v;
+	memcpy(&v, a->bytes, 4);
+	return v;
 }
 
 static bool fi_is_done(const struct fw_ifaces *fi, const struct fi_done *want)
@@ -252,11 +133,13 @@ static int fi_sync_vm(struct fw_ifaces *fi, struct nl_cache *cache, struct rtnl_
 	    fi_is_done(fi, done))
 		return 0;
 	int err;
-	if ((err = fi_name_up(fi, cache, l, v->name)) < 0 ||
+	struct in_addr gw = in4(&done->gw);
+	if ((err = nlr_name_up(fi->sk, cache, l, v->name, WHO)) < 0 ||
 	    (err = fi_sysctl("/proc/sys/net/ipv4/conf/%s/proxy_arp", v->name, "1")) < 0 ||
-	    (err = fi_add_addr(fi, done->ifindex, v->name, &done->gw, done->prefix,
-			       IFA_F_NOPREFIXROUTE)) < 0 ||
-	    (err = fi_add_route(fi, done->ifindex, v->name, &v->addr, 32, NULL, &done->gw)) < 0) {
+	    (err = nlr_addr4(fi->sk, done->ifindex, v->name, gw, done->prefix, IFA_F_NOPREFIXROUTE,
+			     WHO)) < 0 ||
+	    (err = nlr_route4(fi->sk, done->ifindex, v->name, in4(&v->addr), 32, NULL, &gw, false,
+			      WHO)) < 0) {
 		done->ifindex = 0;
 		return err;
 	}
@@ -275,11 +158,11 @@ static int fi_sync_uplink(struct fw_ifaces *fi, struct nl_cache *cache, struct r
 	if (strcmp(rtnl_link_get_name(l), RS_UPLINK_IF) == 0 && (rtnl_link_get_flags(l) & IFF_UP) &&
 	    fi_is_done(fi, done))
 		return 0;
-	struct addr any = { .family = AF_INET, .prefix = 0 };
+	struct in_addr any = { 0 }, gw = in4(&done->gw);
 	int err;
-	if ((err = fi_name_up(fi, cache, l, RS_UPLINK_IF)) < 0 ||
-	    (err = fi_add_addr(fi, done->ifindex, RS_UPLINK_IF, &done->addr, 30, 0)) < 0 ||
-	    (err = fi_add_route(fi, done->ifindex, RS_UPLINK_IF, &any, 0, &done->gw, NULL)) < 0) {
+	if ((err = nlr_name_up(fi->sk, cache, l, RS_UPLINK_IF, WHO)) < 0 ||
+	    (err = nlr_addr4(fi->sk, done->ifindex, RS_UPLINK_IF, in4(&done->addr), 30, 0, WHO)) < 0 ||
+	    (err = nlr_route4(fi->sk, done->ifindex, RS_UPLINK_IF, any, 0, &gw, NULL, false, WHO)) < 0) {
 		done->ifindex = 0;
 		return err;
 	}
@@ -337,7 +220,7 @@ int fw_ifaces_sync(struct fw_ifaces *fi, const struct policy *p)
 	size_t ndone = 0;
 	uint8_t mac[6];
 	const uint8_t uplink_mac[6] = { 0x02, 0x6d, 0x66, 0xff, 0xff, 0x01 };
-	struct rtnl_link *l = fi_find_mac(cache, uplink_mac);
+	struct rtnl_link *l = nlr_find_mac(cache, uplink_mac);
 	if (l) {
 		int e = fi_sync_uplink(fi, cache, l, &done[ndone]);
 		if (e < 0)
@@ -347,7 +230,7 @@ int fw_ifaces_sync(struct fw_ifaces *fi, const struct policy *p)
 	}
 	for (size_t i = 0; i < n; i++) {
 		policy_firewall_mac(&p->vms[i], mac);
-		if (!(l = fi_find_mac(cache, mac)))
+		if (!(l = nlr_find_mac(cache, mac)))
 			continue;   /* configured when its link appears */
 		int e = fi_sync_vm(fi, cache, l, p, &p->vms[i], &done[ndone]);
 		if (e < 0) {

@@ -1,6 +1,7 @@
 # host/: netctl and what starts the appliances. lib/ holds what netctl shares
-# with the appliances' daemons (the control channel).
-LIB_SRCS := $(wildcard lib/*.c)
+# with the appliances' daemons (the control channel); not nlroute.c, which is
+# the daemons' alone (libnl).
+LIB_SRCS := $(filter-out lib/nlroute.c,$(wildcard lib/*.c))
 NETCTL_SRCS := $(wildcard host/netctl*.c) $(LIB_SRCS)
 
 $(B)/netctl: $(NETCTL_SRCS:%.c=$(B)/%.o) $(B)/libpolicy.a

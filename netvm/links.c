@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "netd.h"
+#include "nlroute.h"
 
 struct netd_links {
 	struct nl_sock *sk;
@@ -64,117 +65,23 @@ static struct rtnl_link *find(struct nl_cache *cache, const char *name, const ch
 	if (!mac)
 		return rtnl_link_get_by_name(cache, name);
 	uint8_t want[6];
-	if (!parse_mac(mac, want))
-		return NULL;
-	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct rtnl_link *l = (struct rtnl_link *)o;
-		struct nl_addr *a = rtnl_link_get_addr(l);
-		if (a && nl_addr_get_len(a) == 6 && memcmp(nl_addr_get_binary_addr(a), want, 6) == 0) {
-			nl_object_get(o);
-			return l;
-		}
-	}
-	return NULL;
-}
-
-/* Rename L to NAME (when NAME is not NULL and differs) and bring it up. */
-static int name_up(struct netd_links *k, struct rtnl_link *l, const char *name)
-{
-	bool rename = name && strcmp(rtnl_link_get_name(l), name) != 0;
-	if (!rename && (rtnl_link_get_flags(l) & IFF_UP))
-		return 0;
-	struct rtnl_link *chg = rtnl_link_alloc();
-	if (!chg)
-		return -ENOMEM;
-	int err = 0;
-	/* a link is renamed only while down */
-	if (rename && (rtnl_link_get_flags(l) & IFF_UP)) {
-		rtnl_link_unset_flags(chg, IFF_UP);
-		if ((err = rtnl_link_change(k->sk, l, chg, 0)) < 0)
-			goto out;
-		rtnl_link_put(chg);
-		if (!(chg = rtnl_link_alloc()))
-			return -ENOMEM;
-	}
-	if (rename)
-		rtnl_link_set_name(chg, name);
-	rtnl_link_set_flags(chg, IFF_UP);
-	err = rtnl_link_change(k->sk, l, chg, 0);
-out:
-	rtnl_link_put(chg);
-	return err < 0 ? fail("bringing up", rtnl_link_get_name(l), err) : 0;
-}
-
-static struct nl_addr *v4(struct in_addr a, int prefix)
-{
-	struct nl_addr *n = nl_addr_build(AF_INET, &a, 4);
-	if (n)
-		nl_addr_set_prefixlen(n, prefix);
-	return n;
+	struct rtnl_link *l = parse_mac(mac, want) ? nlr_find_mac(cache, want) : NULL;
+	if (l)
+		nl_object_get((struct nl_object *)l);
+	return l;
 }
 
 static int addr_add(struct netd_links *k, int ifindex, const char *name, struct netd_net net)
 {
-	struct rtnl_addr *ra = rtnl_addr_alloc();
-	struct nl_addr *local = v4(net.addr, net.prefix);
-	struct in_addr b = net.addr;
-	if (net.prefix < 32)
-		b.s_addr |= htonl(0xffffffffu >> net.prefix);
-	struct nl_addr *bcast = v4(b, 32);
-	int err = -ENOMEM;
-	if (ra && local && bcast) {
-		rtnl_addr_set_ifindex(ra, ifindex);
-		rtnl_addr_set_family(ra, AF_INET);
-		rtnl_addr_set_local(ra, local);
-		rtnl_addr_set_prefixlen(ra, net.prefix);
-		rtnl_addr_set_broadcast(ra, bcast);
-		err = rtnl_addr_add(k->sk, ra, NLM_F_REPLACE);
-		if (err < 0)
-			err = fail("address on", name, err);
-	}
-	nl_addr_put(local);
-	nl_addr_put(bcast);
-	if (ra)
-		rtnl_addr_put(ra);
-	return err;
+	return nlr_addr4(k->sk, ifindex, name, net.addr, net.prefix, 0, "moat-netd");
 }
 
 /* DST via GATEWAY (s_addr 0: on the link) out of IFINDEX; DEL removes it. */
 static int route(struct netd_links *k, int ifindex, const char *name, struct netd_net dst,
 		 struct in_addr gateway, bool del)
 {
-	struct rtnl_route *rt = rtnl_route_alloc();
-	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-	struct nl_addr *d = v4(dst.addr, dst.prefix);
-	struct nl_addr *g = gateway.s_addr ? v4(gateway, 32) : NULL;
-	int err = -ENOMEM;
-	if (!rt || !nh || !d || (gateway.s_addr && !g))
-		goto out;
-	rtnl_route_set_family(rt, AF_INET);
-	rtnl_route_set_table(rt, RT_TABLE_MAIN);
-	rtnl_route_set_protocol(rt, RTPROT_STATIC);
-	rtnl_route_set_type(rt, RTN_UNICAST);
-	rtnl_route_set_scope(rt, g ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
-	rtnl_route_set_dst(rt, d);
-	if (ifindex)
-		rtnl_route_nh_set_ifindex(nh, ifindex);
-	if (g)
-		rtnl_route_nh_set_gateway(nh, g);
-	rtnl_route_add_nexthop(rt, nh);
-	nh = NULL;
-	err = del ? rtnl_route_delete(k->sk, rt, 0) : rtnl_route_add(k->sk, rt, NLM_F_REPLACE);
-	if (err < 0 && !(del && (err == -NLE_OBJ_NOTFOUND || err == -NLE_NOADDR)))
-		err = fail(del ? "removing a route from" : "route on", name, err);
-	else
-		err = 0;
-out:
-	if (nh)
-		rtnl_route_nh_free(nh);
-	nl_addr_put(d);
-	nl_addr_put(g);
-	if (rt)
-		rtnl_route_put(rt);
-	return err;
+	return nlr_route4(k->sk, ifindex, name, dst.addr, dst.prefix, gateway.s_addr ? &gateway : NULL,
+			  NULL, del, "moat-netd");
 }
 
 static int link_cache(struct netd_links *k, struct nl_cache **cache)
@@ -194,7 +101,7 @@ int links_firewall(struct netd_links *k, const struct netd_net *nets, size_t n)
 		nl_cache_free(cache);
 		return -ENODEV;
 	}
-	err = name_up(k, l, NETD_FW_IF);
+	err = nlr_name_up(k->sk, cache, l, NETD_FW_IF, "moat-netd");
 	int ifindex = rtnl_link_get_ifindex(l);
 	rtnl_link_put(l);
 	nl_cache_free(cache);
@@ -232,7 +139,7 @@ int links_nic(struct netd_links *k, char name[IFNAMSIZ], const char *mac)
 		err = -ENAMETOOLONG;
 	} else {
 		strcpy(name, have);
-		err = name_up(k, l, NULL);
+		err = nlr_name_up(k->sk, NULL, l, NULL, "moat-netd");
 	}
 	rtnl_link_put(l);
 	nl_cache_free(cache);
