@@ -30,6 +30,8 @@ struct fi_done {
 	char name[IFNAMSIZ];
 	struct addr addr, gw;
 	uint8_t prefix;
+	struct addr addr6, gw6;    /* family 0: no IPv6 on the link */
+	uint8_t prefix6;
 };
 
 struct fw_ifaces {
@@ -129,6 +131,11 @@ static int fi_sync_vm(struct fw_ifaces *fi, struct nl_cache *cache, struct rtnl_
 	done->addr = v->addr;
 	policy_gateway(p, &done->gw);
 	done->prefix = p->net.subnet.prefix;
+	if ((p->net.has & NET_HAS_SUBNET6) && v->has_addr6) {
+		done->addr6 = v->addr6;
+		policy_gateway6(p, &done->gw6);
+		done->prefix6 = p->net.subnet6.prefix;
+	}
 	if (strcmp(rtnl_link_get_name(l), v->name) == 0 && (rtnl_link_get_flags(l) & IFF_UP) &&
 	    fi_is_done(fi, done))
 		return 0;
@@ -142,6 +149,21 @@ static int fi_sync_vm(struct fw_ifaces *fi, struct nl_cache *cache, struct rtnl_
 			      WHO)) < 0) {
 		done->ifindex = 0;
 		return err;
+	}
+	if (done->addr6.family) {
+		/* the same as IPv4: the gateway with the plan's prefix but no prefix
+		 * route, and one host route to the VM. A VM takes its address6 as
+		 * a /128 with the gateway as its router (what DHCPv6 gives), so
+		 * every other address is off its link and no NDP proxy is needed. */
+		struct in6_addr gw6, vm6;
+		memcpy(&gw6, done->gw6.bytes, 16);
+		memcpy(&vm6, done->addr6.bytes, 16);
+		if ((err = nlr_addr6(fi->sk, done->ifindex, v->name, &gw6, done->prefix6,
+				     IFA_F_NOPREFIXROUTE | IFA_F_NODAD, WHO)) < 0 ||
+		    (err = nlr_route6(fi->sk, done->ifindex, v->name, &vm6, 128, &gw6, WHO)) < 0) {
+			done->ifindex = 0;
+			return err;
+		}
 	}
 	return 0;
 }

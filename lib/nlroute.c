@@ -145,3 +145,67 @@ out:
 		rtnl_route_put(rt);
 	return err;
 }
+
+static struct nl_addr *v6(const struct in6_addr *a, int prefix)
+{
+	struct nl_addr *n = nl_addr_build(AF_INET6, a, 16);
+	if (n)
+		nl_addr_set_prefixlen(n, prefix);
+	return n;
+}
+
+int nlr_addr6(struct nl_sock *sk, int ifindex, const char *name, const struct in6_addr *addr,
+	      int prefix, unsigned flags, const char *who)
+{
+	struct rtnl_addr *ra = rtnl_addr_alloc();
+	struct nl_addr *local = v6(addr, prefix);
+	int err = -ENOMEM;
+	if (ra && local) {
+		rtnl_addr_set_ifindex(ra, ifindex);
+		rtnl_addr_set_family(ra, AF_INET6);
+		rtnl_addr_set_local(ra, local);
+		rtnl_addr_set_prefixlen(ra, prefix);
+		rtnl_addr_set_flags(ra, flags);
+		err = rtnl_addr_add(sk, ra, NLM_F_REPLACE);
+		if (err < 0)
+			err = nlr_fail(who, "IPv6 address on", name, err);
+	}
+	nl_addr_put(local);
+	if (ra)
+		rtnl_addr_put(ra);
+	return err;
+}
+
+int nlr_route6(struct nl_sock *sk, int ifindex, const char *name, const struct in6_addr *dst, int plen,
+	       const struct in6_addr *src, const char *who)
+{
+	struct rtnl_route *rt = rtnl_route_alloc();
+	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+	struct nl_addr *d = v6(dst, plen);
+	struct nl_addr *s = src ? v6(src, 128) : NULL;
+	int err = -ENOMEM;
+	if (!rt || !nh || !d || (src && !s))
+		goto out;
+	rtnl_route_set_family(rt, AF_INET6);
+	rtnl_route_set_table(rt, RT_TABLE_MAIN);
+	rtnl_route_set_protocol(rt, RTPROT_STATIC);
+	rtnl_route_set_type(rt, RTN_UNICAST);
+	rtnl_route_set_scope(rt, RT_SCOPE_UNIVERSE);
+	rtnl_route_set_dst(rt, d);
+	if (s)
+		rtnl_route_set_pref_src(rt, s);
+	rtnl_route_nh_set_ifindex(nh, ifindex);
+	rtnl_route_add_nexthop(rt, nh);
+	nh = NULL;   /* the route owns it */
+	err = rtnl_route_add(sk, rt, NLM_F_REPLACE);
+	if (err < 0)
+		err = nlr_fail(who, "IPv6 route on", name, err);
+out:
+	if (nh)
+		rtnl_route_nh_free(nh);
+	nl_addr_put(d);
+	nl_addr_put(s);
+	if (rt)
+		rtnl_route_put(rt);
+	return err;
+}

@@ -27,5 +27,11 @@ int nlr_addr4(struct nl_sock *sk, int ifindex, const char *name, struct in_addr 
  * not NULL; DEL removes it (a route that is not there is no error). */
 int nlr_route4(struct nl_sock *sk, int ifindex, const char *name, struct in_addr dst, int plen,
 	       const struct in_addr *gateway, const struct in_addr *src, bool del, const char *who);
+/* The same for IPv6: ADDR/PREFIX on IFINDEX; a route DST/PLEN on the link,
+ * from SRC when not NULL. */
+int nlr_addr6(struct nl_sock *sk, int ifindex, const char *name, const struct in6_addr *addr,
+	      int prefix, unsigned flags, const char *who);
+int nlr_route6(struct nl_sock *sk, int ifindex, const char *name, const struct in6_addr *dst, int plen,
+	       const struct in6_addr *src, const char *who);
 
 #endif
