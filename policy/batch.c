@@ -549,6 +549,15 @@ static bool chain_changed(const struct ruleset *old, const struct rs_chain *oc,
 	return sets_mark(nc) && new->vms[nc->vm].mark != old->vms[oc->vm].mark;
 }
 
+/* The chain of OTHER named like SELF's chain I, or NULL: first where it
+ * usually is (the same index: VMs keep their order), then by name. A
+ * one-VM change at 500 VMs looked up 8,000 chains by binary search. */
+static const struct rs_chain *counterpart(const struct ruleset *other, const struct ruleset *self,
+					  size_t i)
+{
+	return other ? ruleset_find_chain_near(other, self->chains[i].name, i) : NULL;
+}
+
 /* OLD may be NULL: everything in NEW is added. */
 static void ruleset_changes(struct nl_batch *b, const struct ruleset *old, const struct ruleset *new)
 {
@@ -556,7 +565,7 @@ static void ruleset_changes(struct nl_batch *b, const struct ruleset *old, const
 	const struct rs_set *os;
 
 	for (size_t i = 0; i < new->nchains; i++)
-		if (!ruleset_find_chain(old, new->chains[i].name))
+		if (!counterpart(old, new, i))
 			chain_msg(b, NFT_MSG_NEWCHAIN, &new->chains[i]);
 	for (size_t i = 0; i < new->nsets; i++)
 		if (!ruleset_find_set(old, new->sets[i].name))
@@ -567,13 +576,13 @@ static void ruleset_changes(struct nl_batch *b, const struct ruleset *old, const
 			elems_diff(b, NFT_MSG_DELSETELEM, &old->sets[i], os);
 	for (size_t i = 0; old && i < old->nchains; i++) {
 		oc = &old->chains[i];
-		const struct rs_chain *nc = ruleset_find_chain(new, oc->name);
+		const struct rs_chain *nc = counterpart(new, old, i);
 		if (!nc || chain_changed(old, oc, new, nc))
 			flush_chain_msg(b, oc);
 	}
 	for (size_t i = 0; i < new->nchains; i++) {
 		const struct rs_chain *nc = &new->chains[i];
-		oc = ruleset_find_chain(old, nc->name);
+		oc = counterpart(old, new, i);
 		if (!oc || chain_changed(old, oc, new, nc))
 			chain_rules(b, new, nc);
 	}
@@ -583,7 +592,7 @@ static void ruleset_changes(struct nl_batch *b, const struct ruleset *old, const
 		if (!ruleset_find_set(new, old->sets[i].name))
 			batch_set(b, NFT_MSG_DELSET, &old->sets[i]);
 	for (size_t i = 0; old && i < old->nchains; i++)
-		if (!ruleset_find_chain(new, old->chains[i].name))
+		if (!counterpart(new, old, i))
 			chain_msg(b, NFT_MSG_DELCHAIN, &old->chains[i]);
 }
 

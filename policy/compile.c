@@ -548,7 +548,7 @@ static bool forward_unchanged(const struct ruleset *rs, const struct ruleset *pr
 		char cn[RS_NAME_MAX];
 		snprintf(cn, sizeof(cn), "%s%s", prefixes[i], name);
 		const struct rs_chain *a = ruleset_find_chain(rs, cn);
-		const struct rs_chain *b = ruleset_find_chain(prev, cn);
+		const struct rs_chain *b = a ? ruleset_find_chain_near(prev, cn, (size_t)(a - rs->chains)) : NULL;
 		if (!a || !b || !ruleset_chain_equal(a, b))
 			return false;
 	}
@@ -650,7 +650,7 @@ static void reuse_chains(struct builder *b, const struct ruleset *prev, const st
 	for (size_t k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
 		char name[RS_NAME_MAX];
 		snprintf(name, sizeof(name), "%s%s", prefixes[k], v->name);
-		const struct rs_chain *from = ruleset_find_chain(prev, name);
+		const struct rs_chain *from = ruleset_find_chain_near(prev, name, b->rs->nchains);
 		struct rs_chain *c = chain_new(b, name, vm);
 		/* shared, not copied: an unchanged VM costs no memory traffic */
 		struct rs_chain *f = (struct rs_chain *)from;

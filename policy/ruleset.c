@@ -114,6 +114,13 @@ const struct rs_chain *ruleset_find_chain(const struct ruleset *rs, const char *
 	return i >= 0 ? &rs->chains[i] : NULL;
 }
 
+const struct rs_chain *ruleset_find_chain_near(const struct ruleset *rs, const char *name, size_t hint)
+{
+	if (rs && hint < rs->nchains && strcmp(rs->chains[hint].name, name) == 0)
+		return &rs->chains[hint];
+	return ruleset_find_chain(rs, name);
+}
+
 const struct rs_set *ruleset_find_set(const struct ruleset *rs, const char *name)
 {
 	long i = rs ? find(rs->set_order, rs->nsets, name, set_name, rs) : -1;

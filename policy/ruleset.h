@@ -179,6 +179,9 @@ void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_ch
 bool ruleset_chain_equal(const struct rs_chain *a, const struct rs_chain *b);
 
 const struct rs_chain *ruleset_find_chain(const struct ruleset *rs, const char *name);
+/* The same, trying index HINT first: where a chain usually is in a ruleset
+ * compiled from nearly the same policy (VMs keep their order). */
+const struct rs_chain *ruleset_find_chain_near(const struct ruleset *rs, const char *name, size_t hint);
 const struct rs_set *ruleset_find_set(const struct ruleset *rs, const char *name);
 int ruleset_find_vm(const struct ruleset *rs, const char *name);   /* -1: none */
 
