@@ -134,14 +134,31 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 		dm_printf(&b, "dhcp-option=option:router,%s\ndhcp-option=option:dns-server,%s\n",
 			  gw, gw);
 	}
+	bool v6 = p->net.has & NET_HAS_SUBNET6;
+	if (v6 && p->nvms > 0) {
+		/* address6 by DHCPv6, static by MAC; the router by RA. The prefix is
+		 * announced off-link: a VM sends everything, its neighbours' packets
+		 * too, through the firewall, and no NDP proxy is needed */
+		a = p->net.subnet6;
+		a.prefix = 128;
+		addr_format(&a, net, sizeof(net));
+		dm_printf(&b, "enable-ra\ndhcp-range=%s,static,off-link,%d,%s\n", net,
+			  p->net.subnet6.prefix, DNSMASQ_LEASE_TIME);
+	}
 	for (size_t i = 0; i < p->nvms; i++) {
 		const struct vm *v = &p->vms[i];
-		char mac[MOAT_MAC_STRLEN], ip[MOAT_ADDR_STRLEN];
+		char mac[MOAT_MAC_STRLEN], ip[MOAT_ADDR_STRLEN], ip6[MOAT_ADDR_STRLEN];
 		policy_format_mac(v->mac, mac, sizeof(mac));
 		addr_format(&v->addr, ip, sizeof(ip));
-		dm_printf(&b, "dhcp-host=%s,%s,%s\n", mac, ip, v->name);
+		if (v6 && v->has_addr6) {
+			struct addr a6 = v->addr6;
+			a6.prefix = 128;
+			addr_format(&a6, ip6, sizeof(ip6));
+			dm_printf(&b, "dhcp-host=%s,%s,[%s],%s\n", mac, ip, ip6, v->name);
+		} else {
+			dm_printf(&b, "dhcp-host=%s,%s,%s\n", mac, ip, v->name);
+		}
 	}
-	bool v6 = p->net.has & NET_HAS_SUBNET6;
 	for (size_t i = 0; i < p->nvms; i++)
 		for (size_t j = 0; j < p->vms[i].nrules; j++) {
 			const struct rule *ru = &p->vms[i].rules[j];

@@ -295,6 +295,14 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 135, "neighbour solicitation");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 136, "neighbour advertisement");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 128, "ping gateway");
+		/* its address6 by DHCPv6 (dnsmasq, static by MAC) */
+		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_UDP, 547, "DHCPv6");
+		if (vm_allows_dns(v)) {
+			struct addr gw6;
+			policy_gateway6(p, &gw6);
+			input_service(c, v, vm, AF_INET6, &gw6, IPPROTO_UDP, 53, "DNS");
+			input_service(c, v, vm, AF_INET6, &gw6, IPPROTO_TCP, 53, "DNS");
+		}
 	}
 	add_deny(p, c, v, vm, 0, 0, false, NULL, 0);
 }

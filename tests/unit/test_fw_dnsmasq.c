@@ -81,7 +81,10 @@ static void subnet6_sets_both_families_once_per_name(void **state)
 	assert_non_null(conf);
 	assert_non_null(strstr(conf, "dhcp-range=10.1.2.0,static,255.255.254.0,1h\n"));
 	assert_non_null(strstr(conf, "dhcp-option=option:router,10.1.2.1\n"));
-	assert_non_null(strstr(conf, "dhcp-host=02:00:00:00:00:01,10.1.3.20,a\n"));
+	/* IPv6: a's address6 by DHCPv6 with its IPv4 lease, the router by RA,
+	 * the prefix off-link; b has no address6 */
+	assert_non_null(strstr(conf, "enable-ra\ndhcp-range=fd00:1::,static,off-link,64,1h\n"));
+	assert_non_null(strstr(conf, "dhcp-host=02:00:00:00:00:01,10.1.3.20,[fd00:1::20],a\n"));
 	assert_non_null(strstr(conf, "dhcp-host=02:6d:61:00:02:07,10.1.2.7,b\n"));
 	assert_non_null(strstr(conf,
 		"nftset=/a.test/4#inet#moat-dns#h4_a.test,6#inet#moat-dns#h6_a.test\n"
