@@ -86,8 +86,12 @@ static void do_apply(struct fw_control *c, struct ctl_client *cl, const uint8_t 
 
 static void do_status(struct fw_control *c, struct ctl_client *cl)
 {
-	char sum[512];
+	char sum[1024];
 	summary(c->st, sum, sizeof(sum));
+	size_t n = strlen(sum);
+	if (c->st->names)
+		snprintf(sum + n, sizeof(sum) - n, "\nhost names: %lu addresses copied from dnsmasq; DNS answers %s",
+			 fw_names_copied(c->st->names), fw_names_hold(c->st->names));
 	struct ctl_msg m;
 	ctl_msg_init(&m, CTL_REPLY);
 	bool ok = ctl_put_u32(&m, CTL_A_STATUS, 0) && ctl_put_str(&m, CTL_A_MESSAGE, sum) &&

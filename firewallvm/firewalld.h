@@ -142,9 +142,8 @@ int fw_names_event(struct fw_names *n);
  * fw_names_queue_event copies every pending address, then lets them go. */
 int fw_names_queue_fd(const struct fw_names *n);
 int fw_names_queue_event(struct fw_names *n);
-/* Whether DNS answers can be held: the kernel has the nft queue expression
- * and the queue is bound. false for NULL. */
-bool fw_names_holds_dns(const struct fw_names *n);
+/* Whether and how the firewall's DNS answers are held, in words. */
+const char *fw_names_hold(const struct fw_names *n);
 /* Addresses copied so far. */
 unsigned long fw_names_copied(const struct fw_names *n);
 

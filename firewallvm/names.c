@@ -251,9 +251,12 @@ static bool hold_probe(struct fw_state *st, enum names_hold how)
 	return rc == 0;
 }
 
-bool fw_names_holds_dns(const struct fw_names *n)
+const char *fw_names_hold(const struct fw_names *n)
 {
-	return n && n->q;
+	if (!n || !n->q)
+		return "not held (the first connection to a new address may be refused)";
+	return n->hold == HOLD_NFT ? "held until their addresses are in (nft queue)"
+				   : "held until their addresses are in (xt NFQUEUE)";
 }
 
 int fw_names_queue_fd(const struct fw_names *n)
