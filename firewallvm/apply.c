@@ -244,10 +244,13 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 		goto cleanup;
 	}
 
-	ruleset_free(st->rs);
-	policy_free(st->policy);
-	free(st->text);
-	free(st->file);
+	/* what was in force is freed once the reply is out (fw_apply_release):
+	 * a 500-VM policy takes a millisecond or two to free */
+	fw_apply_release(st);
+	st->old_rs = st->rs;
+	st->old_policy = st->policy;
+	st->old_text = st->text;
+	st->old_file = st->file;
 	st->rs = rs;
 	st->policy = p;
 	st->text = text_copy;
@@ -285,6 +288,17 @@ cleanup:
 	free(text_copy);
 	free(file_copy);
 	return rc;
+}
+
+void fw_apply_release(struct fw_state *st)
+{
+	ruleset_free(st->old_rs);
+	policy_free(st->old_policy);
+	free(st->old_text);
+	free(st->old_file);
+	st->old_rs = NULL;
+	st->old_policy = NULL;
+	st->old_text = st->old_file = NULL;
 }
 
 int fw_apply(struct fw_state *st, const char *file, const char *text, uint32_t gen,

@@ -48,6 +48,10 @@ struct fw_state {
 	struct fw_ifaces *ifaces;  /* brought in line after each apply; NULL: left alone */
 	struct fw_dnsmasq *dnsmasq;
 	struct fw_names *names;    /* its side table follows each apply; NULL: none */
+	/* what was in force before the last apply, freed by fw_apply_release */
+	struct ruleset *old_rs;
+	struct policy *old_policy;
+	char *old_text, *old_file;
 	/* where the last apply spent its time, in ms, for the log */
 	double ms_check, ms_compile, ms_kernel, ms_save, ms_sync;
 };
@@ -60,6 +64,8 @@ int fw_load_closed(struct fw_state *st, char *err, size_t errlen);
  * refusal with the config line). Returns 0 or an errno. */
 int fw_apply(struct fw_state *st, const char *file, const char *text, uint32_t gen,
 	     char *err, size_t errlen);
+/* Free what an apply replaced (the loop calls it once replies are out). */
+void fw_apply_release(struct fw_state *st);
 /* Rules whose `until` passed since the last apply: re-apply the same text. */
 int fw_expire(struct fw_state *st, time_t now);
 /* At start: re-apply, as a whole load, the policy the state directory says was

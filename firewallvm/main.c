@@ -162,6 +162,7 @@ static int daemon_run(struct daemon *d)
 		if (queue_at >= 0 && fds[queue_at].revents)
 			fw_names_queue_event(d->names);
 		fw_control_event(d->control, fds + ctl_at, n - ctl_at);
+		fw_apply_release(&d->st);
 		if (d->st.next_expiry && time(NULL) >= d->st.next_expiry) {
 			uint32_t gen = d->st.generation;
 			if (fw_expire(&d->st, time(NULL)) == 0)
@@ -259,6 +260,7 @@ cleanup:
 		close(d.sigfd);
 	/* the table outlives this socket (persist) */
 	nft_sock_close(&d.nft);
+	fw_apply_release(&d.st);
 	ruleset_free(d.st.rs);
 	policy_free(d.st.policy);
 	free(d.st.text);
