@@ -4,6 +4,7 @@
  * rollback needs nothing from the firewall. */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
@@ -149,13 +150,77 @@ static const char *user_name(void)
 	return pw ? pw->pw_name : "?";
 }
 
-/* N.conf, then N.meta: "TIME\tUSER\tSUMMARY" */
-static bool gen_record(const struct netctl *ctx, uint32_t gen, const char *text, const char *summary)
+/* The copy of generation N is written, and flushed to disk by a thread,
+ * while the firewall applies it: the user does not wait for two things one
+ * after the other. It becomes N.conf only if the firewall took it. */
+struct gen_stage {
+	char tmp[4200], conf[4200];
+	int fd;
+	bool written;
+	int sync_err;
+	pthread_t thread;
+	bool started;
+};
+
+static void *gen_sync(void *arg)
 {
-	char dir[4096], conf[4200], meta[4200], line[META_MAX], when[MOAT_TIME_STRLEN];
-	if (!gen_path(ctx, dir, sizeof(dir), 0, NULL) || !gen_path(ctx, conf, sizeof(conf), gen, "conf") ||
-	    !gen_path(ctx, meta, sizeof(meta), gen, "meta"))
+	struct gen_stage *g = arg;
+	g->sync_err = fsync(g->fd) < 0 ? errno : 0;
+	return NULL;
+}
+
+static void gen_stage_start(const struct netctl *ctx, uint32_t gen, const char *text, struct gen_stage *g)
+{
+	char dir[4096];
+	memset(g, 0, sizeof(*g));
+	g->fd = -1;
+	if (!gen_path(ctx, dir, sizeof(dir), 0, NULL) || !mkdir_p(dir) ||
+	    !gen_path(ctx, g->conf, sizeof(g->conf), gen, "conf") ||
+	    (size_t)snprintf(g->tmp, sizeof(g->tmp), "%s.tmp", g->conf) >= sizeof(g->tmp))
+		return;
+	g->fd = open(g->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (g->fd < 0)
+		return;
+	size_t len = strlen(text);
+	bool ok = true;
+	for (size_t done = 0; ok && done < len;) {
+		ssize_t w = write(g->fd, text + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		ok = w > 0;
+		done += w > 0 ? (size_t)w : 0;
+	}
+	g->written = ok;
+	g->started = ok && pthread_create(&g->thread, NULL, gen_sync, g) == 0;
+}
+
+/* KEEP: the firewall took it. True when N.conf is there, flushed. */
+static bool gen_stage_finish(struct gen_stage *g, bool keep)
+{
+	if (g->started)
+		pthread_join(g->thread, NULL);
+	else if (g->fd >= 0 && g->written)
+		g->sync_err = fsync(g->fd) < 0 ? errno : 0;
+	bool ok = g->fd >= 0 && g->written && !g->sync_err;
+	if (g->fd >= 0 && close(g->fd) < 0)
+		ok = false;
+	ok = ok && keep && rename(g->tmp, g->conf) == 0;
+	if (!ok && g->fd >= 0)
+		unlink(g->tmp);
+	if (!ok && keep && !errno)
+		errno = g->sync_err ? g->sync_err : EIO;
+	return ok;
+}
+
+/* N.conf (staged while the firewall applied it), then N.meta:
+ * "TIME\tUSER\tSUMMARY" */
+static bool gen_record(const struct netctl *ctx, uint32_t gen, struct gen_stage *g, const char *summary)
+{
+	char dir[4096], meta[4200], line[META_MAX], when[MOAT_TIME_STRLEN];
+	if (!gen_path(ctx, dir, sizeof(dir), 0, NULL) || !gen_path(ctx, meta, sizeof(meta), gen, "meta")) {
+		gen_stage_finish(g, false);
 		return false;
+	}
 	struct tm tm;
 	gmtime_r(&ctx->now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -164,7 +229,8 @@ static bool gen_record(const struct netctl *ctx, uint32_t gen, const char *text,
 		n = (int)sizeof(line) - 1;   /* a summary is ours: cut at a line is fine here */
 		line[n - 1] = '\n';
 	}
-	if (!mkdir_p(dir) || !write_file(conf, text, strlen(text)) || !write_file(meta, line, (size_t)n)) {
+	errno = 0;
+	if (!gen_stage_finish(g, true) || !write_file(meta, line, (size_t)n)) {
 		fprintf(stderr, "netctl: recording generation %u in %s: %s\n", gen, dir, strerror(errno));
 		return false;
 	}
@@ -228,7 +294,11 @@ static int apply_text(struct netctl *ctx, const char *file, const char *text, si
 		fprintf(stderr, "%s: too large for one control message (1 MiB), nothing applied\n", file);
 		goto cleanup;
 	}
+	struct gen_stage stage;
+	gen_stage_start(ctx, gen, text, &stage);
 	reply = firewall_call(ctx, &m, &rlen);
+	if (!reply || reply_status(reply, rlen))
+		gen_stage_finish(&stage, false);
 	if (!reply)
 		goto cleanup;
 	if (reply_status(reply, rlen)) {
@@ -245,7 +315,7 @@ static int apply_text(struct netctl *ctx, const char *file, const char *text, si
 	const char *counts = last ? strstr(last, ": ") : NULL;
 	char summary[META_MAX];
 	snprintf(summary, sizeof(summary), "%s%s", summary_prefix, counts ? counts + 2 : "");
-	rc = gen_record(ctx, gen, text, summary) ? NETCTL_OK : NETCTL_FAILED;
+	rc = gen_record(ctx, gen, &stage, summary) ? NETCTL_OK : NETCTL_FAILED;
 
 cleanup:
 	free(reply);
