@@ -32,6 +32,18 @@ static void batch_done(struct nl_batch *b)
 	batch_free(b);
 }
 
+/* What is in force becomes what was: freed once the reply is out
+ * (fw_apply_release), since a 500-VM policy takes a millisecond or two to
+ * free. The caller puts the new state in place. */
+static void retire(struct fw_state *st)
+{
+	fw_apply_release(st);
+	st->old_rs = st->rs;
+	st->old_policy = st->policy;
+	st->old_text = st->text;
+	st->old_file = st->file;
+}
+
 /* ---- the fail-closed table ---- */
 
 static void closed_chain(struct rs_chain *c, const char *name, int hook, struct rs_rule *lo,
@@ -74,10 +86,7 @@ int fw_load_closed(struct fw_state *st, char *err, size_t errlen)
 		fw_names_resume(st->names);
 		return -rc;
 	}
-	ruleset_free(st->rs);
-	policy_free(st->policy);
-	free(st->text);
-	free(st->file);
+	retire(st);
 	st->rs = NULL;
 	st->policy = NULL;
 	st->text = st->file = NULL;
@@ -244,13 +253,7 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 		goto cleanup;
 	}
 
-	/* what was in force is freed once the reply is out (fw_apply_release):
-	 * a 500-VM policy takes a millisecond or two to free */
-	fw_apply_release(st);
-	st->old_rs = st->rs;
-	st->old_policy = st->policy;
-	st->old_text = st->text;
-	st->old_file = st->file;
+	retire(st);
 	st->rs = rs;
 	st->policy = p;
 	st->text = text_copy;

@@ -140,41 +140,44 @@ fail:
 	return false;
 }
 
-/* `netctl apply` lives in its own file; a binary built without it still
- * edits, and says what is left to do. */
-static int edit_apply(struct netctl *ctx)
+/* Run the netctl command ARGV[0] as if typed; -1 when this binary was built
+ * without it (each command lives in its own file). */
+static int edit_run(struct netctl *ctx, int argc, char **argv)
 {
 	for (const struct command *c = __start_netctl_cmds; c < __stop_netctl_cmds; c++) {
-		if (strcmp(c->name, "apply") != 0)
+		if (strcmp(c->name, argv[0]) != 0)
 			continue;
-		char *argv[] = { (char *)"apply", NULL };
 		optind = 0;
 		fflush(stdout);
-		if (c->fn(ctx, 1, argv) == NETCTL_OK)
-			return NETCTL_OK;
-		fprintf(stderr, "netctl: %s written; apply failed (netctl apply to retry)\n", ctx->conf);
-		return NETCTL_FAILED;
+		return c->fn(ctx, argc, argv);
 	}
-	printf("%s written; apply with netctl apply\n", ctx->conf);
-	return NETCTL_OK;
+	return -1;
+}
+
+/* A binary without `netctl apply` still edits, and says what is left to do. */
+static int edit_apply(struct netctl *ctx)
+{
+	char *argv[] = { (char *)"apply", NULL };
+	int rc = edit_run(ctx, 1, argv);
+	if (rc < 0) {
+		printf("%s written; apply with netctl apply\n", ctx->conf);
+		return NETCTL_OK;
+	}
+	if (rc != NETCTL_OK)
+		fprintf(stderr, "netctl: %s written; apply failed (netctl apply to retry)\n", ctx->conf);
+	return rc == NETCTL_OK ? NETCTL_OK : NETCTL_FAILED;
 }
 
 /* After add-vm or remove-vm is applied: the VM's link into a running
  * firewallvm, or out of it (netctl plug/unplug --if-running). */
 static int edit_link(struct netctl *ctx, const char *cmd, const char *vm)
 {
-	for (const struct command *c = __start_netctl_cmds; c < __stop_netctl_cmds; c++) {
-		if (strcmp(c->name, cmd) != 0)
-			continue;
-		char *argv[] = { (char *)cmd, (char *)"--if-running", (char *)vm, NULL };
-		optind = 0;
-		fflush(stdout);
-		if (c->fn(ctx, 3, argv) == NETCTL_OK)
-			return NETCTL_OK;
-		fprintf(stderr, "netctl: the policy is applied; netctl %s %s to retry the link\n", cmd, vm);
-		return NETCTL_FAILED;
-	}
-	return NETCTL_OK;
+	char *argv[] = { (char *)cmd, (char *)"--if-running", (char *)vm, NULL };
+	int rc = edit_run(ctx, 3, argv);
+	if (rc < 0 || rc == NETCTL_OK)
+		return NETCTL_OK;
+	fprintf(stderr, "netctl: the policy is applied; netctl %s %s to retry the link\n", cmd, vm);
+	return NETCTL_FAILED;
 }
 
 /* Check NEW, replace the file that held OLD, apply. Frees NEW. */
