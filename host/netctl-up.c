@@ -102,7 +102,18 @@ static bool pid_is(pid_t pid, const char *name)
 	char *rp = ok ? strrchr(stat, ')') : NULL;
 	if (!rp || rp[1] != ' ' || rp[2] == 'Z' || rp[2] == 'X')
 		return false;
-	return daemon_pid_has_arg(pid, name);
+	/* A process in the middle of an exec shows no arguments for a moment,
+	 * and an appliance started through a script is exec'd twice (env, then
+	 * its interpreter): look again before calling it gone. */
+	for (int tries = 0; tries < 50; tries++) {
+		if (daemon_pid_has_arg(pid, name))
+			return true;
+		if (!daemon_pid_has_args(pid))
+			usleep(2000);
+		else
+			return false;
+	}
+	return false;
 }
 
 /* The pid in NAME's pidfile if that process runs, else 0. */

@@ -56,22 +56,37 @@ int daemon_signals_open(void)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-bool daemon_pid_has_arg(long pid, const char *arg)
+/* PID's command line into BUF (NUL-separated, NUL-terminated); its length,
+ * 0 when it has none or is gone. */
+static ssize_t pid_cmdline(long pid, char *buf, size_t size)
 {
-	char path[64], buf[8192];
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		return 0;
+	ssize_t n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
-		return false;
+		return 0;
 	buf[n] = 0;
+	return n;
+}
+
+bool daemon_pid_has_arg(long pid, const char *arg)
+{
+	char buf[8192];
+	ssize_t n = pid_cmdline(pid, buf, sizeof(buf));
 	for (const char *a = buf; a < buf + n; a += strlen(a) + 1)
 		if (strcmp(a, arg) == 0)
 			return true;
 	return false;
+}
+
+bool daemon_pid_has_args(long pid)
+{
+	char buf[64];
+	return pid_cmdline(pid, buf, sizeof(buf)) > 0;
 }
 
 int daemon_stop_leftovers(const char *arg, const char *who)

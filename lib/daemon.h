@@ -16,6 +16,9 @@ int daemon_signals_open(void);
 
 /* Whether process PID's command line has the argument ARG (whole). */
 bool daemon_pid_has_arg(long pid, const char *arg);
+/* Whether it has any (not a process in the middle of an exec, nor a kernel
+ * thread). */
+bool daemon_pid_has_args(long pid);
 
 /* Stop (SIGTERM, then SIGKILL after 2 s) every process whose command line has
  * the argument ARG: a child that a daemon which died left running (dnsmasq
