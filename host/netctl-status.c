@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -127,19 +126,11 @@ void netctl_status_netvm(const struct netctl *ctx)
 	if ((size_t)snprintf(path, sizeof(path), "%s/run/netvm.ctl", ctx->state_dir) >= sizeof(path) ||
 	    stat(path, &sb) < 0)
 		return;
-	int fd = ctl_connect(path);
 	uint8_t *reply = NULL;
 	size_t len = 0;
 	struct ctl_msg m;
 	ctl_msg_init(&m, CTL_REQ_STATUS);
-	if (fd >= 0) {
-		struct timeval tv = { .tv_sec = 2 };
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		if (ctl_send(fd, &m) < 0 || ctl_recv(fd, &reply, &len) < 0)
-			reply = NULL;
-		close(fd);
-	}
+	ctl_call_within(path, &m, &reply, &len, 2000);
 	ctl_msg_free(&m);
 	const char *said = reply ? ctl_get_str(reply, len, CTL_A_MESSAGE) : NULL;
 	const char *text = reply ? ctl_get_str(reply, len, CTL_A_TEXT) : NULL;

@@ -399,61 +399,50 @@ static bool apply_within(struct netctl *ctx, long deadline_ms)
 	return false;
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* The netvm routes the app subnet via the firewall: moat-netd's SUBNETS,
- * in a child so a netvm that never answers cannot hold `up` past its
- * deadline. Its answer is printed; no answer is a warning, not a failure:
- * the firewall enforces the policy either way. */
+ * bounded by `up`'s deadline, so a netvm that never answers cannot hold it.
+ * Its answer is printed; no answer is a warning, not a failure: the
+ * firewall enforces the policy either way. */
 static void netvm_subnets(const struct netctl *ctx, const struct policy *p, long deadline_ms)
 {
 	char path[4096], net[MOAT_ADDR_STRLEN];
 	if (!(p->net.has & NET_HAS_SUBNET) || !run_file(ctx, path, sizeof(path), "netvm", "ctl"))
 		return;
 	addr_format(&p->net.subnet, net, sizeof(net));
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		struct ctl_msg m;
-		uint8_t *reply = NULL;
-		size_t len;
-		uint32_t st = 1;
-		ctl_msg_init(&m, CTL_REQ_SUBNETS);
-		int rc = 1;
-		for (;;) {
-			if (ctl_put_str(&m, CTL_A_TEXT, net) && ctl_call(path, &m, &reply, &len) == 0 &&
-			    ctl_get_u32(reply, len, CTL_A_STATUS, &st)) {
-				const char *said = ctl_get_str(reply, len, CTL_A_MESSAGE);
-				printf("the netvm: %s: %s\n", net, said ? said : "");
-				rc = st != 0;
-				break;
-			}
-			free(reply);
-			reply = NULL;
-			ctl_msg_free(&m);
-			ctl_msg_init(&m, CTL_REQ_SUBNETS);
-			sleep_ms(200);   /* not listening yet */
-		}
-		free(reply);
-		ctl_msg_free(&m);
-		fflush(stdout);
-		_exit(rc);
-	}
-	if (pid < 0)
-		return;
-	for (long t = 0;; t += 100) {
-		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			if (!WIFEXITED(st) || WEXITSTATUS(st))
-				fprintf(stderr, "netctl: warning: the netvm did not take the subnet %s\n", net);
-			return;
-		}
-		if (t >= deadline_ms)
+	struct ctl_msg m;
+	uint8_t *reply = NULL;
+	size_t len;
+	uint32_t st = 1;
+	ctl_msg_init(&m, CTL_REQ_SUBNETS);
+	int rc = -ETIMEDOUT;
+	long end = now_ms() + deadline_ms;
+	while (ctl_put_str(&m, CTL_A_TEXT, net) && now_ms() < end) {
+		rc = ctl_call_within(path, &m, &reply, &len, end - now_ms());
+		if (rc != -ENOENT && rc != -ECONNREFUSED)
 			break;
-		sleep_ms(100);
+		/* not listening yet */
+		ctl_msg_free(&m);
+		ctl_msg_init(&m, CTL_REQ_SUBNETS);
+		sleep_ms(200);
 	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	fprintf(stderr, "netctl: warning: the netvm never answered on %s: app VMs may get no internet "
-		"(see %s/run/netvm.console)\n", path, ctx->state_dir);
+	if (!rc && ctl_get_u32(reply, len, CTL_A_STATUS, &st)) {
+		const char *said = ctl_get_str(reply, len, CTL_A_MESSAGE);
+		printf("the netvm: %s: %s\n", net, said ? said : "");
+		if (st)
+			fprintf(stderr, "netctl: warning: the netvm did not take the subnet %s\n", net);
+	} else {
+		fprintf(stderr, "netctl: warning: the netvm never answered on %s: app VMs may get no internet "
+			"(see %s/run/netvm.console)\n", path, ctx->state_dir);
+	}
+	free(reply);
+	ctl_msg_free(&m);
 }
 
 static bool control_reachable(const char *path)
@@ -491,13 +480,6 @@ static bool notify_ready(const char *status)
 	if (fd >= 0)
 		close(fd);
 	return ok;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int up_main(struct netctl *ctx, int argc, char **argv)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -388,11 +389,22 @@ int ctl_recv(int fd, uint8_t **frame, size_t *len)
 
 int ctl_call(const char *path, const struct ctl_msg *req, uint8_t **reply, size_t *len)
 {
+	return ctl_call_within(path, req, reply, len, 0);
+}
+
+int ctl_call_within(const char *path, const struct ctl_msg *req, uint8_t **reply, size_t *len,
+		    long timeout_ms)
+{
 	*reply = NULL;
 	*len = 0;
 	int fd = ctl_connect(path);
 	if (fd < 0)
 		return fd;
+	if (timeout_ms > 0) {
+		struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	int err = ctl_send(fd, req);
 	if (!err)
 		err = ctl_recv(fd, reply, len);

@@ -78,5 +78,9 @@ int ctl_send(int fd, const struct ctl_msg *m);     /* 0 or -errno */
 int ctl_recv(int fd, uint8_t **frame, size_t *len);
 /* connect + send REQ + receive the reply (must be CTL_REPLY): 0 or -errno. */
 int ctl_call(const char *path, const struct ctl_msg *req, uint8_t **reply, size_t *len);
+/* The same, each send and read bounded by TIMEOUT_MS (0: none) on a socket:
+ * -EAGAIN when the other side does not answer in time. */
+int ctl_call_within(const char *path, const struct ctl_msg *req, uint8_t **reply, size_t *len,
+		    long timeout_ms);
 
 #endif
