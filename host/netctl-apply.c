@@ -112,6 +112,19 @@ static bool mkdir_p(const char *path)
 	}
 }
 
+static bool write_all(int fd, const char *data, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t w = write(fd, data + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		done += (size_t)w;
+	}
+	return true;
+}
+
 static bool write_file(const char *path, const char *data, size_t len)
 {
 	char tmp[4200];
@@ -122,15 +135,7 @@ static bool write_file(const char *path, const char *data, size_t len)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return false;
-	bool ok = true;
-	for (size_t done = 0; ok && done < len;) {
-		ssize_t w = write(fd, data + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		ok = w > 0;
-		done += w > 0 ? (size_t)w : 0;
-	}
-	ok = ok && fsync(fd) == 0;
+	bool ok = write_all(fd, data, len) && fsync(fd) == 0;
 	ok = close(fd) == 0 && ok;
 	ok = ok && rename(tmp, path) == 0;
 	if (!ok) {
@@ -181,17 +186,8 @@ static void gen_stage_start(const struct netctl *ctx, uint32_t gen, const char *
 	g->fd = open(g->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (g->fd < 0)
 		return;
-	size_t len = strlen(text);
-	bool ok = true;
-	for (size_t done = 0; ok && done < len;) {
-		ssize_t w = write(g->fd, text + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		ok = w > 0;
-		done += w > 0 ? (size_t)w : 0;
-	}
-	g->written = ok;
-	g->started = ok && pthread_create(&g->thread, NULL, gen_sync, g) == 0;
+	g->written = write_all(g->fd, text, strlen(text));
+	g->started = g->written && pthread_create(&g->thread, NULL, gen_sync, g) == 0;
 }
 
 /* KEEP: the firewall took it. True when N.conf is there, flushed. */
