@@ -164,9 +164,10 @@ tb_static() { # NAME ADDRESS: what DHCP would have given
 }
 
 # Reachability as the VM sees it: open | refused | unreachable | timeout
-tb_tcp() { # VM HOST PORT
-	local out
-	out=$(tb_in "vm-$1" timeout 3 socat -T 2 - "TCP:$2:$3,connect-timeout=2" <<<"ping" 2>&1)
+tb_tcp() { # VM HOST PORT (HOST an IPv4 or IPv6 address)
+	local out to="TCP:$2:$3"
+	[[ $2 == *:* ]] && to="TCP6:[$2]:$3"
+	out=$(tb_in "vm-$1" timeout 3 socat -T 2 - "$to,connect-timeout=2" <<<"ping" 2>&1)
 	case $out in
 	ping) echo open ;;
 	*"Connection refused"*) echo refused ;;
