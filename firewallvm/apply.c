@@ -14,8 +14,6 @@
 #include "batch.h"
 #include "firewalld.h"
 
-#define TABLE_FLAGS (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)
-
 static uint32_t next_seq;
 
 static struct nl_batch *batch_start(struct nl_batch *b)
@@ -78,7 +76,7 @@ int fw_load_closed(struct fw_state *st, char *err, size_t errlen)
 	struct ruleset rs = { .chains = chains, .nchains = 3 };
 
 	struct nl_batch b;
-	batch_ruleset_full(batch_start(&b), &rs, TABLE_FLAGS);
+	batch_ruleset_full(batch_start(&b), &rs, st->table_flags);
 	fw_names_pause(st->names);
 	int rc = nft_commit(st->nft, &b, err, errlen);
 	batch_done(&b);
@@ -223,7 +221,7 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	if (st->rs)
 		batch_ruleset_diff(&b, st->rs, rs);
 	else
-		batch_ruleset_full(&b, rs, TABLE_FLAGS);
+		batch_ruleset_full(&b, rs, st->table_flags);
 	char kmsg[1024];
 	fw_names_pause(st->names);
 	int krc = nft_commit(st->nft, &b, kmsg, sizeof(kmsg));

@@ -45,6 +45,7 @@ struct fw_state {
 	uint32_t generation;
 	time_t next_expiry;        /* earliest `until` still ahead, or 0 */
 	struct nft_sock *nft;
+	uint32_t table_flags;      /* nft_appliance_table_flags */
 	struct fw_ifaces *ifaces;  /* brought in line after each apply; NULL: left alone */
 	struct fw_dnsmasq *dnsmasq;
 	struct fw_names *names;    /* its side table follows each apply; NULL: none */

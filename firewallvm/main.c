@@ -208,6 +208,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d.st.nft = &d.nft;
+	d.st.table_flags = nft_appliance_table_flags(&d.nft);
+	if (!d.st.table_flags)
+		fprintf(stderr, "moat-firewalld: this kernel cannot keep an owned table after its owner (no "
+			"NFT_TABLE_F_PERSIST, Linux < 6.9): table inet moat is not owned, so that it stays in "
+			"force if moat-firewalld dies\n");
 	/* before the table, so a restored policy gets its resolved names back */
 	d.names = fw_names_open(&d.st);
 	if (!d.names)

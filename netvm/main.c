@@ -47,6 +47,7 @@
 struct netd {
 	struct nft_sock nft;
 	uint32_t seq;
+	uint32_t table_flags;        /* nft_appliance_table_flags */
 	struct netd_links *links;
 	int sigfd;
 	struct ctl_server *local, *host;
@@ -89,12 +90,12 @@ static int load(struct netd *d, bool open_table)
 {
 	struct nl_batch b;
 	batch_init(&b, d->seq);
-	if (open_table && !netd_batch_open(&b, d->nic)) {
+	if (open_table && !netd_batch_open(&b, d->nic, d->table_flags)) {
 		batch_free(&b);
 		return -ENAMETOOLONG;
 	}
 	if (!open_table)
-		netd_batch_closed(&b);
+		netd_batch_closed(&b, d->table_flags);
 	char err[1024];
 	int rc = nft_commit(&d->nft, &b, err, sizeof(err));
 	d->seq = b.seq;
@@ -577,6 +578,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d.seq = (uint32_t)time(NULL) | 1;
+	d.table_flags = nft_appliance_table_flags(&d.nft);
+	if (!d.table_flags)
+		fprintf(stderr, "moat-netd: this kernel cannot keep an owned table after its owner (no "
+			"NFT_TABLE_F_PERSIST, Linux < 6.9): table inet " NETD_TABLE " is not owned, so that it "
+			"stays in force if moat-netd dies\n");
 	if (load(&d, false))
 		goto cleanup;
 

@@ -70,14 +70,15 @@ void lease_format(const struct netd_lease *l, char *buf, size_t len);
 
 /* ---- ruleset.c ---- */
 
-/* The drop-everything table (flags owner|persist), replacing any old one:
- * only loopback passes. */
-void netd_batch_closed(struct nl_batch *b);
+/* The drop-everything table, created with TABLE_FLAGS (what
+ * nft_appliance_table_flags says), replacing any old one: only loopback
+ * passes. */
+void netd_batch_closed(struct nl_batch *b, uint32_t table_flags);
 /* The configured table, one transaction: masquerade and forwarding from the
  * firewall link out of NIC and the replies back; DNS and ping from the
  * firewall VM; the netvm's own DHCP and DNS on NIC. false: NIC's name does
  * not fit. */
-bool netd_batch_open(struct nl_batch *b, const char *nic);
+bool netd_batch_open(struct nl_batch *b, const char *nic, uint32_t table_flags);
 
 struct netd_counters {
 	uint64_t nat, forwarded, replies, dropped_in, dropped_fwd, dropped_out;

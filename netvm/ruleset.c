@@ -27,9 +27,7 @@
 #include "batch.h"
 #include "netd.h"
 
-#define TABLE_FLAGS  (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)
-
-static void table_msg(struct nl_batch *b, uint16_t type)
+static void table_msg(struct nl_batch *b, uint16_t type, uint32_t flags)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	if (!t)
@@ -37,7 +35,7 @@ static void table_msg(struct nl_batch *b, uint16_t type)
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NETD_TABLE);
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	if (type == NFT_MSG_NEWTABLE)
-		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, TABLE_FLAGS);
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
 	struct nlmsghdr *nlh = batch_msg(b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
 				   "table inet " NETD_TABLE);
 	nftnl_table_nlmsg_build_payload(nlh, t);
@@ -263,21 +261,21 @@ static void rule_drop(struct nl_batch *b, const char *chain, const char *comment
 	rule_msg(b, rule_new(chain, 0), comment, R_COUNT, NF_DROP);
 }
 
-static void closed_chains(struct nl_batch *b)
+static void closed_chains(struct nl_batch *b, uint32_t flags)
 {
-	table_msg(b, NFT_MSG_NEWTABLE);
-	table_msg(b, NFT_MSG_DELTABLE);
-	table_msg(b, NFT_MSG_NEWTABLE);
+	table_msg(b, NFT_MSG_NEWTABLE, flags);
+	table_msg(b, NFT_MSG_DELTABLE, 0);
+	table_msg(b, NFT_MSG_NEWTABLE, flags);
 	chain_msg(b, "input", "filter", NF_INET_LOCAL_IN, 0, true);
 	chain_msg(b, "forward", "filter", NF_INET_FORWARD, 0, true);
 	chain_msg(b, "output", "filter", NF_INET_LOCAL_OUT, 0, true);
 	rule_loopback(b, "input", NFT_META_IIFNAME);
 }
 
-void netd_batch_closed(struct nl_batch *b)
+void netd_batch_closed(struct nl_batch *b, uint32_t table_flags)
 {
 	batch_begin(b);
-	closed_chains(b);
+	closed_chains(b, table_flags);
 	rule_loopback(b, "output", NFT_META_OIFNAME);
 	rule_drop(b, "input", "dropped input");
 	rule_drop(b, "forward", "dropped forward");
@@ -285,12 +283,12 @@ void netd_batch_closed(struct nl_batch *b)
 	batch_end(b);
 }
 
-bool netd_batch_open(struct nl_batch *b, const char *nic)
+bool netd_batch_open(struct nl_batch *b, const char *nic, uint32_t table_flags)
 {
 	if (!*nic || strlen(nic) >= IFNAMSIZ)
 		return false;
 	batch_begin(b);
-	closed_chains(b);
+	closed_chains(b, table_flags);
 	chain_msg(b, "postrouting", "nat", NF_INET_POST_ROUTING, 100, false);
 
 	rule_established(b, "input", "replies");

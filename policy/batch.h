@@ -74,6 +74,14 @@ int nft_sock_open(struct nft_sock *s, bool dry_run);
 void nft_sock_close(struct nft_sock *s);
 int nft_commit(struct nft_sock *s, struct nl_batch *b, char *err, size_t errlen);
 
+/* The flags an appliance's own table is created with. Where the kernel has
+ * NFT_TABLE_F_PERSIST (Linux 6.9), OWNER | PERSIST: only the daemon's socket
+ * may change the table, and it stays in force when the daemon dies. On an
+ * older kernel (Debian 12's 6.1) an owned table is deleted with its owner, so
+ * a dead daemon would leave every VM unfiltered: there the table is not owned
+ * (0): failing closed comes before keeping other processes out. */
+uint32_t nft_appliance_table_flags(struct nft_sock *s);
+
 /* Send REQ (a GET request: its sequence number and NLM_F_DUMP are set here)
  * on a socket of its own and call CB (a libmnl data callback) on each message
  * of the answer. 0 or -errno (ENOENT: no such table or set). */

@@ -190,3 +190,23 @@ int nft_dump_rules(const char *table, int (*cb)(const struct nlmsghdr *nlh, void
 	nftnl_rule_free(r);
 	return nft_dump(nlh, cb, data);
 }
+
+uint32_t nft_appliance_table_flags(struct nft_sock *s)
+{
+	const uint32_t owned = NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST;
+	if (s->dry_run)
+		return owned;
+	/* create and delete a scratch table with both flags in one transaction:
+	 * nothing stays behind either way */
+	struct nl_batch b;
+	char err[256];
+	batch_init(&b, (uint32_t)time(NULL) | 1);
+	b.table = "moat-probe";
+	batch_begin(&b);
+	batch_table(&b, NFT_MSG_NEWTABLE, owned);
+	batch_table(&b, NFT_MSG_DELTABLE, 0);
+	batch_end(&b);
+	int rc = nft_commit(s, &b, err, sizeof(err));
+	batch_free(&b);
+	return rc == -EOPNOTSUPP ? 0 : owned;
+}

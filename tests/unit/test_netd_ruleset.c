@@ -45,7 +45,7 @@ static void test_closed(void **state)
 {
 	struct nl_batch b;
 	batch_init(&b, 0);
-	netd_batch_closed(&b);
+	netd_batch_closed(&b, NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST);
 	struct counts c = count(&b);
 	assert_int_equal(c.begin, 1);
 	assert_int_equal(c.end, 1);
@@ -66,7 +66,7 @@ static void test_open(void **state)
 {
 	struct nl_batch b;
 	batch_init(&b, 7);
-	assert_true(netd_batch_open(&b, "eth0"));
+	assert_true(netd_batch_open(&b, "eth0", NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST));
 	struct counts c = count(&b);
 	assert_int_equal(c.begin + c.end, 2);
 	assert_int_equal(c.newtable, 2);
@@ -84,8 +84,8 @@ static void test_open_bad_name(void **state)
 {
 	struct nl_batch b;
 	batch_init(&b, 0);
-	assert_false(netd_batch_open(&b, "a-name-far-too-long"));
-	assert_false(netd_batch_open(&b, ""));
+	assert_false(netd_batch_open(&b, "a-name-far-too-long", 0));
+	assert_false(netd_batch_open(&b, "", 0));
 	assert_int_equal(b.len, 0);
 	batch_free(&b);
 }
