@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -201,6 +202,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	/* every apply allocates and frees the same few MB (policy, ruleset,
+	 * batch): keep them mapped rather than fault in fresh zeroed pages each
+	 * time (page faults were a tenth of parsing a 500-VM policy) */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 
 	int err = nft_sock_open(&d.nft, false);
 	if (err) {
