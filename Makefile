@@ -4,6 +4,7 @@
 #   make deps       install the Debian packages the build and tests use
 #   make check      deps + build + every test (unit, golden, fuzz, netns, ...)
 #   make demo       the main job: show the product working
+#   make images     the appliance images and the test VM image (build/images/)
 #   make bench-*    benchmarks (never part of check)
 #
 # Each folder adds its sources and targets in its own module.mk, so the
@@ -41,6 +42,7 @@ include host/module.mk
 -include firewallvm/module.mk
 -include firewallvm/peripherals.mk
 -include netvm/module.mk
+-include guest-image/module.mk
 include tests/module.mk
 
 programs: $(PROGRAMS)
@@ -62,7 +64,8 @@ $(F)/%.o: %.c
 DEPS_PACKAGES := build-essential clang libclang-rt-14-dev pkg-config \
 	libnftnl-dev libmnl-dev libcmocka-dev nftables iproute2 util-linux \
 	liburing-dev libseccomp-dev dpdk dpdk-dev qemu-system-x86 qemu-utils \
-	busybox-static socat python3 libnl-3-dev libnl-route-3-dev
+	busybox-static socat python3 libnl-3-dev libnl-route-3-dev \
+	kmod cpio
 # package:command - needed only as a program on PATH (a machine may carry
 # its own build of it)
 DEPS_COMMANDS := dnsmasq-base:dnsmasq iperf3:iperf3
