@@ -26,16 +26,11 @@ $(LINK_FUZZ): $(F)/%: $(F)/tests/fuzz/%.o $(F)/liblink.a
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 FUZZ_TARGETS += $(LINK_FUZZ)
 
-CHECKS += tests/link/dpdk-interop tests/link/qemu-ipxe tests/link/hostile-frontend
-CHECK_DEPS += $(B)/moat-link
+CHECKS += tests/link/dpdk-interop tests/link/qemu-ipxe tests/link/hostile-frontend tests/link/qemu-linux
+CHECK_DEPS += $(B)/moat-link images
 
 bench-link: $(B)/moat-link
 	tests/bench/bench-link $(B)/moat-link
 
 .PHONY: bench-link
 
-# Two Linux guests through one link; needs linux-image-amd64, not in check yet.
-check-link-vm: $(B)/moat-link
-	tests/link/qemu-linux
-
-.PHONY: check-link-vm

@@ -1,0 +1,50 @@
+# Sourced by tests that boot the test app VM image (guest-image/build testvm)
+# under QEMU TCG: vm_start, vm_sh (a command in the guest's shell), vm_stop.
+# The caller owns $dir (scratch) and the pids+=() cleanup (tests/link/lib.sh
+# style); each VM's console goes to $dir/NAME.console.
+IMAGES=${IMAGES:-build/images}
+VM_MB=${VM_MB:-128}
+
+# vm_image_ok: the test VM image is built
+vm_image_ok() { [ -r "$IMAGES/testvm/vmlinuz" ] && [ -r "$IMAGES/testvm/initrd.img" ]; }
+
+# vm_start NAME APPEND ARGS...: boot the test VM NAME with APPEND added to
+# its kernel command line and ARGS (its NIC, and the shared memory vhost-user
+# needs: `netctl vm-args VM --memory ${VM_MB}M` gives both); its pid goes in
+# vm_pid_NAME (and pids).
+vm_start() {
+	local name=$1 append=$2; shift 2
+	rm -f "$dir/$name.console" "$dir/$name.sh"
+	qemu-system-x86_64 -accel tcg -machine q35 -m "$VM_MB" \
+		-nodefaults -no-user-config -display none -monitor none \
+		-kernel "$IMAGES/testvm/vmlinuz" -initrd "$IMAGES/testvm/initrd.img" \
+		-append "console=ttyS0 quiet panic=-1 $append" \
+		-serial "file:$dir/$name.console" -serial "unix:$dir/$name.sh,server=on,wait=off" \
+		"$@" >"$dir/$name.qemu" 2>&1 &
+	printf -v "vm_pid_$name" %s "$!"
+	pids+=("$!")
+}
+
+# vm_up NAME SECONDS: the guest has booted and its shell answers
+vm_up() {
+	local end=$((SECONDS + $2))
+	until grep -q "testvm: up" "$dir/$1.console" 2>/dev/null; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.5
+	done
+	vm_sh "$1" $((end - SECONDS + 5)) true
+}
+
+# vm_sh NAME SECONDS CMD: CMD's output and status, from inside the guest
+vm_sh() { tests/vm/guest-sh "$dir/$1.sh" "$2" "$3"; }
+
+# vm_stop NAME: kill it (no shutdown: the test is about what survives that)
+vm_stop() {
+	local v="vm_pid_$1"
+	kill -9 "${!v}" 2>/dev/null
+	wait "${!v}" 2>/dev/null
+	return 0
+}
+
+# vm_console NAME: its console's last lines, as TAP comments
+vm_console() { tail -n "${2:-15}" "$dir/$1.console" 2>/dev/null | sed "s/^/# $1: /"; }
