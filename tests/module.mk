@@ -41,3 +41,8 @@ $(T)/dnsconnect: $(T)/tests/tools/dnsconnect.o
 bench-apply: $(B)/moat-firewalld $(B)/netctl
 	tests/bench/bench-apply
 .PHONY: bench-apply
+
+# The whole chain under QEMU TCG from the images of guest-image/ (needs the
+# images: make images).
+CHECKS += tests/vm/chain
+CHECK_DEPS += images $(T)/netctl $(B)/moat-link
