@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # make demo: what moat does with the example moat.conf, shown as a user sees it.
 # 1. the policy: checked, in words, as nftables, and a mistake refused;
-# 2. the firewall at work: app VMs, the firewall VM, the netvm and "the
-#    internet" as network namespaces (tests/netns/testbed.sh), the real
-#    moat-firewalld loading the policy, and real connections from every VM,
-#    all torn down at the end. (The appliance VMs under QEMU come later.)
+# 2. the whole chain booted under QEMU from the images (host/demo-vms.sh):
+#    netvm, firewallvm, moat-link, the example's five app VMs, real
+#    connections from every VM, all shut down at the end;
+# 3. without images (no kernel could be had: make images says why), the
+#    firewall at work in network namespaces instead (tests/netns/testbed.sh):
+#    the real moat-firewalld and real connections from every VM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NETCTL=build/netctl
@@ -30,6 +32,11 @@ if [ "$(id -u)" != 0 ]; then
 	echo "(run as root to see the firewall at work in network namespaces)"
 	exit 0
 fi
+
+if [ -r build/images/firewallvm/initrd.img ] && [ -r build/images/testvm/initrd.img ]; then
+	exec host/demo-vms.sh
+fi
+echo "(no appliance images in build/images: showing the firewall in network namespaces instead)"
 
 say "the firewall at work: namespaces for 5 app VMs, the firewall, the netvm, the internet"
 FIREWALLD=build/moat-firewalld

@@ -13,5 +13,6 @@ PROGRAMS += $(B)/netctl
 
 # make demo builds what it needs first (a fresh machine has nothing)
 demo: deps
-	$(MAKE) $(B)/netctl $(B)/nftload $(B)/moat-firewalld
+	$(MAKE) $(B)/netctl $(B)/nftload $(B)/moat-firewalld $(B)/moat-netd $(B)/moat-link
+	$(MAKE) images || echo "demo: no appliance images (see above); the namespace demo instead"
 	host/demo.sh

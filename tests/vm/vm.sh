@@ -4,6 +4,7 @@
 # style); each VM's console goes to $dir/NAME.console.
 IMAGES=${IMAGES:-build/images}
 VM_MB=${VM_MB:-128}
+VM_ACCEL=${VM_ACCEL:-tcg}
 
 # vm_image_ok: the test VM image is built
 vm_image_ok() { [ -r "$IMAGES/testvm/vmlinuz" ] && [ -r "$IMAGES/testvm/initrd.img" ]; }
@@ -15,7 +16,7 @@ vm_image_ok() { [ -r "$IMAGES/testvm/vmlinuz" ] && [ -r "$IMAGES/testvm/initrd.i
 vm_start() {
 	local name=$1 append=$2; shift 2
 	rm -f "$dir/$name.console" "$dir/$name.sh"
-	qemu-system-x86_64 -accel tcg -machine q35 -m "$VM_MB" \
+	qemu-system-x86_64 -accel "$VM_ACCEL" -machine q35 -m "$VM_MB" \
 		-nodefaults -no-user-config -display none -monitor none \
 		-kernel "$IMAGES/testvm/vmlinuz" -initrd "$IMAGES/testvm/initrd.img" \
 		-append "console=ttyS0 quiet panic=-1 $append" \
@@ -48,3 +49,21 @@ vm_stop() {
 
 # vm_console NAME: its console's last lines, as TAP comments
 vm_console() { tail -n "${2:-15}" "$dir/$1.console" 2>/dev/null | sed "s/^/# $1: /"; }
+
+# vm_accel_probe: "kvm" if a test VM boots under KVM within 20 s, else "tcg"
+# (some hosts open /dev/kvm and create VMs whose guests then hang)
+vm_accel_probe() {
+	[ -w /dev/kvm ] || { echo tcg; return; }
+	local dir pids=() VM_ACCEL=kvm accel=tcg
+	dir=$(mktemp -d /tmp/moat-kvm.XXXXXX)
+	vm_start probe ""
+	local end=$((SECONDS + 20))
+	while [ $SECONDS -lt $end ]; do
+		grep -q "testvm: up" "$dir/probe.console" 2>/dev/null && { accel=kvm; break; }
+		kill -0 "$vm_pid_probe" 2>/dev/null || break
+		sleep 0.5
+	done
+	vm_stop probe
+	rm -rf "$dir"
+	echo "$accel"
+}
