@@ -91,7 +91,9 @@ bool qmp_build_device_add(char *buf, size_t len, const char *id, const char *net
 	out_add(&o, ", \"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\", \"vectors\": 0, \"bus\": ", mac[0], mac[1],
 		mac[2], mac[3], mac[4], mac[5]);
 	out_str(&o, bus);
-	out_add(&o, "}}");
+	/* slot 0: a root port has no other; given no address, QEMU would put
+	 * the NIC beside the port's NIC, where no guest ever sees it */
+	out_add(&o, ", \"addr\": \"0\"}}");
 	return out_done(&o);
 }
 
@@ -378,16 +380,72 @@ static bool run(struct qmp *q, const char *cmd, const char *what)
 	return r == 1;
 }
 
+static bool gone(const char *err)
+{
+	return strstr(err, "not found") || strstr(err, "No such") || strstr(err, "does not exist");
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* 1: device ID is still in QEMU, 0: it is not, -1: QEMU did not answer */
+static int device_present(struct qmp *q, const char *id)
+{
+	char cmd[256], err[256], path[128];
+	if (snprintf(path, sizeof(path), "/machine/peripheral/%s", id) >= (int)sizeof(path))
+		return -1;
+	struct out o = { cmd, sizeof(cmd), 0, false };
+	out_add(&o, "{\"execute\": \"qom-get\", \"arguments\": {\"path\": ");
+	out_str(&o, path);
+	out_add(&o, ", \"property\": \"type\"}}");
+	if (!out_done(&o))
+		return -1;
+	int r = qmp_execute(q, cmd, err, sizeof(err));
+	return r < 0 ? -1 : r == 1 ? 1 : gone(err) ? 0 : -1;
+}
+
+/* netdev and chardev of a link whose device is gone; each may be gone too */
+static bool remove_backends(struct qmp *q, const char *netdev, const char *chardev)
+{
+	const char *steps[][2] = { { "netdev_del", netdev }, { "chardev-remove", chardev } };
+	char cmd[256], err[256];
+	for (size_t i = 0; i < 2; i++) {
+		if (!qmp_build_by_id(cmd, sizeof(cmd), steps[i][0], steps[i][1]))
+			return false;
+		int r = qmp_execute(q, cmd, err, sizeof(err));
+		if (r < 0)
+			return false;
+		if (r == 0 && !gone(err)) {
+			fprintf(stderr, "netctl: qmp: %s %s: %s\n", steps[i][0], steps[i][1], err);
+			return false;
+		}
+	}
+	return true;
+}
+
 bool qmp_link_plug(struct qmp *q, const char *name, const char *sock, const uint8_t mac[6], unsigned nports)
 {
 	char chardev[64], netdev[64], dev[64], cmd[1024], err[256];
 	if (!ids_of(name, chardev, netdev, dev))
 		return false;
+	/* what an earlier unplug left while the guest had not released it */
+	int present = device_present(q, dev);
+	if (present != 0) {
+		if (present > 0)
+			fprintf(stderr, "netctl: qmp: %s is still in the firewallvm: it never released it\n", dev);
+		return false;
+	}
+	if (!remove_backends(q, netdev, chardev))
+		return false;
 	if (!qmp_build_chardev_add(cmd, sizeof(cmd), chardev, sock) || !run(q, cmd, "chardev-add"))
 		return false;
 	if (!qmp_build_netdev_add(cmd, sizeof(cmd), netdev, chardev) || !run(q, cmd, "netdev_add"))
 		goto undo_chardev;
-	/* the first port that takes it: an occupied port is refused */
+	/* the first port that takes it: an occupied port refuses slot 0 */
 	for (unsigned i = 0; i < nports; i++) {
 		char bus[32];
 		snprintf(bus, sizeof(bus), "port%u", i);
@@ -409,29 +467,32 @@ undo_chardev:
 	return false;
 }
 
-static bool gone(const char *err)
-{
-	return strstr(err, "not found") || strstr(err, "No such") || strstr(err, "does not exist");
-}
-
-bool qmp_link_unplug(struct qmp *q, const char *name)
+int qmp_link_unplug(struct qmp *q, const char *name, int release_wait_ms)
 {
 	char chardev[64], netdev[64], dev[64], cmd[256], err[256];
 	if (!ids_of(name, chardev, netdev, dev))
-		return false;
-	/* device_del only asks the guest; the netdev can go at once, and the
-	 * chardev goes with a vhost-user netdev */
-	const char *steps[][2] = { { "device_del", dev }, { "netdev_del", netdev }, { "chardev-remove", chardev } };
-	for (size_t i = 0; i < 3; i++) {
-		if (!qmp_build_by_id(cmd, sizeof(cmd), steps[i][0], steps[i][1]))
-			return false;
-		int r = qmp_execute(q, cmd, err, sizeof(err));
-		if (r < 0)
-			return false;
-		if (r == 0 && !gone(err)) {
-			fprintf(stderr, "netctl: qmp: %s %s: %s\n", steps[i][0], steps[i][1], err);
-			return false;
-		}
+		return -1;
+	if (!qmp_build_by_id(cmd, sizeof(cmd), "device_del", dev))
+		return -1;
+	int r = qmp_execute(q, cmd, err, sizeof(err));
+	if (r < 0)
+		return -1;
+	if (r == 0 && !gone(err)) {
+		fprintf(stderr, "netctl: qmp: device_del %s: %s\n", dev, err);
+		return -1;
 	}
-	return true;
+	/* device_del only asks the guest. Its netdev must outlive the device:
+	 * QEMU 7.2 aborts (get_vhost_net) when a guest releases a vhost-user
+	 * NIC whose netdev is already deleted */
+	for (int waited = 0;; waited += 100) {
+		int present = device_present(q, dev);
+		if (present < 0)
+			return -1;
+		if (!present)
+			break;
+		if (waited >= release_wait_ms)
+			return 0;
+		sleep_ms(100);
+	}
+	return remove_backends(q, netdev, chardev) ? 1 : -1;
 }

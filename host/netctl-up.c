@@ -40,6 +40,7 @@ int apply_main(struct netctl *ctx, int argc, char **argv);
 #define DEFAULT_IMAGES "/usr/lib/moat/images"
 #define UPLINK         "uplink"
 #define STOP_WAIT_MS   5000
+#define RELEASE_WAIT_MS 10000   /* a guest's PCIe hot-plug takes up to 5 s */
 
 struct up_opts {
 	const char *images, *accel, *qemu, *link, *sysfs;
@@ -730,9 +731,14 @@ static int plug_common(struct netctl *ctx, int argc, char **argv, bool plug)
 			goto out;
 		printf("plugged %s's link into the firewallvm\n", argv[1]);
 	} else {
-		if (!qmp_link_unplug(&q, argv[1]) || !link_stop(ctx, argv[1]))
+		int r = qmp_link_unplug(&q, argv[1], RELEASE_WAIT_MS);
+		if (r < 0 || !link_stop(ctx, argv[1]))
 			goto out;
-		printf("unplugged %s's link\n", argv[1]);
+		if (r)
+			printf("unplugged %s's link\n", argv[1]);
+		else
+			printf("stopped %s's link; the firewallvm has not released its NIC yet (it goes when the "
+			       "guest lets it go)\n", argv[1]);
 	}
 	rc = NETCTL_OK;
 out:

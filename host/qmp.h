@@ -43,7 +43,11 @@ int qmp_execute(struct qmp *q, const char *cmd, char *err, size_t errlen);
 /* The link of VM NAME hot-plugged: chardev link-NAME to SOCK, netdev
  * net-NAME, device nic-NAME with MAC on the first free portN of NPORTS. */
 bool qmp_link_plug(struct qmp *q, const char *name, const char *sock, const uint8_t mac[6], unsigned nports);
-/* The reverse; objects already gone are fine. */
-bool qmp_link_unplug(struct qmp *q, const char *name);
+/* The reverse; objects already gone are fine. The device goes only when the
+ * guest releases it, and its netdev and chardev only after that: 1 when all
+ * went within RELEASE_WAIT_MS, 0 when the guest still holds the device (its
+ * netdev stays; the next plug of NAME clears it once the device is gone),
+ * -1 on error (said on stderr). */
+int qmp_link_unplug(struct qmp *q, const char *name, int release_wait_ms);
 
 #endif

@@ -152,7 +152,7 @@ static void test_qmp_build(void **state)
 	assert_true(qmp_build_device_add(b, sizeof(b), "nic-dev", "net-dev", mac, "port3"));
 	assert_string_equal(b, "{\"execute\": \"device_add\", \"arguments\": {\"driver\": \"virtio-net-pci\", "
 			       "\"id\": \"nic-dev\", \"netdev\": \"net-dev\", \"mac\": \"02:6d:66:00:00:0a\", "
-			       "\"vectors\": 0, \"bus\": \"port3\"}}");
+			       "\"vectors\": 0, \"bus\": \"port3\", \"addr\": \"0\"}}");
 	assert_true(qmp_build_by_id(b, sizeof(b), "device_del", "a\"b\\c"));
 	assert_string_equal(b, "{\"execute\": \"device_del\", \"arguments\": {\"id\": \"a\\\"b\\\\c\"}}");
 	assert_false(qmp_build_by_id(b, 20, "device_del", "nic-dev"));   /* does not fit: refused */
