@@ -67,3 +67,21 @@ vm_accel_probe() {
 	rm -rf "$dir"
 	echo "$accel"
 }
+
+# qmp_info_network SOCKET: `info network` of the QEMU whose QMP socket that is
+qmp_info_network() {
+	python3 - "$1" <<-'PY'
+	import json, socket, sys
+	s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])
+	f = s.makefile("rw")
+	f.readline()
+	def ask(cmd, **args):
+	    f.write(json.dumps({"execute": cmd, "arguments": args}) + "\n"); f.flush()
+	    while True:
+	        r = json.loads(f.readline())
+	        if "return" in r or "error" in r:
+	            return r
+	ask("qmp_capabilities")
+	print(ask("human-monitor-command", **{"command-line": "info network"})["return"])
+	PY
+}
