@@ -155,22 +155,31 @@ static const char *user_name(void)
 	return pw ? pw->pw_name : "?";
 }
 
-/* The copy of generation N is written, and flushed to disk by a thread,
- * while the firewall applies it: the user does not wait for two things one
- * after the other. It becomes N.conf only if the firewall took it. */
+/* The copy of generation N is written and flushed to disk by a thread while
+ * the firewall applies it (the user does not wait for two things one after
+ * the other), which also looks up who applies it. It becomes N.conf only if
+ * the firewall took it. */
 struct gen_stage {
 	char tmp[4200], conf[4200];
 	int fd;
+	const char *text;
 	bool written;
 	int sync_err;
+	char user[64];
 	pthread_t thread;
 	bool started;
 };
 
-static void *gen_sync(void *arg)
+static void gen_write(struct gen_stage *g)
 {
-	struct gen_stage *g = arg;
-	g->sync_err = fsync(g->fd) < 0 ? errno : 0;
+	g->written = write_all(g->fd, g->text, strlen(g->text));
+	g->sync_err = !g->written ? (errno ? errno : EIO) : fsync(g->fd) < 0 ? errno : 0;
+	snprintf(g->user, sizeof(g->user), "%s", user_name());
+}
+
+static void *gen_thread(void *arg)
+{
+	gen_write(arg);
 	return NULL;
 }
 
@@ -186,8 +195,8 @@ static void gen_stage_start(const struct netctl *ctx, uint32_t gen, const char *
 	g->fd = open(g->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (g->fd < 0)
 		return;
-	g->written = write_all(g->fd, text, strlen(text));
-	g->started = g->written && pthread_create(&g->thread, NULL, gen_sync, g) == 0;
+	g->text = text;
+	g->started = pthread_create(&g->thread, NULL, gen_thread, g) == 0;
 }
 
 /* KEEP: the firewall took it. True when N.conf is there, flushed. */
@@ -195,8 +204,9 @@ static bool gen_stage_finish(struct gen_stage *g, bool keep)
 {
 	if (g->started)
 		pthread_join(g->thread, NULL);
-	else if (g->fd >= 0 && g->written)
-		g->sync_err = fsync(g->fd) < 0 ? errno : 0;
+	else if (g->fd >= 0)
+		gen_write(g);
+	g->started = false;
 	bool ok = g->fd >= 0 && g->written && !g->sync_err;
 	if (g->fd >= 0 && close(g->fd) < 0)
 		ok = false;
@@ -220,13 +230,14 @@ static bool gen_record(const struct netctl *ctx, uint32_t gen, struct gen_stage 
 	struct tm tm;
 	gmtime_r(&ctx->now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	int n = snprintf(line, sizeof(line), "%s\t%s\t%s\n", when, user_name(), summary);
+	errno = 0;
+	bool staged = gen_stage_finish(g, true);
+	int n = snprintf(line, sizeof(line), "%s\t%s\t%s\n", when, g->user[0] ? g->user : "?", summary);
 	if (n < 0 || (size_t)n >= sizeof(line)) {
 		n = (int)sizeof(line) - 1;   /* a summary is ours: cut at a line is fine here */
 		line[n - 1] = '\n';
 	}
-	errno = 0;
-	if (!gen_stage_finish(g, true) || !write_file(meta, line, (size_t)n)) {
+	if (!staged || !write_file(meta, line, (size_t)n)) {
 		fprintf(stderr, "netctl: recording generation %u in %s: %s\n", gen, dir, strerror(errno));
 		return false;
 	}
