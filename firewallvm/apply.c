@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,26 +98,37 @@ int fw_load_closed(struct fw_state *st, char *err, size_t errlen)
 
 /* ---- the state directory ---- */
 
-static int write_atomic(const char *dir, const char *name, const char *data, size_t len)
+static int write_fd(int fd, const char *data, size_t len)
 {
-	char path[4096], tmp[4096];
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
-	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
-		return ENAMETOOLONG;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return errno;
-	int rc = 0;
 	for (size_t done = 0; done < len;) {
 		ssize_t w = write(fd, data + done, len - done);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0) {
-			rc = errno;
-			break;
-		}
+		if (w < 0)
+			return errno;
 		done += (size_t)w;
 	}
+	return 0;
+}
+
+static int state_paths(const char *dir, const char *name, char path[4096], char tmp[4096])
+{
+	if ((size_t)snprintf(path, 4096, "%s/%s", dir, name) >= 4096 ||
+	    (size_t)snprintf(tmp, 4096, "%s/.%s.tmp", dir, name) >= 4096)
+		return ENAMETOOLONG;
+	return 0;
+}
+
+static int write_atomic(const char *dir, const char *name, const char *data, size_t len)
+{
+	char path[4096], tmp[4096];
+	int rc = state_paths(dir, name, path, tmp);
+	if (rc)
+		return rc;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno;
+	rc = write_fd(fd, data, len);
 	/* No fsync: the state directory is what a restarted daemon takes back
 	 * after it died, and the page cache outlives a process; the rename
 	 * alone makes the switch atomic. A machine that loses power loses
@@ -132,16 +144,70 @@ static int write_atomic(const char *dir, const char *name, const char *data, siz
 	return rc;
 }
 
-/* current.conf first: a generation file never names text that is not there. */
-static int state_save(const struct fw_state *st)
+/* current.conf is written by a thread while the kernel commits (writing
+ * half a MB was a tenth of a one-VM change at 500 VMs); it replaces the old
+ * one only once the commit went through. */
+struct text_save {
+	char path[4096], tmp[4096];
+	const char *text;
+	int fd, err;
+	pthread_t thread;
+	bool started;
+};
+
+static void *text_save_run(void *arg)
+{
+	struct text_save *s = arg;
+	s->err = write_fd(s->fd, s->text, strlen(s->text));
+	return NULL;
+}
+
+static void text_save_start(const struct fw_state *st, const char *text, struct text_save *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->text = text;
+	if (!st->state_dir)
+		return;
+	if (mkdir(st->state_dir, 0700) < 0 && errno != EEXIST) {
+		s->err = errno;
+		return;
+	}
+	if ((s->err = state_paths(st->state_dir, "current.conf", s->path, s->tmp)))
+		return;
+	s->fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (s->fd < 0) {
+		s->err = errno;
+		return;
+	}
+	s->started = pthread_create(&s->thread, NULL, text_save_run, s) == 0;
+	if (!s->started)
+		text_save_run(s);
+}
+
+/* KEEP: the commit went through. 0 or an errno. */
+static int text_save_finish(struct text_save *s, bool keep)
+{
+	if (s->started)
+		pthread_join(s->thread, NULL);
+	s->started = false;
+	if (s->fd < 0)
+		return s->err;
+	if (close(s->fd) < 0 && !s->err)
+		s->err = errno;
+	s->fd = -1;
+	if (keep && !s->err && rename(s->tmp, s->path) < 0)
+		s->err = errno;
+	if (!keep || s->err)
+		unlink(s->tmp);
+	return s->err;
+}
+
+/* After current.conf: a generation file never names text that is not there. */
+static int state_save_generation(const struct fw_state *st)
 {
 	if (!st->state_dir)
 		return 0;
-	if (mkdir(st->state_dir, 0700) < 0 && errno != EEXIST)
-		return errno;
-	int rc = write_atomic(st->state_dir, "current.conf", st->text, strlen(st->text));
-	if (rc)
-		return rc;
 	char gen[4200];
 	int n = snprintf(gen, sizeof(gen), "%u\n%s\n", st->generation, st->file);
 	if (n < 0 || (size_t)n >= sizeof(gen))
@@ -223,9 +289,12 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	else
 		batch_ruleset_full(&b, rs, st->table_flags);
 	char kmsg[1024];
+	struct text_save save;
+	text_save_start(st, text_copy, &save);
 	fw_names_pause(st->names);
 	int krc = nft_commit(st->nft, &b, kmsg, sizeof(kmsg));
 	batch_done(&b);
+	int serr = text_save_finish(&save, krc == 0);
 	if (krc) {
 		fw_names_resume(st->names);
 		/* the first refusal is the cause; the rest of the batch fails with it */
@@ -267,7 +336,8 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	if (st->names)
 		fw_names_sync(st->names);
 	t3 = now_ms();
-	int serr = state_save(st);
+	if (!serr)
+		serr = state_save_generation(st);
 	t4 = now_ms();
 	if (serr)
 		fprintf(stderr, "moat-firewalld: saving the policy in %s: %s (a restart would load the one before)\n",
