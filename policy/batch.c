@@ -546,7 +546,11 @@ static bool chain_changed(const struct ruleset *old, const struct rs_chain *oc,
 {
 	if (!ruleset_chain_equal(nc, oc))
 		return true;
-	return sets_mark(nc) && new->vms[nc->vm].mark != old->vms[oc->vm].mark;
+	/* the mark first: comparing it is cheaper than looking through the
+	 * rules, and an unchanged VM keeps its mark */
+	if (nc->vm < 0 || oc->vm < 0 || new->vms[nc->vm].mark == old->vms[oc->vm].mark)
+		return false;
+	return sets_mark(nc);
 }
 
 /* The chain of OTHER named like SELF's chain I, or NULL: first where it

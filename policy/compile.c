@@ -593,11 +593,20 @@ static void assign_marks(struct ruleset *rs, const struct ruleset *prev)
 
 /* ---- unchanged VMs: their chains are copied, not compiled again ---- */
 
+/* FNV-1a over 8-byte words (then bytes), with a fold after each multiply so
+ * high bits reach low ones: a byte at a time was 5% of a one-VM change at
+ * 500 VMs. The fingerprints never leave the process. */
 static uint64_t fnv(uint64_t h, const void *data, size_t len)
 {
 	const uint8_t *p = data;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 1099511628211ull;
+		h ^= h >> 29;
+	}
+	for (; len; p++, len--)
+		h = (h ^ *p) * 1099511628211ull;
 	return h;
 }
 
