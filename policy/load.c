@@ -7,32 +7,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pool.h"
 #include "policy.h"
 
 #define LOAD_FILE_MAX (16u << 20)   /* a policy is text: 16 MiB is already absurd */
 
 void policy_free(struct policy *p)
 {
-	size_t i, j, k;
-
 	if (!p)
 		return;
-	for (i = 0; i < p->nvms; i++) {
-		struct vm *vm = &p->vms[i];
-		for (j = 0; j < vm->nrules; j++) {
-			struct rule *r = &vm->rules[j];
-			for (k = 0; k < r->ndests; k++)
-				free(r->dests[k].name);
-			free(r->dests);
-			free(r->ports);
-			free(r->types);
-			free(r->comment);
-		}
-		free(vm->rules);
-	}
-	free(p->vms);
-	free(p->net.dns);
-	free(p->file);
+	pool_free(&p->pool);
 	free(p);
 }
 

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "lex.h"
+#include "pool.h"
 #include "xalloc.h"
 
 #define PARSE_MAX_DESTS   4096   /* per rule or define: `$a, $a` must not explode */
@@ -333,7 +334,7 @@ static bool parse_dns(struct parser *ps, struct network *net)
 
 		if (!parse_plain_addr(ps, "a resolver's address", 0, &a))
 			return false;
-		*(struct addr *)xalloc_push(&net->dns, &net->ndns, sizeof(a)) = a;
+		*(struct addr *)pool_push(&ps->p->pool, &net->dns, &net->ndns, sizeof(a)) = a;
 		if (ps->tok.kind != TOK_COMMA)
 			return true;
 		parse_next(ps);
@@ -407,7 +408,9 @@ static struct define *parse_find_define(struct parser *ps, const char *s, size_t
 	return NULL;
 }
 
-static bool parse_add_dest(struct parser *ps, struct dest **dests, size_t *n,
+/* Into the policy's pool, or (a define's items, the parser's own) malloc'd
+ * when IN_DEFINE. */
+static bool parse_add_dest(struct parser *ps, bool in_define, struct dest **dests, size_t *n,
 			   const struct dest *src, struct src_loc loc)
 {
 	struct dest *dst;
@@ -416,11 +419,12 @@ static bool parse_add_dest(struct parser *ps, struct dest **dests, size_t *n,
 		diag_error(ps->d, loc, "more than %d destinations in one list", PARSE_MAX_DESTS);
 		return false;
 	}
-	dst = xalloc_push(dests, n, sizeof(*dst));
+	dst = in_define ? xalloc_push(dests, n, sizeof(*dst)) : pool_push(&ps->p->pool, dests, n, sizeof(*dst));
 	*dst = *src;
 	dst->loc = loc;
 	if (src->name)
-		dst->name = xstrndup(src->name, strlen(src->name));
+		dst->name = in_define ? xstrndup(src->name, strlen(src->name))
+				      : pool_strndup(&ps->p->pool, src->name, strlen(src->name));
 	return true;
 }
 
@@ -447,7 +451,7 @@ static bool parse_dest(struct parser *ps, bool in_define, struct dest **dests, s
 			return false;
 		}
 		for (i = 0; i < def->nitems; i++)
-			if (!parse_add_dest(ps, dests, n, &def->items[i], t->loc))
+			if (!parse_add_dest(ps, in_define, dests, n, &def->items[i], t->loc))
 				return false;
 		parse_next(ps);
 		return true;
@@ -456,7 +460,7 @@ static bool parse_dest(struct parser *ps, bool in_define, struct dest **dests, s
 		dst.kind = DEST_ADDR;
 		if (!parse_addr(ps, "an address", 0, &dst.addr))
 			return false;
-		return parse_add_dest(ps, dests, n, &dst, dst.loc);
+		return parse_add_dest(ps, in_define, dests, n, &dst, dst.loc);
 	case TOK_HOST: {
 		char host[MOAT_HOST_MAX + 1];
 		for (i = 0; i < t->len; i++)
@@ -465,7 +469,7 @@ static bool parse_dest(struct parser *ps, bool in_define, struct dest **dests, s
 		dst.kind = DEST_HOST;
 		dst.name = host;
 		parse_next(ps);
-		return parse_add_dest(ps, dests, n, &dst, dst.loc);
+		return parse_add_dest(ps, in_define, dests, n, &dst, dst.loc);
 	}
 	default:
 		break;
@@ -485,7 +489,7 @@ static bool parse_dest(struct parser *ps, bool in_define, struct dest **dests, s
 		dst.vm = -1;
 		dst.name = name;
 		parse_next(ps);
-		return parse_add_dest(ps, dests, n, &dst, dst.loc);
+		return parse_add_dest(ps, in_define, dests, n, &dst, dst.loc);
 	}
 	if (!in_define && t->kind == TOK_NAME) {
 		diag_error(ps->d, t->loc, "expected a destination, got '%.*s': a VM is 'vm %.*s', a host name has a dot",
@@ -637,7 +641,7 @@ static bool parse_clause(struct parser *ps, struct rule *r, const char *rule_tex
 			parse_next(ps);
 			if (!parse_port(ps, &pr))
 				return false;
-			*(struct port_range *)xalloc_push(&r->ports, &r->nports, sizeof(pr)) = pr;
+			*(struct port_range *)pool_push(&ps->p->pool, &r->ports, &r->nports, sizeof(pr)) = pr;
 		} while (t->kind == TOK_COMMA);
 	} else if (parse_is(ps, "type")) {
 		if (!parse_twice(ps, r->ntypes > 0, loc, "type"))
@@ -654,7 +658,7 @@ static bool parse_clause(struct parser *ps, struct rule *r, const char *rule_tex
 			parse_next(ps);
 			if (!parse_icmp_type(ps, &type))
 				return false;
-			*(uint8_t *)xalloc_push(&r->types, &r->ntypes, 1) = type;
+			*(uint8_t *)pool_push(&ps->p->pool, &r->types, &r->ntypes, 1) = type;
 		} while (t->kind == TOK_COMMA);
 	} else if (parse_is(ps, "log")) {
 		if (!parse_twice(ps, r->log, loc, "log"))
@@ -677,7 +681,7 @@ static bool parse_clause(struct parser *ps, struct rule *r, const char *rule_tex
 		parse_next(ps);
 		if (t->kind != TOK_STRING)
 			return parse_expected(ps, "a \"quoted\" comment");
-		r->comment = xstrndup(t->text, t->len);
+		r->comment = pool_strndup(&ps->p->pool, t->text, t->len);
 		parse_next(ps);
 	} else {
 		return parse_expected(ps, r->kind == RULE_MATCH ?
@@ -689,7 +693,7 @@ static bool parse_clause(struct parser *ps, struct rule *r, const char *rule_tex
 
 static bool parse_rule(struct parser *ps, struct vm *vm)
 {
-	struct rule *r = xalloc_push(&vm->rules, &vm->nrules, sizeof(*r));
+	struct rule *r = pool_push(&ps->p->pool, &vm->rules, &vm->nrules, sizeof(*r));
 	const char *rule_text;
 
 	r->number = (int)vm->nrules;
@@ -843,8 +847,7 @@ static bool parse_network(struct parser *ps)
 	if (ok)
 		parse_block(ps, "network", parse_network_statement, net);
 	net->incomplete = ps->d->nerrors != errors;
-	free(extra.dns);
-	return ok;
+	return ok;   /* a second block's dns list stays in the pool, unused */
 }
 
 static bool parse_vm(struct parser *ps)
@@ -854,7 +857,7 @@ static bool parse_vm(struct parser *ps)
 
 	int errors = ps->d->nerrors;
 	parse_next(ps);
-	vm = xalloc_push(&ps->p->vms, &ps->p->nvms, sizeof(*vm));
+	vm = pool_push(&ps->p->pool, &ps->p->vms, &ps->p->nvms, sizeof(*vm));
 	vm->loc = ps->tok.loc;
 	/* A bad name is reported, and the block still parsed for its own errors. */
 	if (parse_name(ps, "VM name", vm->name) ||
@@ -879,7 +882,7 @@ static struct policy *parse_all(const char *text, size_t len, struct diags *d)
 	ps.p = calloc(1, sizeof(*ps.p));
 	if (!ps.p)
 		xalloc_fail();
-	ps.p->file = xstrndup(d->file, strlen(d->file));
+	ps.p->file = pool_strndup(&ps.p->pool, d->file, strlen(d->file));
 	lex_init(&ps.lx, text ? text : "", text ? len : 0);
 	parse_next(&ps);
 	while (ps.tok.kind != TOK_EOF && !d->capped) {
@@ -938,10 +941,8 @@ struct policy *policy_load(const char *file, const char *text, size_t len,
 	int errors = d->nerrors;
 	struct policy *p = parse_all(text, len, d);
 
-	if (file) {
-		free(p->file);
-		p->file = xstrndup(file, strlen(file));
-	}
+	if (file)
+		p->file = pool_strndup(&p->pool, file, strlen(file));
 	/* checked even after parse errors: every error in the file is reported */
 	if (!d->capped)
 		policy_check(p, now, d);

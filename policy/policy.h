@@ -154,11 +154,14 @@ struct vm {
 					    what cannot be its consequence is checked */
 };
 
+struct pool_block;
+
 struct policy {
 	char *file;
 	struct network net;
 	struct vm *vms;
 	size_t nvms;
+	struct pool_block *pool;         /* every array and string above (pool.h) */
 };
 
 /* Parse TEXT (not NUL-terminated necessarily). Returns NULL when there were
