@@ -41,6 +41,7 @@ int apply_main(struct netctl *ctx, int argc, char **argv);
 #define UPLINK         "uplink"
 #define STOP_WAIT_MS   5000
 #define RELEASE_WAIT_MS 10000   /* a guest's PCIe hot-plug takes up to 5 s */
+#define KVM_TRUST_MS   30000    /* the appliances load the policy in 2 s under KVM */
 
 struct up_opts {
 	const char *images, *accel, *qemu, *link, *sysfs;
@@ -375,7 +376,7 @@ static uint32_t firewall_generation(const struct netctl *ctx)
 
 /* `netctl apply` in a child, so a firewall that never answers cannot hold
  * `up` past its deadline. */
-static bool apply_within(struct netctl *ctx, long deadline_ms)
+static bool apply_within(struct netctl *ctx, long deadline_ms, bool quiet)
 {
 	fflush(NULL);
 	pid_t pid = fork();
@@ -395,8 +396,9 @@ static bool apply_within(struct netctl *ctx, long deadline_ms)
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	fprintf(stderr, "netctl: the firewall did not load the policy in time (see %s/run/firewallvm.console)\n",
-		ctx->state_dir);
+	if (!quiet)
+		fprintf(stderr, "netctl: the firewall did not load the policy in time (see %s/run/firewallvm.console)\n",
+			ctx->state_dir);
 	return false;
 }
 
@@ -454,6 +456,33 @@ static bool control_reachable(const char *path)
 	close(fd);
 	return true;
 }
+
+/* Start what of the netvm and the firewallvm is not running, under ACCEL, and
+ * wait up to WITHIN_MS until the firewall enforces the policy: applied now,
+ * or already (WAS_UP). QUIET: a failure is the caller's to explain. */
+static bool appliances_up(struct netctl *ctx, const struct up_opts *o, const struct policy *p,
+			  const char *accel, bool was_up, long within_ms, bool quiet)
+{
+	long deadline = now_ms() + within_ms;
+	if (!appliance_start(ctx, o, p, accel, "netvm") || !appliance_start(ctx, o, p, accel, "firewallvm"))
+		return false;
+	while (!control_reachable(ctx->control)) {
+		if (now_ms() >= deadline || !running(ctx, "firewallvm")) {
+			if (!quiet)
+				fprintf(stderr, "netctl: the firewall's control channel %s never answered (see "
+					"%s/run/firewallvm.log)\n", ctx->control, ctx->state_dir);
+			return false;
+		}
+		sleep_ms(200);
+	}
+	uint32_t gen = was_up ? firewall_generation(ctx) : 0;
+	if (gen) {
+		printf("the firewall already enforces generation %u\n", gen);
+		return true;
+	}
+	return apply_within(ctx, deadline - now_ms(), quiet);
+}
+
 
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
 static bool notify_ready(const char *status)
@@ -557,21 +586,23 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 	for (size_t i = 0; i < p->nvms; i++)
 		if (!link_start(ctx, &o, p->vms[i].name, "app"))
 			goto out;
-	if (!appliance_start(ctx, &o, p, accel, "netvm") || !appliance_start(ctx, &o, p, accel, "firewallvm"))
-		goto out;
-	while (!control_reachable(ctx->control)) {
-		if (now_ms() >= deadline || !running(ctx, "firewallvm")) {
-			fprintf(stderr, "netctl: the firewall's control channel %s never answered (see %s/run/firewallvm.log)\n",
-				ctx->control, ctx->state_dir);
+	/* /dev/kvm can create VMs whose guests then die or hang (seen on hosts
+	 * that are VMs themselves): a KVM picked by itself is kept only if the
+	 * appliances come up under it within KVM_TRUST_MS; if not, TCG */
+	bool try_kvm = !was_up && !o.accel && strcmp(accel, "kvm") == 0;
+	long left = deadline - now_ms();
+	if (!appliances_up(ctx, &o, p, accel, was_up, try_kvm && left > KVM_TRUST_MS ? KVM_TRUST_MS : left,
+			   try_kvm)) {
+		if (!try_kvm)
 			goto out;
-		}
-		sleep_ms(200);
+		printf("the appliances did not come up under KVM (QEMU exited, or no policy loaded within %d s; "
+		       "see %s/run/firewallvm.log): starting them again under TCG (--accel kvm insists on KVM)\n",
+		       KVM_TRUST_MS / 1000, ctx->state_dir);
+		fflush(stdout);
+		if (!stop(ctx, "firewallvm", "appliance") || !stop(ctx, "netvm", "appliance") ||
+		    !appliances_up(ctx, &o, p, "tcg", false, deadline - now_ms(), false))
+			goto out;
 	}
-	uint32_t gen = was_up ? firewall_generation(ctx) : 0;
-	if (gen)
-		printf("the firewall already enforces generation %u\n", gen);
-	else if (!apply_within(ctx, deadline - now_ms()))
-		goto out;
 	netvm_subnets(ctx, p, deadline - now_ms());
 	printf("moat is up: the firewall enforces the policy; app VMs may start\n");
 	if (o.notify && !notify_ready("policy loaded"))
