@@ -77,50 +77,44 @@ static struct nl_addr *v4(struct in_addr a, int prefix)
 	return n;
 }
 
-int nlr_addr4(struct nl_sock *sk, int ifindex, const char *name, struct in_addr addr, int prefix,
-	      unsigned flags, const char *who)
+/* One address of FAMILY on IFINDEX: LOCAL with its prefix, BCAST when IPv4
+ * has one. WHAT names it in the error. */
+static int addr_add(struct nl_sock *sk, int ifindex, const char *name, int family, struct nl_addr *local,
+		    int prefix, struct nl_addr *bcast, unsigned flags, const char *what, const char *who)
 {
 	struct rtnl_addr *ra = rtnl_addr_alloc();
-	struct nl_addr *local = v4(addr, prefix);
-	struct in_addr b = addr;
-	if (prefix < 32)
-		b.s_addr |= htonl(0xffffffffu >> prefix);
-	struct nl_addr *bcast = v4(b, 32);
-	int err = -ENOMEM;
-	if (ra && local && bcast) {
-		rtnl_addr_set_ifindex(ra, ifindex);
-		rtnl_addr_set_family(ra, AF_INET);
-		rtnl_addr_set_local(ra, local);
-		rtnl_addr_set_prefixlen(ra, prefix);
+	if (!ra)
+		return -ENOMEM;
+	rtnl_addr_set_ifindex(ra, ifindex);
+	rtnl_addr_set_family(ra, family);
+	rtnl_addr_set_local(ra, local);
+	rtnl_addr_set_prefixlen(ra, prefix);
+	if (bcast)
 		rtnl_addr_set_broadcast(ra, bcast);
-		rtnl_addr_set_flags(ra, flags);
-		err = rtnl_addr_add(sk, ra, NLM_F_REPLACE);
-		if (err < 0)
-			err = nlr_fail(who, "address on", name, err);
-	}
-	nl_addr_put(local);
-	nl_addr_put(bcast);
-	if (ra)
-		rtnl_addr_put(ra);
+	rtnl_addr_set_flags(ra, flags);
+	int err = rtnl_addr_add(sk, ra, NLM_F_REPLACE);
+	if (err < 0)
+		err = nlr_fail(who, what, name, err);
+	rtnl_addr_put(ra);
 	return err;
 }
 
-int nlr_route4(struct nl_sock *sk, int ifindex, const char *name, struct in_addr dst, int plen,
-	       const struct in_addr *gateway, const struct in_addr *src, bool del, const char *who)
+/* A static unicast route of FAMILY to D, via G (a gateway: universe scope;
+ * none: link scope, or universe for IPv6) out of IFINDEX (0: any), with
+ * preferred source S; DEL removes it (gone already is fine). */
+static int route_set(struct nl_sock *sk, int family, int ifindex, const char *name, struct nl_addr *d,
+		     struct nl_addr *g, struct nl_addr *s, bool del, const char *what, const char *who)
 {
 	struct rtnl_route *rt = rtnl_route_alloc();
 	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-	struct nl_addr *d = v4(dst, plen);
-	struct nl_addr *g = gateway ? v4(*gateway, 32) : NULL;
-	struct nl_addr *s = src ? v4(*src, 32) : NULL;
 	int err = -ENOMEM;
-	if (!rt || !nh || !d || (gateway && !g) || (src && !s))
+	if (!rt || !nh)
 		goto out;
-	rtnl_route_set_family(rt, AF_INET);
+	rtnl_route_set_family(rt, family);
 	rtnl_route_set_table(rt, RT_TABLE_MAIN);
 	rtnl_route_set_protocol(rt, RTPROT_STATIC);
 	rtnl_route_set_type(rt, RTN_UNICAST);
-	rtnl_route_set_scope(rt, g ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+	rtnl_route_set_scope(rt, g || family == AF_INET6 ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
 	rtnl_route_set_dst(rt, d);
 	if (s)
 		rtnl_route_set_pref_src(rt, s);
@@ -132,17 +126,46 @@ int nlr_route4(struct nl_sock *sk, int ifindex, const char *name, struct in_addr
 	nh = NULL;   /* the route owns it */
 	err = del ? rtnl_route_delete(sk, rt, 0) : rtnl_route_add(sk, rt, NLM_F_REPLACE);
 	if (err < 0 && !(del && (err == -NLE_OBJ_NOTFOUND || err == -NLE_NOADDR)))
-		err = nlr_fail(who, del ? "removing a route from" : "route on", name, err);
+		err = nlr_fail(who, what, name, err);
 	else
 		err = 0;
 out:
 	if (nh)
 		rtnl_route_nh_free(nh);
+	if (rt)
+		rtnl_route_put(rt);
+	return err;
+}
+
+int nlr_addr4(struct nl_sock *sk, int ifindex, const char *name, struct in_addr addr, int prefix,
+	      unsigned flags, const char *who)
+{
+	struct nl_addr *local = v4(addr, prefix);
+	struct in_addr b = addr;
+	if (prefix < 32)
+		b.s_addr |= htonl(0xffffffffu >> prefix);
+	struct nl_addr *bcast = v4(b, 32);
+	int err = local && bcast ? addr_add(sk, ifindex, name, AF_INET, local, prefix, bcast, flags,
+					    "address on", who)
+				 : -ENOMEM;
+	nl_addr_put(local);
+	nl_addr_put(bcast);
+	return err;
+}
+
+int nlr_route4(struct nl_sock *sk, int ifindex, const char *name, struct in_addr dst, int plen,
+	       const struct in_addr *gateway, const struct in_addr *src, bool del, const char *who)
+{
+	struct nl_addr *d = v4(dst, plen);
+	struct nl_addr *g = gateway ? v4(*gateway, 32) : NULL;
+	struct nl_addr *s = src ? v4(*src, 32) : NULL;
+	int err = -ENOMEM;
+	if (d && (!gateway || g) && (!src || s))
+		err = route_set(sk, AF_INET, ifindex, name, d, g, s, del,
+				del ? "removing a route from" : "route on", who);
 	nl_addr_put(d);
 	nl_addr_put(g);
 	nl_addr_put(s);
-	if (rt)
-		rtnl_route_put(rt);
 	return err;
 }
 
@@ -157,55 +180,22 @@ static struct nl_addr *v6(const struct in6_addr *a, int prefix)
 int nlr_addr6(struct nl_sock *sk, int ifindex, const char *name, const struct in6_addr *addr,
 	      int prefix, unsigned flags, const char *who)
 {
-	struct rtnl_addr *ra = rtnl_addr_alloc();
 	struct nl_addr *local = v6(addr, prefix);
-	int err = -ENOMEM;
-	if (ra && local) {
-		rtnl_addr_set_ifindex(ra, ifindex);
-		rtnl_addr_set_family(ra, AF_INET6);
-		rtnl_addr_set_local(ra, local);
-		rtnl_addr_set_prefixlen(ra, prefix);
-		rtnl_addr_set_flags(ra, flags);
-		err = rtnl_addr_add(sk, ra, NLM_F_REPLACE);
-		if (err < 0)
-			err = nlr_fail(who, "IPv6 address on", name, err);
-	}
+	int err = local ? addr_add(sk, ifindex, name, AF_INET6, local, prefix, NULL, flags, "IPv6 address on", who)
+			: -ENOMEM;
 	nl_addr_put(local);
-	if (ra)
-		rtnl_addr_put(ra);
 	return err;
 }
 
 int nlr_route6(struct nl_sock *sk, int ifindex, const char *name, const struct in6_addr *dst, int plen,
 	       const struct in6_addr *src, const char *who)
 {
-	struct rtnl_route *rt = rtnl_route_alloc();
-	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
 	struct nl_addr *d = v6(dst, plen);
 	struct nl_addr *s = src ? v6(src, 128) : NULL;
 	int err = -ENOMEM;
-	if (!rt || !nh || !d || (src && !s))
-		goto out;
-	rtnl_route_set_family(rt, AF_INET6);
-	rtnl_route_set_table(rt, RT_TABLE_MAIN);
-	rtnl_route_set_protocol(rt, RTPROT_STATIC);
-	rtnl_route_set_type(rt, RTN_UNICAST);
-	rtnl_route_set_scope(rt, RT_SCOPE_UNIVERSE);
-	rtnl_route_set_dst(rt, d);
-	if (s)
-		rtnl_route_set_pref_src(rt, s);
-	rtnl_route_nh_set_ifindex(nh, ifindex);
-	rtnl_route_add_nexthop(rt, nh);
-	nh = NULL;   /* the route owns it */
-	err = rtnl_route_add(sk, rt, NLM_F_REPLACE);
-	if (err < 0)
-		err = nlr_fail(who, "IPv6 route on", name, err);
-out:
-	if (nh)
-		rtnl_route_nh_free(nh);
+	if (d && (!src || s))
+		err = route_set(sk, AF_INET6, ifindex, name, d, NULL, s, false, "IPv6 route on", who);
 	nl_addr_put(d);
 	nl_addr_put(s);
-	if (rt)
-		rtnl_route_put(rt);
 	return err;
 }
