@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include "batch.h"
 #include "firewalld.h"
+#include "stage.h"
 
 static uint32_t next_seq;
 
@@ -98,19 +98,6 @@ int fw_load_closed(struct fw_state *st, char *err, size_t errlen)
 
 /* ---- the state directory ---- */
 
-static int write_fd(int fd, const char *data, size_t len)
-{
-	for (size_t done = 0; done < len;) {
-		ssize_t w = write(fd, data + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return errno;
-		done += (size_t)w;
-	}
-	return 0;
-}
-
 static int state_paths(const char *dir, const char *name, char path[4096], char tmp[4096])
 {
 	if ((size_t)snprintf(path, 4096, "%s/%s", dir, name) >= 4096 ||
@@ -128,7 +115,7 @@ static int write_atomic(const char *dir, const char *name, const char *data, siz
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errno;
-	rc = write_fd(fd, data, len);
+	rc = stage_write_all(fd, data, len);
 	/* No fsync: the state directory is what a restarted daemon takes back
 	 * after it died, and the page cache outlives a process; the rename
 	 * alone makes the switch atomic. A machine that loses power loses
@@ -146,27 +133,17 @@ static int write_atomic(const char *dir, const char *name, const char *data, siz
 
 /* current.conf is written by a thread while the kernel commits (writing
  * half a MB was a tenth of a one-VM change at 500 VMs); it replaces the old
- * one only once the commit went through. */
+ * one only once the commit went through. Not flushed, as write_atomic. */
 struct text_save {
 	char path[4096], tmp[4096];
-	const char *text;
-	int fd, err;
-	pthread_t thread;
-	bool started;
+	struct stage st;
+	bool staged;
+	int err;
 };
-
-static void *text_save_run(void *arg)
-{
-	struct text_save *s = arg;
-	s->err = write_fd(s->fd, s->text, strlen(s->text));
-	return NULL;
-}
 
 static void text_save_start(const struct fw_state *st, const char *text, struct text_save *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->fd = -1;
-	s->text = text;
 	if (!st->state_dir)
 		return;
 	if (mkdir(st->state_dir, 0700) < 0 && errno != EEXIST) {
@@ -175,32 +152,17 @@ static void text_save_start(const struct fw_state *st, const char *text, struct 
 	}
 	if ((s->err = state_paths(st->state_dir, "current.conf", s->path, s->tmp)))
 		return;
-	s->fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (s->fd < 0) {
-		s->err = errno;
-		return;
-	}
-	s->started = pthread_create(&s->thread, NULL, text_save_run, s) == 0;
-	if (!s->started)
-		text_save_run(s);
+	stage_start(&s->st, s->path, s->tmp, 0600, text, strlen(text), false, NULL, NULL);
+	s->staged = true;
 }
 
 /* KEEP: the commit went through. 0 or an errno. */
 static int text_save_finish(struct text_save *s, bool keep)
 {
-	if (s->started)
-		pthread_join(s->thread, NULL);
-	s->started = false;
-	if (s->fd < 0)
+	if (!s->staged)
 		return s->err;
-	if (close(s->fd) < 0 && !s->err)
-		s->err = errno;
-	s->fd = -1;
-	if (keep && !s->err && rename(s->tmp, s->path) < 0)
-		s->err = errno;
-	if (!keep || s->err)
-		unlink(s->tmp);
-	return s->err;
+	s->staged = false;
+	return stage_finish(&s->st, keep);
 }
 
 /* After current.conf: a generation file never names text that is not there. */

@@ -4,7 +4,6 @@
  * rollback needs nothing from the firewall. */
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "stage.h"
 #include "netctl.h"
 
 NETCTL_COMMAND(apply_main, "apply", "",
@@ -112,19 +112,6 @@ static bool mkdir_p(const char *path)
 	}
 }
 
-static bool write_all(int fd, const char *data, size_t len)
-{
-	for (size_t done = 0; done < len;) {
-		ssize_t w = write(fd, data + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		done += (size_t)w;
-	}
-	return true;
-}
-
 /* PATH replaced whole by DATA. Not flushed: it serves the one-line N.meta,
  * which a power cut may leave empty (generations then shows "?"), while
  * N.conf, the copy a rollback needs, is flushed before it is renamed. The
@@ -139,7 +126,10 @@ static bool write_file(const char *path, const char *data, size_t len)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return false;
-	bool ok = write_all(fd, data, len);
+	int err = stage_write_all(fd, data, len);
+	if (err)
+		errno = err;
+	bool ok = !err;
 	ok = close(fd) == 0 && ok;
 	ok = ok && rename(tmp, path) == 0;
 	if (!ok) {
@@ -165,61 +155,42 @@ static const char *user_name(void)
  * the firewall took it. */
 struct gen_stage {
 	char tmp[4200], conf[4200];
-	int fd;
-	const char *text;
-	bool written;
-	int sync_err;
 	char user[64];
-	pthread_t thread;
-	bool started;
+	struct stage st;
+	bool staged;
 };
 
-static void gen_write(struct gen_stage *g)
+static void gen_user(void *arg)
 {
-	g->written = write_all(g->fd, g->text, strlen(g->text));
-	g->sync_err = !g->written ? (errno ? errno : EIO) : fsync(g->fd) < 0 ? errno : 0;
+	struct gen_stage *g = arg;
 	snprintf(g->user, sizeof(g->user), "%s", user_name());
-}
-
-static void *gen_thread(void *arg)
-{
-	gen_write(arg);
-	return NULL;
 }
 
 static void gen_stage_start(const struct netctl *ctx, uint32_t gen, const char *text, struct gen_stage *g)
 {
 	char dir[4096];
 	memset(g, 0, sizeof(*g));
-	g->fd = -1;
 	if (!gen_path(ctx, dir, sizeof(dir), 0, NULL) || !mkdir_p(dir) ||
 	    !gen_path(ctx, g->conf, sizeof(g->conf), gen, "conf") ||
 	    (size_t)snprintf(g->tmp, sizeof(g->tmp), "%s.tmp", g->conf) >= sizeof(g->tmp))
 		return;
-	g->fd = open(g->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (g->fd < 0)
-		return;
-	g->text = text;
-	g->started = pthread_create(&g->thread, NULL, gen_thread, g) == 0;
+	stage_start(&g->st, g->conf, g->tmp, 0644, text, strlen(text), true, gen_user, g);
+	g->staged = true;
 }
 
 /* KEEP: the firewall took it. True when N.conf is there, flushed. */
 static bool gen_stage_finish(struct gen_stage *g, bool keep)
 {
-	if (g->started)
-		pthread_join(g->thread, NULL);
-	else if (g->fd >= 0)
-		gen_write(g);
-	g->started = false;
-	bool ok = g->fd >= 0 && g->written && !g->sync_err;
-	if (g->fd >= 0 && close(g->fd) < 0)
-		ok = false;
-	ok = ok && keep && rename(g->tmp, g->conf) == 0;
-	if (!ok && g->fd >= 0)
-		unlink(g->tmp);
-	if (!ok && keep && !errno)
-		errno = g->sync_err ? g->sync_err : EIO;
-	return ok;
+	if (!g->staged) {
+		if (!errno)
+			errno = EIO;
+		return false;
+	}
+	g->staged = false;
+	int err = stage_finish(&g->st, keep);
+	if (err)
+		errno = err;
+	return keep && !err;
 }
 
 /* N.conf (staged while the firewall applied it), then N.meta:
