@@ -18,13 +18,8 @@ dir=$(mktemp -d /tmp/moat-demo.XXXXXX)
 ns=moatdemo-inet-$$
 tap=moatdemo$$
 pids=()
-nc() { ip netns exec "$ns" "$NETCTL" -c "$dir/moat.conf" --state-dir "$dir/s" --control "$dir/fw.ctl" "$@"; }
 cleanup() {
-	nc down >/dev/null 2>&1
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for f in "$dir"/s/run/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
-	world_down
-	wait 2>/dev/null
+	chain_down
 	rm -rf "$dir"
 }
 trap cleanup EXIT

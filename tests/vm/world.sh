@@ -12,6 +12,11 @@
 #                         echoed back; port 80 and 8000 answer HTTP with
 #                         "hello from web.test")
 #   world_down            stops all of it
+# and, for a chain whose state is in $dir (moat.conf, s/, fw.ctl):
+#   nc ARGS...            netctl on it, inside the world's namespace (QEMU
+#                         opens the netvm's tap from there)
+#   chain_down            netctl down, then whatever is left: the VMs whose
+#                         pids are in pids, anything with a pidfile, the world
 world_up() {
 	WORLD_NS=$1 WORLD_TAP=$2 WORLD_DIR=$3
 	local a
@@ -54,4 +59,15 @@ world_down() {
 	for p in "${WORLD_PIDS[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.05; done; done
 	ip netns del "$WORLD_NS" 2>/dev/null
 	WORLD_NS=
+}
+
+nc() { ip netns exec "$WORLD_NS" "$NETCTL" -c "$dir/moat.conf" --state-dir "$dir/s" --control "$dir/fw.ctl" "$@"; }
+
+chain_down() {
+	[ -n "${WORLD_NS:-}" ] && nc down >/dev/null 2>&1
+	local p f
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for f in "$dir"/s/run/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
+	world_down
+	wait 2>/dev/null
 }
