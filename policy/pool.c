@@ -73,10 +73,8 @@ void *pool_alloc(struct pool_block **pool, size_t size)
 void *pool_push(struct pool_block **pool, void *arr_ptr, size_t *n, size_t size)
 {
 	void **arr = arr_ptr;
-	if (*n == 0 || (*n >= 4 && (*n & (*n - 1)) == 0)) {
-		size_t cap = *n ? *n * 2 : 4;
-		if (cap > ((size_t)-1) / 2 / size)
-			xalloc_fail();
+	size_t cap = xalloc_grow_to(*n, size);
+	if (cap) {
 		void *p = pool_alloc(pool, cap * size);
 		if (*n)
 			memcpy(p, *arr, *n * size);

@@ -15,15 +15,24 @@ static inline void *xalloc_fail(void)
 
 /* Append a zeroed element to the array *arr_ptr of *n elements and return it.
  * The capacity is implied: n rounded up to a power of two, at least 4. */
+/* The capacity an array of N elements of SIZE grows to before its next push,
+ * or 0 while it has room: N rounded up to a power of two, at least 4. */
+static inline size_t xalloc_grow_to(size_t n, size_t size)
+{
+	if (n != 0 && (n < 4 || (n & (n - 1)) != 0))
+		return 0;
+	size_t cap = n ? n * 2 : 4;
+	if (cap > ((size_t)-1) / 2 / size)
+		xalloc_fail();
+	return cap;
+}
+
 static inline void *xalloc_push(void *arr_ptr, size_t *n, size_t size)
 {
 	void **arr = arr_ptr;
-	if (*n == 0 || (*n >= 4 && (*n & (*n - 1)) == 0)) {
-		size_t cap = *n ? *n * 2 : 4;
-		void *p;
-		if (cap > ((size_t)-1) / 2 / size)
-			xalloc_fail();
-		p = realloc(*arr, cap * size);
+	size_t cap = xalloc_grow_to(*n, size);
+	if (cap) {
+		void *p = realloc(*arr, cap * size);
 		if (!p)
 			xalloc_fail();
 		*arr = p;
