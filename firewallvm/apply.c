@@ -110,25 +110,13 @@ static int write_atomic(const char *dir, const char *name, const char *data, siz
 {
 	char path[4096], tmp[4096];
 	int rc = state_paths(dir, name, path, tmp);
-	if (rc)
-		return rc;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return errno;
-	rc = stage_write_all(fd, data, len);
 	/* No fsync: the state directory is what a restarted daemon takes back
 	 * after it died, and the page cache outlives a process; the rename
 	 * alone makes the switch atomic. A machine that loses power loses
 	 * the table too (the appliance keeps this on tmpfs), and netctl up
 	 * applies the host's durable copy again. An fsync here was a tenth of
 	 * an apply at 500 VMs. */
-	if (close(fd) < 0 && !rc)
-		rc = errno;
-	if (!rc && rename(tmp, path) < 0)
-		rc = errno;
-	if (rc)
-		unlink(tmp);
-	return rc;
+	return rc ? rc : stage_write_now(path, tmp, 0600, data, len);
 }
 
 /* current.conf is written by a thread while the kernel commits (writing

@@ -123,21 +123,10 @@ static bool write_file(const char *path, const char *data, size_t len)
 		errno = ENAMETOOLONG;
 		return false;
 	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return false;
-	int err = stage_write_all(fd, data, len);
+	int err = stage_write_now(path, tmp, 0644, data, len);
 	if (err)
 		errno = err;
-	bool ok = !err;
-	ok = close(fd) == 0 && ok;
-	ok = ok && rename(tmp, path) == 0;
-	if (!ok) {
-		int e = errno;
-		unlink(tmp);
-		errno = e;
-	}
-	return ok;
+	return !err;
 }
 
 static const char *user_name(void)

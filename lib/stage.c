@@ -66,3 +66,13 @@ int stage_finish(struct stage *s, bool keep)
 		unlink(s->tmp);
 	return s->err;
 }
+
+int stage_write_now(const char *path, const char *tmp, mode_t mode, const char *data, size_t len)
+{
+	struct stage s = { .path = path, .tmp = tmp, .data = data, .len = len };
+	s.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (s.fd < 0)
+		return errno;
+	s.err = stage_write_all(s.fd, data, len);
+	return stage_finish(&s, true);
+}

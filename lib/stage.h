@@ -29,6 +29,10 @@ void stage_start(struct stage *s, const char *path, const char *tmp, mode_t mode
 /* Wait for it; KEEP: rename TMP to PATH, else remove TMP. 0 or an errno. */
 int stage_finish(struct stage *s, bool keep);
 
+/* The same without a thread: TMP written, not flushed, renamed to PATH. 0 or
+ * an errno (TMP removed then). */
+int stage_write_now(const char *path, const char *tmp, mode_t mode, const char *data, size_t len);
+
 /* All of DATA to FD: 0 or an errno. */
 int stage_write_all(int fd, const char *data, size_t len);
 
