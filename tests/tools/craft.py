@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""craft.py: the packets a hostile app VM sends, for the attack tests.
+
+Run inside a test namespace (ip netns exec ...):
+  craft.py icmperr DST QSRC QSPORT QDST QDPORT [tcp|udp] MARKER
+      an ICMP destination-unreachable (port) to DST quoting a packet
+      QSRC:QSPORT -> QDST:QDPORT, with MARKER after the quoted header
+  craft.py sniff IFACE SECONDS MARKER
+      prints "seen" if a frame holding MARKER crosses IFACE (either way)
+      within SECONDS, else "none"
+  craft.py decline SERVER CHADDR ADDRESS
+      a DHCPDECLINE of ADDRESS carrying CHADDR, sent to SERVER:67
+  craft.py session HOST PORT CTLFIFO
+      a TCP session to HOST:PORT driven line by line from CTLFIFO: each line
+      is sent, and "echo LINE" or "stalled LINE" is printed (2 s to answer);
+      "quit" ends it. Prints "open SPORT" once connected.
+"""
+import os
+import select
+import socket
+import struct
+import sys
+import time
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def ipv4_header(src, dst, proto, payload_len):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + payload_len, 0x1234, 0, 64, proto, 0,
+                    socket.inet_aton(src), socket.inet_aton(dst))
+    return h[:10] + struct.pack("!H", csum(h)) + h[12:]
+
+
+def icmperr(dst, qsrc, qsport, qdst, qdport, proto, marker):
+    pnum = socket.IPPROTO_TCP if proto == "tcp" else socket.IPPROTO_UDP
+    if pnum == socket.IPPROTO_TCP:
+        l4 = struct.pack("!HHI", int(qsport), int(qdport), 0x01020304)
+    else:
+        l4 = struct.pack("!HHHH", int(qsport), int(qdport), 8 + 64, 0)
+    quoted = ipv4_header(qsrc, qdst, pnum, len(l4) + 64) + l4
+    body = quoted + marker.encode().ljust(64, b".")   # the length the quote claims
+    msg = struct.pack("!BBHI", 3, 3, 0, 0) + body
+    msg = msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    for _ in range(3):
+        s.sendto(msg, (dst, 0))
+        time.sleep(0.1)
+
+
+def sniff(iface, seconds, marker):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))   # ETH_P_ALL
+    s.bind((iface, 0))
+    end = time.time() + float(seconds)
+    want = marker.encode()
+    print("listening", flush=True)
+    while time.time() < end:
+        r, _, _ = select.select([s], [], [], max(0, end - time.time()))
+        if r and want in s.recv(65535):
+            print("seen")
+            return
+    print("none")
+
+
+def decline(server, chaddr, address):
+    mac = bytes(int(x, 16) for x in chaddr.split(":"))
+    bootp = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 0, 0x6d6f6174, 0, 0,
+                        b"\0" * 4, b"\0" * 4, b"\0" * 4, b"\0" * 4, mac.ljust(16, b"\0"),
+                        b"", b"")
+    opts = bytes([99, 130, 83, 99, 53, 1, 4, 50, 4]) + socket.inet_aton(address)
+    opts += bytes([54, 4]) + socket.inet_aton(server) + bytes([255])
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", 68))
+    for _ in range(3):
+        s.sendto(bootp + opts, (server, 67))
+        time.sleep(0.1)
+
+
+def session(host, port, ctl):
+    s = socket.create_connection((host, int(port)), timeout=3)
+    print("open", s.getsockname()[1], flush=True)
+    got = b""   # a line sent during a stall may be echoed later: keep all
+    with open(ctl) as f:
+        for line in f:
+            line = line.strip()
+            if line == "quit":
+                break
+            s.sendall(line.encode() + b"\n")
+            want = b"\n" + line.encode() + b"\n"
+            end = time.time() + 2
+            while want not in b"\n" + got and time.time() < end:
+                r, _, _ = select.select([s], [], [], max(0, end - time.time()))
+                if not r:
+                    break
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            print(("echo " if want in b"\n" + got else "stalled ") + line, flush=True)
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "icmperr":
+        icmperr(*args)
+    elif cmd == "sniff":
+        sniff(*args)
+    elif cmd == "decline":
+        decline(*args)
+    elif cmd == "session":
+        session(*args)
+    else:
+        sys.exit("craft.py: unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main()
