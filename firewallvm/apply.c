@@ -165,6 +165,52 @@ static int state_save_generation(const struct fw_state *st)
 	return write_atomic(st->state_dir, "generation", gen, (size_t)n);
 }
 
+/* Marks are reserved in the state directory before the kernel sees them:
+ * a daemon that dies after a commit and starts again begins past every mark
+ * the dead one may have used. Reserved a block at a time, so an apply
+ * rarely writes this file. */
+#define MARK_BLOCK 4096u
+
+static void marks_load(struct fw_state *st)
+{
+	if (st->mark_floor == 0)
+		st->mark_floor = 1;
+	if (!st->state_dir)
+		return;
+	char path[4096];
+	if ((size_t)snprintf(path, sizeof(path), "%s/marks", st->state_dir) >= sizeof(path))
+		return;
+	size_t len;
+	char *text = policy_read_file(path, &len);
+	if (!text)
+		return;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(text, &end, 10);
+	if (!errno && end != text && *end == '\n' && v <= UINT32_MAX && v > st->mark_floor)
+		st->mark_floor = st->mark_reserved = (uint32_t)v;
+	else if (errno || end == text || *end != '\n')
+		fprintf(stderr, "moat-firewalld: %s: not a mark count, ignored\n", path);
+	free(text);
+}
+
+static int marks_reserve(struct fw_state *st, uint32_t upto)
+{
+	if (!st->state_dir || upto <= st->mark_reserved)
+		return 0;
+	uint32_t r = upto + MARK_BLOCK;
+	if (r < upto)
+		r = UINT32_MAX;
+	char buf[16];
+	int n = snprintf(buf, sizeof(buf), "%u\n", r);
+	if (mkdir(st->state_dir, 0700) < 0 && errno != EEXIST)
+		return errno;
+	int rc = write_atomic(st->state_dir, "marks", buf, (size_t)n);
+	if (!rc)
+		st->mark_reserved = r;
+	return rc;
+}
+
 /* ---- apply ---- */
 
 static time_t earliest_expiry(const struct policy *p)
@@ -225,10 +271,17 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 		goto cleanup;
 	}
 	t1 = now_ms();
-	rs = ruleset_compile(p, st->rs, gen);
+	if (!st->rs)
+		marks_load(st);
+	rs = ruleset_compile(p, st->rs, gen, st->mark_floor);
 	if (!rs) {
 		rc = errno ? errno : ENOMEM;
 		snprintf(err, errlen, "%s: cannot compile: %s\n", file, strerror(rc));
+		goto cleanup;
+	}
+	if ((rc = marks_reserve(st, rs->mark_next))) {
+		snprintf(err, errlen, "%s: cannot record the marks in %s: %s (nothing changed)\n",
+			 file, st->state_dir, strerror(rc));
 		goto cleanup;
 	}
 	t2 = now_ms();
@@ -276,6 +329,7 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	st->text = text_copy;
 	st->file = file_copy;
 	st->generation = gen;
+	st->mark_floor = st->rs->mark_next;
 	st->next_expiry = earliest_expiry(p);
 	rs = NULL;
 	p = NULL;
@@ -325,6 +379,14 @@ void fw_apply_release(struct fw_state *st)
 int fw_apply(struct fw_state *st, const char *file, const char *text, uint32_t gen,
 	     char *err, size_t errlen)
 {
+	/* an old generation again would be a rollback no one recorded: netctl
+	 * rolls back by sending the old text as a new generation */
+	if (st->policy && gen <= st->generation) {
+		snprintf(err, errlen, "%s: generation %u is not newer than generation %u in force: "
+			 "nothing changed (netctl numbers generations from its state directory; "
+			 "is it the one the firewall was set up from?)\n", file, gen, st->generation);
+		return ESTALE;
+	}
 	return apply_text(st, file, text, gen, time(NULL), err, errlen);
 }
 

@@ -43,6 +43,10 @@ struct fw_state {
 	char *file;                /* the name its messages use */
 	struct ruleset *rs;        /* what the kernel has, or NULL */
 	uint32_t generation;
+	/* marks: the first one never handed out, and how far the state
+	 * directory says marks may already have gone (a restarted daemon
+	 * starts there, so no mark is ever live twice) */
+	uint32_t mark_floor, mark_reserved;
 	time_t next_expiry;        /* earliest `until` still ahead, or 0 */
 	struct nft_sock *nft;
 	uint32_t table_flags;      /* nft_appliance_table_flags */
@@ -62,7 +66,8 @@ struct fw_state {
 int fw_load_closed(struct fw_state *st, char *err, size_t errlen);
 /* Check TEXT and load it as generation GEN in one transaction. On any error,
  * nothing changes and ERR holds the messages (file:line:col, or the kernel's
- * refusal with the config line). Returns 0 or an errno. */
+ * refusal with the config line). A GEN not newer than the one in force is
+ * refused (ESTALE). Returns 0 or an errno. */
 int fw_apply(struct fw_state *st, const char *file, const char *text, uint32_t gen,
 	     char *err, size_t errlen);
 /* Free what an apply replaced (the loop calls it once replies are out). */

@@ -168,6 +168,10 @@ static uint32_t set_id(const char *name)
 	return h ? h : 1;
 }
 
+static const uint32_t key_len[] = {
+	[RST_IFNAME_VMAP] = 16, [RST_MARK] = 4, [RST_MARK_VMAP] = 4, [RST_IPV4] = 4, [RST_IPV6] = 16,
+};
+
 static struct nftnl_set *set_obj(const struct nl_batch *b, const struct rs_set *s)
 {
 	struct nftnl_set *ns = nftnl_set_alloc();
@@ -184,15 +188,13 @@ void batch_set(struct nl_batch *b, uint16_t type, const struct rs_set *s)
 	if (type == NFT_MSG_NEWSET) {
 		static const uint32_t key_type[] = {
 			[RST_IFNAME_VMAP] = TYPE_IFNAME, [RST_MARK] = TYPE_MARK,
-			[RST_IPV4] = TYPE_IPADDR, [RST_IPV6] = TYPE_IP6ADDR,
-		};
-		static const uint32_t key_len[] = {
-			[RST_IFNAME_VMAP] = 16, [RST_MARK] = 4, [RST_IPV4] = 4, [RST_IPV6] = 16,
+			[RST_MARK_VMAP] = TYPE_MARK, [RST_IPV4] = TYPE_IPADDR, [RST_IPV6] = TYPE_IP6ADDR,
 		};
 		uint32_t flags = 0;
+		bool vmap = s->type == RST_IFNAME_VMAP || s->type == RST_MARK_VMAP;
 		nftnl_set_set_u32(ns, NFTNL_SET_KEY_TYPE, key_type[s->type]);
 		nftnl_set_set_u32(ns, NFTNL_SET_KEY_LEN, key_len[s->type]);
-		if (s->type == RST_IFNAME_VMAP) {
+		if (vmap) {
 			flags |= NFT_SET_MAP;
 			nftnl_set_set_u32(ns, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
 			nftnl_set_set_u32(ns, NFTNL_SET_DATA_LEN, 0);
@@ -204,10 +206,10 @@ void batch_set(struct nl_batch *b, uint16_t type, const struct rs_set *s)
 		nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, flags);
 		/* how nft prints the keys: strings and marks are host order */
 		struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(64);
-		bool host = s->type == RST_IFNAME_VMAP || s->type == RST_MARK;
+		bool host = vmap || s->type == RST_MARK;
 		nftnl_udata_put_u32(u, NFTNL_UDATA_SET_KEYBYTEORDER,
 				    host ? BYTEORDER_HOST : BYTEORDER_BIG);
-		if (s->type == RST_IFNAME_VMAP)
+		if (vmap)
 			nftnl_udata_put_u32(u, NFTNL_UDATA_SET_DATABYTEORDER, 0);
 		nftnl_set_set_data(ns, NFTNL_SET_USERDATA, nftnl_udata_buf_data(u),
 				   nftnl_udata_buf_len(u));
@@ -224,17 +226,17 @@ void batch_set(struct nl_batch *b, uint16_t type, const struct rs_set *s)
 static void elems_msg(struct nl_batch *b, uint16_t type, const struct rs_set *s,
 		      const struct rs_elem *const *elems, size_t n)
 {
-	static const uint32_t key_len[] = {
-		[RST_IFNAME_VMAP] = 16, [RST_MARK] = 4, [RST_IPV4] = 4, [RST_IPV6] = 16,
-	};
 	for (size_t at = 0; at < n; at += ELEMS_PER_MSG) {
 		struct nftnl_set *ns = set_obj(b, s);
 		for (size_t i = at; i < n && i < at + ELEMS_PER_MSG; i++) {
 			struct nftnl_set_elem *e = nftnl_set_elem_alloc();
 			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, elems[i]->key, key_len[s->type]);
-			if (s->type == RST_IFNAME_VMAP && type == NFT_MSG_NEWSETELEM) {
+			bool vmap = s->type == RST_IFNAME_VMAP || s->type == RST_MARK_VMAP;
+			if (vmap && type == NFT_MSG_NEWSETELEM && elems[i]->chain[0]) {
 				nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_JUMP);
 				nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, elems[i]->chain);
+			} else if (vmap && type == NFT_MSG_NEWSETELEM) {
+				nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NF_ACCEPT);
 			}
 			nftnl_set_elem_add(ns, e);
 		}
@@ -309,6 +311,17 @@ static void bitwise(struct nftnl_rule *r, const uint8_t *mask, int len)
 	add_expr(r, e);
 }
 
+static void byteorder_hton(struct nftnl_rule *r, int len)
+{
+	struct nftnl_expr *e = expr("byteorder");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, len);
+	add_expr(r, e);
+}
+
 static void lookup(struct nftnl_rule *r, const char *set, bool vmap)
 {
 	struct nftnl_expr *e = expr("lookup");
@@ -364,7 +377,22 @@ static void match_exprs(struct nftnl_rule *r, const struct rs_match *m)
 		load(r, k, k->len);
 		lookup(r, m->set, m->op == RO_VMAP);
 		break;
+	case RO_LT:
+		/* a host-order load (meta time) is compared big-endian, as nft does */
+		load(r, k, k->len);
+		if (k->source == RS_META)
+			byteorder_hton(r, k->len);
+		cmp(r, NFT_CMP_LT, m->val, k->len);
+		break;
 	}
+}
+
+/* ct mark == the VM's mark */
+static void match_vm_mark(struct nftnl_rule *r, uint32_t mark)
+{
+	static const struct rs_keyinfo k = { "ct mark", RS_CT, NFT_CT_MARK, 0, 4, false };
+	load(r, &k, 4);
+	cmp(r, NFT_CMP_EQ, &mark, 4);   /* host order, as the kernel keeps it */
 }
 
 static void verdict(struct nftnl_rule *r, int v)
@@ -401,6 +429,8 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, c->name);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 
+	if (ru->match_mark)
+		match_vm_mark(r, rs->vms[c->vm].mark);
 	for (int i = 0; i < ru->nm; i++)
 		match_exprs(r, &ru->m[i]);
 	if (ru->limit) {
@@ -532,15 +562,15 @@ static void elems_diff(struct nl_batch *b, uint16_t type, const struct rs_set *a
 
 /* ---- whole batches ---- */
 
-static bool sets_mark(const struct rs_chain *c)
+static bool uses_mark(const struct rs_chain *c)
 {
 	for (size_t i = 0; i < c->nrules; i++)
-		if (c->rules[i].set_mark)
+		if (c->rules[i].set_mark || c->rules[i].match_mark)
 			return true;
 	return false;
 }
 
-/* Same rules, and the same mark where the rules set one. */
+/* Same rules, and the same mark where the rules set or match one. */
 static bool chain_changed(const struct ruleset *old, const struct rs_chain *oc,
 			  const struct ruleset *new, const struct rs_chain *nc)
 {
@@ -550,7 +580,7 @@ static bool chain_changed(const struct ruleset *old, const struct rs_chain *oc,
 	 * rules, and an unchanged VM keeps its mark */
 	if (nc->vm < 0 || oc->vm < 0 || new->vms[nc->vm].mark == old->vms[oc->vm].mark)
 		return false;
-	return sets_mark(nc);
+	return uses_mark(nc);
 }
 
 /* The chain of OTHER named like SELF's chain I, or NULL: first where it

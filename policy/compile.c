@@ -134,6 +134,15 @@ static void match_addr(struct rs_rule *r, enum rs_key key, enum rs_op op, const 
 	m->plen = a->prefix;
 }
 
+/* meta time < T: nanoseconds since the epoch, big-endian as nft compares them */
+static void match_time_before(struct rs_rule *r, time_t t)
+{
+	struct rs_match *m = match(r, RK_META_TIME, RO_LT);
+	uint64_t ns = (uint64_t)t * 1000000000ull;
+	for (int i = 0; i < 8; i++)
+		m->val[i] = (uint8_t)(ns >> (56 - 8 * i));
+}
+
 static void match_nfproto(struct rs_rule *r, int family)
 {
 	match_u8(r, RK_NFPROTO, RO_EQ, family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
@@ -283,6 +292,14 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 	struct addr gw;
 	policy_gateway(p, &gw);
 
+	/* a DHCP message speaks for the client its chaddr names: only its own */
+	struct rs_rule *r = rule_new(c, 0, 0);
+	match_nfproto(r, AF_INET);
+	match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+	match_u16(r, RK_TH_DPORT, 67, 67);
+	memcpy(match(r, RK_DHCP_CHADDR, RO_NE)->val, v->mac, 6);
+	r->verdict = RV_DROP;
+	comment_vm(r, v, "DHCP not its own MAC");
 	input_service(c, v, vm, AF_INET, NULL, IPPROTO_UDP, 67, "DHCP");
 	if (vm_allows_dns(v)) {
 		input_service(c, v, vm, AF_INET, &gw, IPPROTO_UDP, 53, "DNS");
@@ -343,6 +360,8 @@ static void emit_rule(const struct policy *p, struct rs_chain *c, const struct v
 		match_u16(&tmpl, RK_CT_OPROTO_DST, port->lo, port->hi);
 	if (type >= 0)   /* the tuple's "port" of an ICMP flow is type << 8 | code */
 		match_u16(&tmpl, RK_CT_OPROTO_DST, type << 8, type << 8 | 0xff);
+	if (ru->has_until)   /* in force until then, with or without the daemon */
+		match_time_before(&tmpl, ru->until);
 
 	if (ru->action == ACT_DENY) {
 		add_deny(p, c, v, vm, ru->number, ru->loc.line, ru->log, tmpl.m, tmpl.nm);
@@ -401,6 +420,55 @@ static void emit_target(const struct policy *p, struct rs_chain *c, const struct
 		for (size_t j = 0; j < ru->nports; j++)
 			emit_rule(p, c, v, vm, ru, t, protos[i], &ru->ports[j], -1);
 	}
+}
+
+/* The earliest `until` of the VM's forward rules in force, or 0. */
+static time_t first_until(const struct vm *v)
+{
+	time_t t = 0;
+	for (size_t i = 0; i < v->nrules; i++) {
+		const struct rule *ru = &v->rules[i];
+		if (ru->has_until && !ru->expired && ru->kind != RULE_DNS && (!t || ru->until < t))
+			t = ru->until;
+	}
+	return t;
+}
+
+/* Related packets (ICMP errors) of this VM's connections. own_NAME: the
+ * connection is NAME's (it opened it); resp_NAME: NAME is the one it was
+ * opened to, so it may answer with an error, sent on to the opener's own_. */
+static void compile_related(struct builder *b, const struct vm *v, int vm, time_t until)
+{
+	char name[RS_NAME_MAX];
+	struct rs_rule *r;
+
+	snprintf(name, sizeof(name), "own_%s", v->name);
+	struct rs_chain *c = chain_new(b, name, vm);
+	r = rule_new(c, 0, 0);
+	r->match_mark = true;
+	if (until)
+		match_time_before(r, until);
+	r->verdict = RV_ACCEPT;
+	comment_vm(r, v, "related to its connection");
+	r = rule_new(c, 0, 0);
+	r->verdict = RV_DROP;
+	comment_vm(r, v, "related packet of another VM's connection");
+
+	snprintf(name, sizeof(name), "resp_%s", v->name);
+	c = chain_new(b, name, vm);
+	r = rule_new(c, 0, 0);
+	match_addr(r, RK_CT_ODADDR, RO_EQ, &v->addr);
+	match_set(r, RK_OIFNAME, RO_VMAP, "own_vm");
+	comment_vm(r, v, "related, a connection to it");
+	if (v->has_addr6 && (b->p->net.has & NET_HAS_SUBNET6)) {
+		r = rule_new(c, 0, 0);
+		match_addr(r, RK_CT_ODADDR6, RO_EQ, &v->addr6);
+		match_set(r, RK_OIFNAME, RO_VMAP, "own_vm");
+		comment_vm(r, v, "related, a connection to it");
+	}
+	r = rule_new(c, 0, 0);
+	r->verdict = RV_DROP;
+	comment_vm(r, v, "related packet of another VM's connection");
 }
 
 static void compile_forward(struct builder *b, const struct vm *v, int vm)
@@ -468,6 +536,18 @@ static void compile_forward(struct builder *b, const struct vm *v, int vm)
 	r->set_mark = true;
 	r->verdict = RV_ACCEPT;
 	comment_vm(r, v, "accepted");
+
+	/* its connections ride on the live mark only until its first `until`:
+	 * then they go back to the rules, daemon or not (see ruleset.h) */
+	time_t until = first_until(v);
+	if (until) {
+		snprintf(name, sizeof(name), "exp_%s", v->name);
+		r = rule_new(chain_new(b, name, vm), 0, 0);
+		match_time_before(r, until);
+		r->verdict = RV_ACCEPT;
+		comment_vm(r, v, "until its first rule expires");
+	}
+	compile_related(b, v, vm, until);
 }
 
 /* ---- the fixed part of the table ---- */
@@ -502,10 +582,40 @@ static void compile_base(struct builder *b)
 	c = base_chain_new(b, "forward", NF_INET_FORWARD, 0);
 	c->policy_drop = true;
 	r = rule_new(c, 0, 0);
-	match_ct_state(r, CT_STATE_ESTABLISHED | CT_STATE_RELATED);
-	match_set(r, RK_CT_MARK, RO_LOOKUP, "live");
-	r->verdict = RV_ACCEPT;
+	match_ct_state(r, CT_STATE_ESTABLISHED);
+	match_set(r, RK_CT_MARK, RO_VMAP, "live");
 	comment_fixed(r, "connections the policy in force allowed");
+	/* ICMP errors: a packet of the connection they quote, which any VM can
+	 * name. They pass only between that connection's own ends, with its
+	 * mark live, and never reach the rules (which would mark it anew). */
+	r = rule_new(c, 0, 0);
+	match_ct_state(r, CT_STATE_RELATED);
+	match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_ORIGINAL);
+	match_set(r, RK_IIFNAME, RO_VMAP, "own_vm");
+	comment_fixed(r, "related, from the VM that opened it");
+	if (p->net.has & NET_HAS_SUBNET) {
+		r = rule_new(c, 0, 0);
+		match_ct_state(r, CT_STATE_RELATED);
+		match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
+		match_addr(r, RK_CT_ODADDR, RO_EQ, &p->net.subnet);
+		r->verdict = RV_DROP;
+		comment_fixed(r, "related packet of another VM's connection");
+	}
+	r = rule_new(c, 0, 0);
+	match_ct_state(r, CT_STATE_RELATED);
+	match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_REPLY);
+	match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
+	match_set(r, RK_OIFNAME, RO_VMAP, "own_vm");
+	comment_fixed(r, "related, from upstream to the VM that opened it");
+	r = rule_new(c, 0, 0);
+	match_ct_state(r, CT_STATE_RELATED);
+	match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_REPLY);
+	match_set(r, RK_IIFNAME, RO_VMAP, "resp_vm");
+	comment_fixed(r, "related, from the VM it was opened to");
+	r = rule_new(c, 0, 0);
+	match_ct_state(r, CT_STATE_RELATED);
+	r->verdict = RV_DROP;
+	comment_fixed(r, "related packet of another VM's connection");
 	r = rule_new(c, 0, 0);
 	match_ct_state(r, CT_STATE_INVALID);
 	r->verdict = RV_DROP;
@@ -548,13 +658,19 @@ static const struct rs_vm *prev_vm(const struct ruleset *prev, const char *name)
 	return i >= 0 ? &prev->vms[i] : NULL;
 }
 
-static bool forward_unchanged(const struct ruleset *rs, const struct ruleset *prev, int vm)
+static bool forward_unchanged(const struct ruleset *rs, const struct ruleset *prev, int vm,
+			      const struct rs_vm *old)
 {
-	const char *name = rs->vms[vm].name;
+	const struct rs_vm *v = &rs->vms[vm];
+	/* another VM may take over the old address: its packets would match
+	 * this VM's connections, so those must be judged again */
+	if (memcmp(v->addr, old->addr, sizeof(v->addr)) != 0 ||
+	    memcmp(v->addr6, old->addr6, sizeof(v->addr6)) != 0)
+		return false;
 	const char *prefixes[] = { "out_", "local_" };
 	for (int i = 0; i < 2; i++) {
 		char cn[RS_NAME_MAX];
-		snprintf(cn, sizeof(cn), "%s%s", prefixes[i], name);
+		snprintf(cn, sizeof(cn), "%s%s", prefixes[i], v->name);
 		const struct rs_chain *a = ruleset_find_chain(rs, cn);
 		const struct rs_chain *b = a ? ruleset_find_chain_near(prev, cn, (size_t)(a - rs->chains)) : NULL;
 		if (!a || !b || !ruleset_chain_equal(a, b))
@@ -563,32 +679,25 @@ static bool forward_unchanged(const struct ruleset *rs, const struct ruleset *pr
 	return true;
 }
 
-static void assign_marks(struct ruleset *rs, const struct ruleset *prev)
+/* A mark is handed out once: a connection cut by a new mark can never
+ * find its old one live again (until expiries, restarts, renames). */
+static void assign_marks(struct ruleset *rs, const struct ruleset *prev, uint32_t first_mark)
 {
-	/* slots of VMs that stay are theirs; new VMs take the lowest free ones */
-	uint8_t taken[RS_MAX_SLOTS + 1] = { 0 };
-	for (size_t i = 0; i < rs->nvms; i++) {
-		const struct rs_vm *old = prev_vm(prev, rs->vms[i].name);
-		if (old)
-			taken[rs->vms[i].slot = old->slot] = 1;
-	}
-	int next = 1;
+	uint32_t next = first_mark;
+	if (prev && prev->mark_next > next)
+		next = prev->mark_next;
 	for (size_t i = 0; i < rs->nvms; i++) {
 		struct rs_vm *v = &rs->vms[i];
 		const struct rs_vm *old = prev_vm(prev, v->name);
-		if (old && forward_unchanged(rs, prev, i)) {
+		if (old && forward_unchanged(rs, prev, i, old)) {
 			v->mark = old->mark;
 			continue;
 		}
-		if (!old) {
-			while (taken[next])
-				next++;
-			taken[v->slot = next] = 1;
-		}
-		v->mark = (uint32_t)v->slot << 20 | (rs->generation & 0xfffff);
-		if (old && v->mark == old->mark)   /* generation wrapped onto the old one */
-			v->mark ^= 0x80000;
+		if (next == 0)   /* 0 is every untouched connection's mark */
+			next = 1;
+		v->mark = next++;
 	}
+	rs->mark_next = next;
 }
 
 /* ---- unchanged VMs: their chains are copied, not compiled again ---- */
@@ -637,8 +746,11 @@ static uint64_t vm_fingerprint(const struct policy *p, const struct vm *v)
 	h = fnv(h, &v->nrules, sizeof(v->nrules));
 	for (size_t i = 0; i < v->nrules; i++) {
 		const struct rule *r = &v->rules[i];
-		int f[] = { r->action, r->kind, r->proto, r->to_any, r->log, r->expired, r->number };
+		int f[] = { r->action, r->kind, r->proto, r->to_any, r->log, r->expired, r->number,
+			    r->has_until };
 		h = fnv(h, f, sizeof(f));
+		int64_t until = r->has_until ? (int64_t)r->until : 0;   /* the kernel matches it */
+		h = fnv(h, &until, sizeof(until));
 		h = fnv(h, &r->nports, sizeof(r->nports));
 		h = fnv(h, r->ports, r->nports * sizeof(*r->ports));
 		h = fnv(h, &r->ntypes, sizeof(r->ntypes));
@@ -663,11 +775,13 @@ static uint64_t vm_fingerprint(const struct policy *p, const struct vm *v)
 
 static void reuse_chains(struct builder *b, const struct ruleset *prev, const struct vm *v, int vm)
 {
-	static const char *prefixes[] = { "pre_", "in_", "out_", "local_", "acc_" };
+	static const char *prefixes[] = { "pre_", "in_", "out_", "local_", "acc_", "exp_", "own_", "resp_" };
 	for (size_t k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
 		char name[RS_NAME_MAX];
 		snprintf(name, sizeof(name), "%s%s", prefixes[k], v->name);
 		const struct rs_chain *from = ruleset_find_chain_near(prev, name, b->rs->nchains);
+		if (!from)   /* exp_: only a VM with `until` rules has one */
+			continue;
 		struct rs_chain *c = chain_new(b, name, vm);
 		/* shared, not copied: an unchanged VM costs no memory traffic */
 		struct rs_chain *f = (struct rs_chain *)from;
@@ -725,7 +839,7 @@ static void add_host_sets(struct builder *b)
 }
 
 struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *prev,
-				uint32_t generation)
+				uint32_t generation, uint32_t first_mark)
 {
 	if (p->nvms > RS_MAX_SLOTS) {
 		errno = E2BIG;
@@ -744,16 +858,20 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *pr
 	}
 
 	compile_base(&b);
-	const char *maps[] = { "pre_vm", "in_vm", "out_vm", "local_vm" };
-	const char *chains[] = { "pre_", "in_", "out_", "local_" };
-	for (int k = 0; k < 4; k++)
+	const char *maps[] = { "pre_vm", "in_vm", "out_vm", "local_vm", "own_vm", "resp_vm" };
+	const char *chains[] = { "pre_", "in_", "out_", "local_", "own_", "resp_" };
+	const int nmaps = sizeof(maps) / sizeof(maps[0]);
+	for (int k = 0; k < nmaps; k++)
 		set_new(&b, maps[k], RST_IFNAME_VMAP);
-	set_new(&b, "live", RST_MARK);
+	set_new(&b, "live", RST_MARK_VMAP);
 	add_host_sets(&b);
 
 	for (size_t i = 0; i < p->nvms; i++) {
 		const struct vm *v = &p->vms[i];
 		snprintf(rs->vms[i].name, sizeof(rs->vms[i].name), "%s", v->name);
+		memcpy(rs->vms[i].addr, v->addr.bytes, sizeof(rs->vms[i].addr));
+		if (v->has_addr6)
+			memcpy(rs->vms[i].addr6, v->addr6.bytes, sizeof(rs->vms[i].addr6));
 		rs->vms[i].fingerprint = vm_fingerprint(p, v);
 		int old = ruleset_find_vm(prev, v->name);
 		if (old >= 0 && prev->vms[old].fingerprint == rs->vms[i].fingerprint) {
@@ -763,19 +881,24 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *pr
 			compile_in(&b, v, i);
 			compile_forward(&b, v, i);
 		}
-		for (int k = 0; k < 4; k++) {
+		for (int k = 0; k < nmaps; k++) {
 			char cn[RS_NAME_MAX];
 			snprintf(cn, sizeof(cn), "%s%s", chains[k], v->name);
 			vmap_add((struct rs_set *)ruleset_find_set(rs, maps[k]), v->name, cn);
 		}
 	}
 	ruleset_index(rs);
-	assign_marks(rs, prev);
+	assign_marks(rs, prev, first_mark);
 
 	struct rs_set *live = (struct rs_set *)ruleset_find_set(rs, "live");
 	for (size_t i = 0; i < rs->nvms; i++) {
 		uint32_t m = rs->vms[i].mark;
-		memcpy(elem_add(live)->key, &m, 4);   /* host order, like ct mark */
+		struct rs_elem *e = elem_add(live);
+		memcpy(e->key, &m, 4);   /* host order, like ct mark */
+		char cn[RS_NAME_MAX];
+		snprintf(cn, sizeof(cn), "exp_%s", rs->vms[i].name);
+		if (ruleset_find_chain(rs, cn))
+			snprintf(e->chain, sizeof(e->chain), "%s", cn);
 	}
 	return rs;
 }

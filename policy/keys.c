@@ -24,4 +24,6 @@ const struct rs_keyinfo rs_keys[RK__COUNT] = {
 	[RK_CT_ODADDR]    = { "ct original ip daddr", RS_CT, NFT_CT_DST_IP, 0, 4, true },
 	[RK_CT_ODADDR6]   = { "ct original ip6 daddr", RS_CT, NFT_CT_DST_IP6, 0, 16, true },
 	[RK_CT_OPROTO_DST]= { "ct original proto-dst", RS_CT, NFT_CT_PROTO_DST, 0, 2, true },
+	[RK_META_TIME]    = { "meta time", RS_META, NFT_META_TIME_NS, 0, 8, false },
+	[RK_DHCP_CHADDR]  = { "@th,288,48", RS_PAYLOAD, NFT_PAYLOAD_TRANSPORT_HEADER, 36, 6, false },
 };

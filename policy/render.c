@@ -98,6 +98,17 @@ static void render_value(FILE *out, const struct rs_match *m)
 		memcpy(&v32, m->val, 4);
 		fprintf(out, "0x%08x", v32);
 		break;
+	case RK_META_TIME: {   /* seconds since the epoch: nft reads them in any TZ */
+		uint64_t ns = 0;
+		for (int i = 0; i < 8; i++)
+			ns = ns << 8 | m->val[i];
+		fprintf(out, "%llu", (unsigned long long)(ns / 1000000000ull));
+		break;
+	}
+	case RK_DHCP_CHADDR:
+		fprintf(out, "0x%02x%02x%02x%02x%02x%02x", m->val[0], m->val[1], m->val[2],
+			m->val[3], m->val[4], m->val[5]);
+		break;
 	case RK__COUNT:
 		break;
 	}
@@ -116,6 +127,9 @@ static void render_match(FILE *out, const struct rs_match *m)
 	case RO_NE:
 		fputs(" !=", out);
 		break;
+	case RO_LT:
+		fputs(" <", out);
+		break;
 	case RO_EQ:
 	case RO_RANGE:
 	case RO_PREFIX:
@@ -130,6 +144,10 @@ void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_ch
 			 const struct rs_rule *r)
 {
 	const char *sep = "";
+	if (r->match_mark) {
+		fprintf(out, "ct mark 0x%08x", rs->vms[c->vm].mark);
+		sep = " ";
+	}
 	for (int i = 0; i < r->nm; i++) {
 		fputs(sep, out);
 		render_match(out, &r->m[i]);
@@ -173,6 +191,14 @@ static void render_key(FILE *out, const struct rs_set *s, const struct rs_elem *
 		m.key = RK_CT_MARK;
 		render_value(out, &m);
 		break;
+	case RST_MARK_VMAP:
+		m.key = RK_CT_MARK;
+		render_value(out, &m);
+		if (e->chain[0])
+			fprintf(out, " : jump %s", e->chain);
+		else
+			fputs(" : accept", out);
+		break;
 	case RST_IPV4:
 		render_addr(out, AF_INET, &m);
 		break;
@@ -186,10 +212,10 @@ static void render_set(FILE *out, const struct rs_set *s)
 {
 	static const char *types[] = {
 		[RST_IFNAME_VMAP] = "ifname : verdict", [RST_MARK] = "mark",
-		[RST_IPV4] = "ipv4_addr", [RST_IPV6] = "ipv6_addr",
+		[RST_MARK_VMAP] = "mark : verdict", [RST_IPV4] = "ipv4_addr", [RST_IPV6] = "ipv6_addr",
 	};
-	fprintf(out, "\t%s %s {\n\t\ttype %s\n",
-		s->type == RST_IFNAME_VMAP ? "map" : "set", s->name, types[s->type]);
+	bool vmap = s->type == RST_IFNAME_VMAP || s->type == RST_MARK_VMAP;
+	fprintf(out, "\t%s %s {\n\t\ttype %s\n", vmap ? "map" : "set", s->name, types[s->type]);
 	if (s->timeout_s)
 		fprintf(out, "\t\tflags timeout\n\t\ttimeout %us\n", s->timeout_s);
 	if (s->nelems) {

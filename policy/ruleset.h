@@ -9,15 +9,33 @@
  * The table (inet moat):
  *   prerouting -> iifname vmap @pre_vm -> pre_NAME   source MAC/address of each VM
  *   input      -> iifname vmap @in_vm  -> in_NAME    DHCP, DNS, ping to the firewall
- *   forward    -> established with a live mark: accept
+ *   forward    -> established: ct mark vmap @live: the marks of the policy in
+ *                 force: accept, or for a VM with `until` rules jump exp_NAME,
+ *                 which accepts until the first of them expires and then
+ *                 lets the connection be judged again by the rules (so a
+ *                 connection of an expired rule is cut without the daemon)
+ *                 related (ICMP errors): only about a connection of the VM
+ *                   it comes from or goes to, never judged by the rules:
+ *                   original: iifname @own_vm -> own_NAME (its mark: accept)
+ *                   reply from the uplink: oifname @own_vm -> own_NAME
+ *                   reply from a VM: iifname @resp_vm -> resp_NAME (the
+ *                   connection was opened to it) -> oifname @own_vm
+ *                   anything else: dropped, counted as spoofing
  *                 original: iifname, reply: oifname, by the conntrack original
  *                 destination: app subnet -> @local_vm -> local_NAME (vm X rules)
  *                              elsewhere  -> @out_vm   -> out_NAME   (the world)
  *                 a rule that allows: goto acc_NAME: ct mark set MARK accept
  * Every VM has its own conntrack mark; a rule that accepts marks the
  * connection with it and @live holds the marks of the policy in force. A VM
- * whose forward rules change gets a new mark, so its connections are judged
- * again, by their original tuple, on their next packet.
+ * whose forward rules or addresses change gets a new mark, so its connections
+ * are judged again, by their original tuple, on their next packet. Marks come
+ * from a counter that never goes back (the daemon keeps it across restarts):
+ * a mark once retired is never live again, so a cut is final.
+ *
+ * Only new connections and established ones whose mark is not live reach the
+ * rules, so a packet's protocol is its connection's: `meta l4proto` there
+ * is `ct original protocol`. A rule with `until` also matches `meta time`,
+ * so it stops matching at its time even with the daemon gone.
  */
 #ifndef MOAT_RULESET_H
 #define MOAT_RULESET_H
@@ -35,7 +53,7 @@
 #define RS_NAME_MAX     256          /* nftables set and chain names */
 #define RS_MATCH_MAX    6
 #define RS_SETREF_MAX   32           /* set names rules refer to */
-#define RS_MAX_SLOTS    4095         /* VMs: the mark keeps 12 bits for the slot */
+#define RS_MAX_SLOTS    4095         /* VMs in one policy */
 #define RS_LOG_GROUP    1            /* NFLOG group of every log statement */
 #define RS_LOG_RATE     10           /* logged packets per second per rule */
 #define RS_LOG_BURST    20
@@ -48,6 +66,8 @@ enum rs_key {
 	RK_TH_SPORT, RK_TH_DPORT, RK_ICMP_TYPE, RK_ICMP6_TYPE,
 	RK_CT_STATE, RK_CT_DIRECTION, RK_CT_MARK,
 	RK_CT_ODADDR, RK_CT_ODADDR6, RK_CT_OPROTO_DST,
+	RK_META_TIME,    /* ns since the epoch, compared big-endian like nft */
+	RK_DHCP_CHADDR,  /* the client MAC of a DHCPv4 message: @th,288,48 */
 	RK__COUNT
 };
 
@@ -70,6 +90,7 @@ enum rs_op {
 	RO_ANYBIT,       /* x & val != 0 (ct state) */
 	RO_LOOKUP,       /* x in @set */
 	RO_VMAP,         /* verdict from @set */
+	RO_LT,           /* x < val, big-endian */
 };
 
 struct rs_match {
@@ -95,6 +116,7 @@ struct rs_rule {
 	bool limit;              /* limit rate RS_LOG_RATE before log */
 	enum { RL_NONE, RL_ALLOW, RL_DENY } log;
 	bool set_mark;           /* ct mark set <the VM's mark> */
+	bool match_mark;         /* ct mark <the VM's mark>, before the matches */
 	enum rs_verdict verdict;
 	const char *what;        /* fixed text of the comment, or NULL: "VM rule N" */
 	int rule;                /* rule number in its VM (1-based), 0 for fixed rules */
@@ -114,11 +136,17 @@ struct rs_chain {
 	int vm;                  /* owning VM or -1 */
 };
 
-enum rs_set_type { RST_IFNAME_VMAP, RST_MARK, RST_IPV4, RST_IPV6 };
+enum rs_set_type {
+	RST_IFNAME_VMAP,
+	RST_MARK,
+	RST_MARK_VMAP,   /* mark : accept, or jump exp_VM (the VM has `until` rules) */
+	RST_IPV4,
+	RST_IPV6,
+};
 
 struct rs_elem {
 	uint8_t key[16];
-	char chain[RS_NAME_MAX]; /* vmap: jump target */
+	char chain[RS_NAME_MAX]; /* vmap: jump target ("" in a mark vmap: accept) */
 };
 
 struct rs_set {
@@ -132,13 +160,14 @@ struct rs_set {
 
 struct rs_vm {
 	char name[MOAT_NAME_MAX + 1];
-	int slot;                /* 1..4095, stable while the VM exists */
-	uint32_t mark;           /* slot << 20 | generation */
+	uint32_t mark;           /* from the ruleset's mark counter, never reused */
+	uint8_t addr[4], addr6[16];  /* a new address is a new mark */
 	uint64_t fingerprint;    /* of everything its chains are made from */
 };
 
 struct ruleset {
 	uint32_t generation;
+	uint32_t mark_next;      /* the first mark no ruleset has handed out */
 	struct rs_chain *chains;
 	size_t nchains;
 	struct rs_set *sets;
@@ -151,10 +180,13 @@ struct ruleset {
 };
 
 /* Compile a checked policy. PREV (may be NULL) is the ruleset loaded now: a VM
- * whose forward chains are unchanged keeps its mark, so its connections are
- * not re-judged. Returns NULL on out-of-memory, or E2BIG past RS_MAX_SLOTS VMs. */
+ * whose forward chains and addresses are unchanged keeps its mark, so its
+ * connections are not re-judged; every other VM gets a new mark, counted on
+ * from PREV's counter or FIRST_MARK, whichever is higher (the daemon keeps
+ * FIRST_MARK across restarts). Returns NULL on out-of-memory, or E2BIG past
+ * RS_MAX_SLOTS VMs. */
 struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *prev,
-				uint32_t generation);
+				uint32_t generation, uint32_t first_mark);
 void ruleset_free(struct ruleset *rs);
 /* Builds the sorted name indices of a complete ruleset (compile.c calls it). */
 void ruleset_index(struct ruleset *rs);

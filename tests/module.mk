@@ -33,7 +33,7 @@ update-golden: $(T)/netctl
 .PHONY: update-golden
 
 # The firewall daemon driven through netctl in the namespace testbed.
-CHECKS += tests/netns/firewalld-traffic tests/netns/firewalld-ipv6
+CHECKS += tests/netns/firewalld-traffic tests/netns/firewalld-ipv6 tests/netns/firewalld-attacks
 CHECK_DEPS += $(T)/moat-firewalld $(T)/netctl $(T)/dnsconnect
 $(T)/dnsconnect: $(T)/tests/tools/dnsconnect.o
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^

@@ -70,7 +70,9 @@ int main(int argc, char **argv)
 			break;
 		}
 		double t0 = now_ms();
-		struct ruleset *rs = ruleset_compile(p, prev, gen);
+		/* a later generation loaded whole starts its marks past the earlier
+		 * ones', as the daemon's kept mark counter would */
+		struct ruleset *rs = ruleset_compile(p, prev, gen, first_gen << 16 | 1);
 		double t1 = now_ms();
 		struct nl_batch b;
 		batch_init(&b, seq);

@@ -33,7 +33,7 @@ static struct policy *load(const char *text)
 static struct ruleset *compile(const char *text, const struct ruleset *prev, uint32_t gen)
 {
 	struct policy *p = load(text);
-	struct ruleset *rs = ruleset_compile(p, prev, gen);
+	struct ruleset *rs = ruleset_compile(p, prev, gen, 1);
 	assert_non_null(rs);
 	policy_free(p);
 	return rs;
@@ -131,7 +131,9 @@ static void established_traffic_needs_a_live_mark(void **state)
 	struct ruleset *rs = compile(BASE "vm dev { address 10.137.0.10\n allow tcp port 443 }\n", NULL, 7);
 	char buf[8192];
 	chain_text(rs, "forward", buf, sizeof(buf));
-	assert_non_null(strstr(buf, "ct state established,related ct mark @live counter accept"));
+	/* established only: a related packet never rides on the live mark */
+	assert_non_null(strstr(buf, "ct state established ct mark vmap @live counter comment"));
+	assert_null(strstr(buf, "established,related"));
 	chain_text(rs, "acc_dev", buf, sizeof(buf));
 	char want[64];
 	snprintf(want, sizeof(want), "ct mark set 0x%08x accept", rs->vms[0].mark);
@@ -139,7 +141,6 @@ static void established_traffic_needs_a_live_mark(void **state)
 	uint32_t live;
 	memcpy(&live, ruleset_find_set(rs, "live")->elems[0].key, 4);
 	assert_int_equal(live, rs->vms[0].mark);
-	assert_int_equal(rs->vms[0].mark & 0xfffff, 7);
 	ruleset_free(rs);
 	(void)state;
 }
@@ -309,7 +310,7 @@ static void one_rule_change_touches_one_vm(void **state)
 		batch_ruleset_diff(&batch, a, b);
 		assert_only_vm(&batch, 3);
 		struct counts c = count(&batch);
-		assert_int_equal(c.delrule, 2);   /* out_vm3 and acc_vm3 flushed */
+		assert_int_equal(c.delrule, 3);   /* out_vm3, acc_vm3 and own_vm3 flushed */
 		assert_int_equal(c.newelem, 1);   /* its new mark in @live */
 		assert_int_equal(c.delelem, 1);   /* its old mark */
 		assert_int_equal(c.newchain + c.delchain + c.newset + c.delset + c.table, 0);
@@ -336,9 +337,9 @@ static void adding_and_removing_a_vm(void **state)
 	batch_ruleset_diff(&batch, a, b);
 	assert_only_vm(&batch, 1);
 	struct counts c = count(&batch);
-	assert_int_equal(c.newchain, 5);   /* pre_ in_ out_ local_ acc_ */
+	assert_int_equal(c.newchain, 7);   /* pre_ in_ out_ local_ acc_ own_ resp_ */
 	assert_int_equal(c.newset, 1);     /* h4_shop.example.com */
-	assert_int_equal(c.newelem, 5);    /* four maps and @live */
+	assert_int_equal(c.newelem, 7);    /* six maps and @live */
 	assert_int_equal(c.delrule + c.delchain + c.delelem + c.delset, 0);
 	batch_free(&batch);
 
@@ -346,15 +347,113 @@ static void adding_and_removing_a_vm(void **state)
 	batch_init(&batch, 1);
 	batch_ruleset_diff(&batch, b, c2);
 	c = count(&batch);
-	assert_int_equal(c.delchain, 5);
-	assert_int_equal(c.delrule, 5);    /* emptied before they go */
+	assert_int_equal(c.delchain, 7);
+	assert_int_equal(c.delrule, 7);    /* emptied before they go */
 	assert_int_equal(c.delset, 1);
-	assert_int_equal(c.delelem, 5);
+	assert_int_equal(c.delelem, 7);
 	assert_int_equal(c.newrule + c.newchain + c.newelem, 0);
 	batch_free(&batch);
 	ruleset_free(a);
 	ruleset_free(b);
 	ruleset_free(c2);
+	(void)state;
+}
+
+/* ICMP errors name a connection; only its own ends may send them, and they
+ * never reach the rules, which would mark the connection anew. */
+static void related_packets_stay_with_their_connection(void **state)
+{
+	struct ruleset *rs = compile(BASE "vm dev { address 10.137.0.10\n allow icmp\n allow all }\n"
+				     "vm com { address 10.137.0.13\n allow tcp to vm dev port 80 }\n", NULL, 1);
+	char buf[8192];
+	chain_text(rs, "forward", buf, sizeof(buf));
+	const char *rel = strstr(buf, "ct state related ct direction original iifname vmap @own_vm");
+	const char *drop = strstr(buf, "ct state related counter drop");
+	const char *rules = strstr(buf, "iifname vmap @out_vm");
+	assert_non_null(rel);
+	assert_non_null(drop);
+	assert_non_null(rules);
+	assert_true(rel < drop && drop < rules);   /* every related packet ends before the rules */
+	assert_non_null(strstr(buf, "ct state related iifname \"uplink\" ct original ip daddr 10.137.0.0/24 counter drop"));
+	chain_text(rs, "own_dev", buf, sizeof(buf));
+	char want[64];
+	snprintf(want, sizeof(want), "ct mark 0x%08x counter accept", rs->vms[0].mark);
+	assert_non_null(strstr(buf, want));
+	assert_non_null(strstr(buf, "counter drop"));
+	chain_text(rs, "resp_com", buf, sizeof(buf));
+	assert_non_null(strstr(buf, "ct original ip daddr 10.137.0.13 oifname vmap @own_vm"));
+	ruleset_free(rs);
+	(void)state;
+}
+
+/* A mark once retired is never live again: not after an until expiry (the
+ * same text and generation, later), not after an address change. */
+static void marks_are_never_handed_out_twice(void **state)
+{
+	const char *t = BASE "vm dev { address 10.137.0.10\n allow tcp port 22 until 2025-11-24T17:00Z\n"
+			"allow tcp port 80 until 2025-11-24T18:00Z\n allow udp port 53 }\n"
+			"vm com { address 10.137.0.13\n allow all }\n";
+	struct diags d;
+	uint32_t seen[8];
+	int nseen = 0;
+	struct ruleset *prev = NULL;
+	time_t nows[] = { NOW, NOW + 3600 + 1, NOW + 7200 + 1 };
+	for (int i = 0; i < 3; i++) {
+		diags_init(&d, "moat.conf", t, strlen(t));
+		struct policy *p = policy_load("moat.conf", t, strlen(t), nows[i], &d);
+		diags_free(&d);
+		assert_non_null(p);
+		struct ruleset *rs = ruleset_compile(p, prev, 5, 100);   /* same generation */
+		policy_free(p);
+		for (int k = 0; k < nseen; k++)
+			assert_int_not_equal(rs->vms[0].mark, seen[k]);
+		if (prev)
+			assert_int_equal(rs->vms[1].mark, prev->vms[1].mark);   /* com unchanged */
+		assert_true(rs->vms[0].mark >= 100);
+		seen[nseen++] = rs->vms[0].mark;
+		ruleset_free(prev);
+		prev = rs;
+	}
+	/* com moves: same rules, new address, new mark */
+	struct ruleset *moved = compile(BASE "vm dev { address 10.137.0.10\n allow udp port 53 }\n"
+					"vm com { address 10.137.0.20\n allow all }\n", prev, 6);
+	assert_int_not_equal(moved->vms[1].mark, prev->vms[1].mark);
+	assert_true(moved->mark_next > moved->vms[1].mark);
+	ruleset_free(moved);
+	ruleset_free(prev);
+	(void)state;
+}
+
+/* until: the kernel itself stops matching the rule at its time */
+static void until_rules_match_the_time(void **state)
+{
+	struct ruleset *rs = compile(BASE "vm dev { address 10.137.0.10\n"
+				     "allow tcp port 443 until 2025-11-24T17:00:30Z }\n", NULL, 1);
+	char buf[8192];
+	chain_text(rs, "out_dev", buf, sizeof(buf));
+	assert_non_null(strstr(buf, "ct original proto-dst 443 meta time < 1764003630 counter goto acc_dev"));
+	/* and its connections leave the fast path at that time */
+	chain_text(rs, "exp_dev", buf, sizeof(buf));
+	assert_non_null(strstr(buf, "meta time < 1764003630 counter accept"));
+	const struct rs_set *live = ruleset_find_set(rs, "live");
+	assert_int_equal(live->nelems, 1);
+	assert_string_equal(live->elems[0].chain, "exp_dev");
+	ruleset_free(rs);
+	(void)state;
+}
+
+/* DHCP speaks for the client its chaddr names: only the VM's own MAC */
+static void dhcp_must_carry_the_vms_mac(void **state)
+{
+	struct ruleset *rs = compile(BASE "vm dev { address 10.137.0.10 }\n", NULL, 1);
+	char buf[8192];
+	chain_text(rs, "in_dev", buf, sizeof(buf));
+	const char *guard = strstr(buf, "th dport 67 @th,288,48 != 0x026d6100000a counter drop");
+	const char *accept = strstr(buf, "th dport 67 counter accept");
+	assert_non_null(guard);
+	assert_non_null(accept);
+	assert_true(guard < accept);
+	ruleset_free(rs);
 	(void)state;
 }
 
@@ -394,7 +493,7 @@ static void a_big_batch_is_one_buffer(void **state)
 	batch_ruleset_full(&b, rs, 0);
 	assert_true(b.len > 1 << 20);
 	struct counts c = count(&b);
-	assert_int_equal(c.newelem, 5 * 2);   /* 400 elements, 200 a message */
+	assert_int_equal(c.newelem, 7 * 2);   /* 400 elements, 200 a message */
 	batch_free(&b);
 	ruleset_free(rs);
 	free(t);
@@ -416,6 +515,10 @@ int main(void)
 		cmocka_unit_test(same_policy_diff_is_empty),
 		cmocka_unit_test(one_rule_change_touches_one_vm),
 		cmocka_unit_test(adding_and_removing_a_vm),
+		cmocka_unit_test(related_packets_stay_with_their_connection),
+		cmocka_unit_test(marks_are_never_handed_out_twice),
+		cmocka_unit_test(until_rules_match_the_time),
+		cmocka_unit_test(dhcp_must_carry_the_vms_mac),
 		cmocka_unit_test(full_batch_replaces_the_table_in_one_transaction),
 		cmocka_unit_test(a_big_batch_is_one_buffer),
 	};
