@@ -245,6 +245,12 @@ static void check_rule(struct policy *p, size_t vm, struct rule *r, const size_t
 	check_rule_shape(r, d);
 	for (i = 0; i < r->ndests; i++) {
 		struct dest *dst = &r->dests[i];
+		if (dst->kind == DEST_HOST && r->action == ACT_DENY)
+			diag_warning(d, dst->loc, "'deny to %s' covers only the addresses the firewall's "
+				     "DNS has answered for it: a VM that resolves names elsewhere "
+				     "(its own resolver, DNS over HTTPS) or connects by address is "
+				     "not stopped; deny its addresses, or allow only what the VM needs",
+				     dst->name);
 		if (dst->kind != DEST_VM)
 			continue;
 		dst->vm = vm_lookup(p, by_name, nnames, dst->name);

@@ -975,6 +975,29 @@ static void test_warning_is_not_an_error(void **state)
 	diags_free(&d);
 }
 
+/* deny to NAME only knows the answers the firewall gave: say so */
+static void test_deny_to_a_name_warns(void **state)
+{
+	const char *text = NET "vm a { address 10.137.0.2; allow dns; deny tcp to ads.example.com; allow all }\n";
+	struct diags d;
+	struct policy *p = load_exact(text, strlen(text), &d);
+
+	assert_non_null(p);
+	assert_int_equal(d.nerrors, 0);
+	assert_int_equal(d.nwarnings, 1);
+	assert_non_null(strstr(d.out, "moat.conf:2:51: warning: 'deny to ads.example.com' covers only "
+				      "the addresses the firewall's DNS has answered for it"));
+	policy_free(p);
+	diags_free(&d);
+	/* allow to NAME is not weakened the same way: no warning */
+	text = NET "vm a { address 10.137.0.2; allow tcp to shop.example.com }\n";
+	p = load_exact(text, strlen(text), &d);
+	assert_non_null(p);
+	assert_int_equal(d.nwarnings, 0);
+	policy_free(p);
+	diags_free(&d);
+}
+
 static void test_diag_quoting(void **state)
 {
 	/* The caret counts characters, not UTF-8 bytes; a token running past
@@ -1133,6 +1156,7 @@ int main(void)
 		cmocka_unit_test(test_parse_and_check_errors_together),
 		cmocka_unit_test(test_error_cap),
 		cmocka_unit_test(test_warning_is_not_an_error),
+		cmocka_unit_test(test_deny_to_a_name_warns),
 		cmocka_unit_test(test_diag_quoting),
 		cmocka_unit_test(test_garbage),
 	};
