@@ -5,6 +5,8 @@ Run inside a test namespace (ip netns exec ...):
   craft.py icmperr DST QSRC QSPORT QDST QDPORT [tcp|udp] MARKER
       an ICMP destination-unreachable (port) to DST quoting a packet
       QSRC:QSPORT -> QDST:QDPORT, with MARKER after the quoted header
+  craft.py icmp6err DST QSRC QSPORT QDST QDPORT MARKER
+      the same in ICMPv6 (destination unreachable, port), quoting TCP
   craft.py sniff IFACE SECONDS MARKER
       prints "seen" if a frame holding MARKER crosses IFACE (either way)
       within SECONDS, else "none"
@@ -49,6 +51,19 @@ def icmperr(dst, qsrc, qsport, qdst, qdport, proto, marker):
     msg = struct.pack("!BBHI", 3, 3, 0, 0) + body
     msg = msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    for _ in range(3):
+        s.sendto(msg, (dst, 0))
+        time.sleep(0.1)
+
+
+def icmp6err(dst, qsrc, qsport, qdst, qdport, marker):
+    l4 = struct.pack("!HHI", int(qsport), int(qdport), 0x01020304)
+    pad = marker.encode().ljust(64, b".")
+    quoted = struct.pack("!IHBB16s16s", 6 << 28, len(l4) + len(pad), socket.IPPROTO_TCP, 64,
+                         socket.inet_pton(socket.AF_INET6, qsrc),
+                         socket.inet_pton(socket.AF_INET6, qdst)) + l4 + pad
+    msg = struct.pack("!BBHI", 1, 4, 0, 0) + quoted   # the kernel sums ICMPv6
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
     for _ in range(3):
         s.sendto(msg, (dst, 0))
         time.sleep(0.1)
@@ -110,6 +125,8 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "icmperr":
         icmperr(*args)
+    elif cmd == "icmp6err":
+        icmp6err(*args)
     elif cmd == "sniff":
         sniff(*args)
     elif cmd == "decline":
