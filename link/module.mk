@@ -26,7 +26,8 @@ $(LINK_FUZZ): $(F)/%: $(F)/tests/fuzz/%.o $(F)/liblink.a
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 FUZZ_TARGETS += $(LINK_FUZZ)
 
-CHECKS += tests/link/dpdk-interop tests/link/qemu-ipxe tests/link/hostile-frontend tests/link/qemu-linux
+CHECKS += tests/link/dpdk-interop tests/link/qemu-ipxe tests/link/hostile-frontend tests/link/hostile-resources \
+	tests/link/qemu-linux
 CHECK_DEPS += $(B)/moat-link images
 
 bench-link: $(B)/moat-link
