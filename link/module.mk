@@ -26,7 +26,7 @@ $(LINK_FUZZ): $(F)/%: $(F)/tests/fuzz/%.o $(F)/liblink.a
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 FUZZ_TARGETS += $(LINK_FUZZ)
 
-CHECKS += tests/link/dpdk-interop tests/link/qemu-ipxe tests/link/hostile-frontend tests/link/hostile-resources \
+CHECKS += tests/link/dpdk-interop tests/link/qemu-ipxe tests/link/hostile-frontend tests/link/hostile-resources tests/link/privileges \
 	tests/link/qemu-linux
 CHECK_DEPS += $(B)/moat-link images
 
