@@ -39,11 +39,21 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static void usage(void)
+static void usage(FILE *f, bool help)
 {
-	fprintf(stderr, "usage: moat-link --name NAME --a SOCK --b SOCK [--stats SOCK] [--poll-us N]\n"
-			"                 [--user USER] [--a-owner USER[:GROUP]] [--b-owner USER[:GROUP]]\n"
-			"                 [--a-mem-max BYTES] [--b-mem-max BYTES] [--no-sandbox]\n");
+	fprintf(f, "usage: moat-link --name NAME --a SOCK --b SOCK [--stats SOCK] [--poll-us N]\n"
+		   "                 [--user USER] [--a-owner USER[:GROUP]] [--b-owner USER[:GROUP]]\n"
+		   "                 [--a-mem-max BYTES] [--b-mem-max BYTES] [--no-sandbox]\n");
+	if (help)
+		fprintf(f, "  --a, --b SOCK         vhost-user sockets of the two VMs\n"
+			   "  --stats SOCK          JSON counters to whoever connects\n"
+			   "  --poll-us N           keep looking for frames N us after the last (50)\n"
+			   "  --user USER           run as USER once the sockets exist: no groups, no capabilities\n"
+			   "  --a-owner, --b-owner USER[:GROUP]\n"
+			   "                        the side's socket is USER's (and GROUP's), mode 0660 (0600)\n"
+			   "  --a-mem-max, --b-mem-max BYTES\n"
+			   "                        most guest memory a side may map (K, M, G, T; default 64G)\n"
+			   "  --no-sandbox          no seccomp and no resource limits (debugging)\n");
 }
 
 /* BYTES with an optional K, M, G or T (powers of 1024), at least 1M and at
@@ -234,12 +244,12 @@ int main(int argc, char **argv)
 			l.poll_ns = us * 1000;
 			break;
 		}
-		case 'h': usage(); return 0;
-		default: usage(); return 2;
+		case 'h': usage(stdout, true); return 0;
+		default: usage(stderr, false); return 2;
 		}
 	}
 	if (optind != argc || !l.name || !l.side[0].path || !l.side[1].path) {
-		usage();
+		usage(stderr, false);
 		return 2;
 	}
 	if (!name_ok(l.name)) {
