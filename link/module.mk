@@ -18,7 +18,10 @@ PROGRAMS += $(B)/moat-link
 
 LINK_TESTS := $(patsubst tests/unit/%.c,$(T)/tests/%,$(wildcard tests/unit/test_link_*.c))
 $(LINK_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(T)/liblink.a
-	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(LINK_TEST_LIBS)
+# the seccomp filter, from the program's own source
+$(T)/tests/test_link_sandbox: $(T)/link/sandbox.o
+$(T)/tests/test_link_sandbox: LINK_TEST_LIBS := $(LINK_LIBS)
 UNIT_TESTS += $(LINK_TESTS)
 
 LINK_FUZZ := $(patsubst tests/fuzz/%.c,$(F)/%,$(wildcard tests/fuzz/fuzz_link_*.c))
