@@ -42,11 +42,16 @@ struct link {
 	struct io_uring ring;
 	uint64_t sleeps, bursts;
 	uint64_t poll_ns;	/* keep looking this long after the last frame */
+	uint64_t last_work;	/* when the last frame moved */
 	bool stop;
 };
 
 bool loop_init(struct link *l);
 int loop_run(struct link *l);
+
+/* One turn: copy both ways, wait for an event if there is nothing to do
+ * and may_sleep, handle what completed. False on a ring error. */
+bool loop_step(struct link *l, bool may_sleep);
 
 /* One line of JSON with every counter, newline-terminated; false if it
  * does not fit. */

@@ -438,72 +438,76 @@ bool loop_init(struct link *l)
 	return true;
 }
 
+bool loop_step(struct link *l, bool may_sleep)
+{
+	enum copy_state st[2];
+	uint64_t frames = 0;
+	for (unsigned d = 0; d < 2; d++)
+		st[d] = run_direction(l, d, &frames);
+	bool more = st[0] == COPY_MORE || st[1] == COPY_MORE;
+	/* While frames flow, a wake-up costs more than looking again for a
+	 * few microseconds; an idle link still sleeps. */
+	uint64_t now = now_ns();
+	if (frames)
+		l->last_work = now;
+	if (!more && now - l->last_work < l->poll_ns)
+		more = true;
+	for (unsigned d = 0; d < 2 && !more; d++)
+		more = arm_notify(l, d, st[d]);
+	if (!more)
+		l->sleeps++;
+	int err = io_uring_submit_and_wait(&l->ring, more || !may_sleep ? 0 : 1);
+	if (err < 0 && err != -EINTR && err != -EBUSY) {
+		fprintf(stderr, "moat-link %s: io_uring_enter: %s\n", l->name, strerror(-err));
+		return false;
+	}
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+	io_uring_for_each_cqe(&l->ring, head, cqe) {
+		uint64_t d = io_uring_cqe_get_data64(cqe);
+		unsigned kind = d >> 56, si = (d >> 48) & 0xff, qi = (d >> 40) & 0xff;
+		unsigned gen = (unsigned)d;
+		int res = cqe->res;
+		struct side *s = &l->side[si & 1];
+		seen++;
+		switch (kind) {
+		case EV_LISTEN:
+			on_listen(l, si & 1);
+			break;
+		case EV_CONN:
+			if (gen == s->conn_gen && s->conn_fd >= 0)
+				on_conn(l, si & 1);
+			break;
+		case EV_KICK:
+			if (qi < VU_NQUEUES && s->kick_armed[qi] && s->kick_armed_gen[qi] == gen) {
+				s->kick_armed[qi] = false;
+				s->kicks++;
+				if (res > 0 || res == -EINTR || res == -EAGAIN)
+					sync_kicks(l, s, si & 1);
+			}
+			break;
+		case EV_CALL:
+			on_call_done(l, si & 1, qi, gen);
+			break;
+		case EV_STATS:
+			on_stats(l);
+			break;
+		case EV_SIGNAL:
+			if (res == sizeof(sig))
+				on_signal(l);
+			else
+				arm_signal(l);
+			break;
+		}
+	}
+	io_uring_cq_advance(&l->ring, seen);
+	return true;
+}
+
 int loop_run(struct link *l)
 {
-	uint64_t last_work = 0;
-
-	while (!l->stop) {
-		enum copy_state st[2];
-		uint64_t frames = 0;
-		for (unsigned d = 0; d < 2; d++)
-			st[d] = run_direction(l, d, &frames);
-		bool more = st[0] == COPY_MORE || st[1] == COPY_MORE;
-		/* While frames flow, a wake-up costs more than looking again for a
-		 * few microseconds; an idle link still sleeps. */
-		uint64_t now = now_ns();
-		if (frames)
-			last_work = now;
-		if (!more && now - last_work < l->poll_ns)
-			more = true;
-		for (unsigned d = 0; d < 2 && !more; d++)
-			more = arm_notify(l, d, st[d]);
-		if (!more)
-			l->sleeps++;
-		int err = io_uring_submit_and_wait(&l->ring, more ? 0 : 1);
-		if (err < 0 && err != -EINTR && err != -EBUSY) {
-			fprintf(stderr, "moat-link %s: io_uring_enter: %s\n", l->name, strerror(-err));
+	while (!l->stop)
+		if (!loop_step(l, true))
 			return 1;
-		}
-		struct io_uring_cqe *cqe;
-		unsigned head, seen = 0;
-		io_uring_for_each_cqe(&l->ring, head, cqe) {
-			uint64_t d = io_uring_cqe_get_data64(cqe);
-			unsigned kind = d >> 56, si = (d >> 48) & 0xff, qi = (d >> 40) & 0xff;
-			unsigned gen = (unsigned)d;
-			int res = cqe->res;
-			struct side *s = &l->side[si & 1];
-			seen++;
-			switch (kind) {
-			case EV_LISTEN:
-				on_listen(l, si & 1);
-				break;
-			case EV_CONN:
-				if (gen == s->conn_gen && s->conn_fd >= 0)
-					on_conn(l, si & 1);
-				break;
-			case EV_KICK:
-				if (qi < VU_NQUEUES && s->kick_armed[qi] && s->kick_armed_gen[qi] == gen) {
-					s->kick_armed[qi] = false;
-					s->kicks++;
-					if (res > 0 || res == -EINTR || res == -EAGAIN)
-						sync_kicks(l, s, si & 1);
-				}
-				break;
-			case EV_CALL:
-				on_call_done(l, si & 1, qi, gen);
-				break;
-			case EV_STATS:
-				on_stats(l);
-				break;
-			case EV_SIGNAL:
-				if (res == sizeof(sig))
-					on_signal(l);
-				else
-					arm_signal(l);
-				break;
-			}
-		}
-		io_uring_cq_advance(&l->ring, seen);
-	}
 	return 0;
 }

@@ -26,7 +26,10 @@ UNIT_TESTS += $(LINK_TESTS)
 
 LINK_FUZZ := $(patsubst tests/fuzz/%.c,$(F)/%,$(wildcard tests/fuzz/fuzz_link_*.c))
 $(LINK_FUZZ): $(F)/%: $(F)/tests/fuzz/%.o $(F)/liblink.a
-	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
+	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LINK_FUZZ_LIBS)
+# the event loop itself, from the program's source (without main.c)
+$(F)/fuzz_link_loop: $(filter-out $(F)/link/main.o,$(LINK_PROG:%.c=$(F)/%.o))
+$(F)/fuzz_link_loop: LINK_FUZZ_LIBS := $(LINK_LIBS)
 FUZZ_TARGETS += $(LINK_FUZZ)
 
 CHECKS += tests/link/dpdk-interop tests/link/qemu-ipxe tests/link/hostile-frontend tests/link/hostile-resources tests/link/privileges \

@@ -92,6 +92,11 @@ bool sandbox_uring_restrict(struct io_uring *ring)
 	return true;
 }
 
+static struct scmp_arg_cmp arg(unsigned n, enum scmp_compare op, uint64_t a, uint64_t b)
+{
+	return (struct scmp_arg_cmp){ .arg = n, .op = op, .datum_a = a, .datum_b = b };
+}
+
 bool sandbox_enter(void)
 {
 	static const int allowed[] = {
@@ -115,19 +120,19 @@ bool sandbox_enter(void)
 	/* guest memory and malloc: never executable */
 	if (err == 0)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+				       arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	/* realloc of a large block: may move, never onto a chosen address */
 	if (err == 0)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mremap), 1,
-				       SCMP_A3(SCMP_CMP_MASKED_EQ, ~(uint64_t)MREMAP_MAYMOVE, 0));
+				       arg(3, SCMP_CMP_MASKED_EQ, ~(uint64_t)MREMAP_MAYMOVE, 0));
 	/* free() gives memory back with MADV_DONTNEED; other advice is
 	 * refused, not fatal, since malloc copes */
 	if (err == 0)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(madvise), 1,
-				       SCMP_A2(SCMP_CMP_EQ, MADV_DONTNEED));
+				       arg(2, SCMP_CMP_EQ, MADV_DONTNEED, 0));
 	if (err == 0)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(madvise), 1,
-				       SCMP_A2(SCMP_CMP_NE, MADV_DONTNEED));
+				       arg(2, SCMP_CMP_NE, MADV_DONTNEED, 0));
 	if (err == 0)
 		err = seccomp_load(ctx);
 	seccomp_release(ctx);
