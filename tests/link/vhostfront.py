@@ -1,7 +1,8 @@
-"""A hand-made vhost-user frontend for the moat-link tests: sets up a queue
-pair the way QEMU would over a memfd, puts frames on its transmit ring and
-buffers on its receive ring, and reads what the link did with them. It plays
-well or badly as a test asks; nothing here checks anything."""
+"""Shared by the moat-link test scripts: a hand-made vhost-user frontend
+that sets up a queue pair the way QEMU would over a memfd, puts frames on
+its transmit ring and buffers on its receive ring, and reads what the link
+did with them (it plays well or badly as a test asks); the stats socket;
+TAP output."""
 import json
 import mmap
 import os
@@ -162,3 +163,26 @@ def wait(pred, seconds=5):
             return True
         time.sleep(0.05)
     return False
+
+
+def passes_frame(sender, receiver):
+    """one frame from sender reaches receiver (whose ring is topped up)"""
+    before = receiver.rx_used()
+    sender.transmit()
+    sender.kick()
+    got = wait(lambda: receiver.rx_used() == (before + 1) & 0xFFFF, 3)
+    if receiver.rx_avail - receiver.rx_used() < 8:
+        receiver.post_rx(32)
+    return got
+
+
+_tap_n = 0
+
+
+def tap(good, what, note=""):
+    """one TAP line, and a comment line with what was measured"""
+    global _tap_n
+    _tap_n += 1
+    print(f"{'ok' if good else 'not ok'} {_tap_n} - {what}", flush=True)
+    if note:
+        print(f"# {note}", flush=True)
