@@ -22,10 +22,11 @@
  * that, for a libc that maps more. */
 #define RLIMIT_AS_MARGIN (32ull << 20)
 
-/* stdio 3, ring 1, signalfd 1, three listening sockets, the stats client
- * 1; per side: its connection and one accepted over it, 8 fds in flight
- * with a message, kick and call of two queues: 14. So 37; fd numbers must
- * stay below the limit, and a message whose fds do not fit is refused. */
+/* Measured: 19 fds with both sides set up (stdio, signalfd, ring, three
+ * listening sockets, per side its connection and two queues' kick and
+ * call). At most 18 more for a moment: per side a second connection
+ * replacing the first and 8 fds arriving with a message, and a stats
+ * client. A message whose fds would not fit is refused (MSG_CTRUNC). */
 #define RLIMIT_NOFILE_LINK 64
 
 bool sandbox_drop_user(uid_t uid, gid_t gid)
