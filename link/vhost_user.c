@@ -162,7 +162,9 @@ static bool set_mem_table(struct vu_dev *d, const uint8_t *p, uint32_t size, con
 		memcpy(&r[i], p + 8 + 32 * i, sizeof(r[i]));
 		if (fd_stat(fds[i], &st) < 0 || !region_span(&r[i], &st, &off[i], &len[i]))
 			return false;
-		total += len[i];	/* at most 8 terms below 2^63 each */
+		/* no overflow: len < 2^63 + a block (st_size is an off_t) and
+		 * total was at most mem_max (below 2^51) */
+		total += len[i];
 		if (total > d->mem_max) {
 			d->why = "memory table larger than the side's cap";
 			return false;
