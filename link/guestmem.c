@@ -60,10 +60,13 @@ uint8_t *gm_uva(const struct guestmem *gm, uint64_t uva, uint64_t len)
 	return NULL;
 }
 
-void gm_release(struct guestmem *gm)
+bool gm_release(struct guestmem *gm)
 {
+	bool ok = true;
+
 	for (unsigned i = 0; i < gm->n; i++)
-		if (gm->r[i].map)
-			munmap(gm->r[i].map, gm->r[i].maplen);
+		if (gm->r[i].map && munmap(gm->r[i].map, gm->r[i].maplen) < 0)
+			ok = false;
 	gm->n = 0;
+	return ok;
 }

@@ -39,7 +39,8 @@ uint8_t *gm_uva(const struct guestmem *gm, uint64_t uva, uint64_t len);
 /* Same for a guest-physical range that must not cross regions. */
 uint8_t *gm_gpa_range(const struct guestmem *gm, uint64_t gpa, uint64_t len);
 
-/* munmaps what gm_region.map owns and empties the table. */
-void gm_release(struct guestmem *gm);
+/* munmaps what gm_region.map owns and empties the table; false if a
+ * munmap failed (that mapping is lost to us). */
+bool gm_release(struct guestmem *gm);
 
 #endif

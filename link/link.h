@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "copy.h"
 #include "vhost_user.h"
@@ -24,7 +25,13 @@ struct side {
 	bool kick_armed[VU_NQUEUES];
 	unsigned kick_armed_gen[VU_NQUEUES];
 	uint64_t kick_buf[VU_NQUEUES];
-	uint64_t connects, hangups, kicks, calls;
+	/* at most one interrupt write in flight per queue; calls meanwhile
+	 * are folded into one more after it */
+	bool call_busy[VU_NQUEUES], call_again[VU_NQUEUES];
+	unsigned call_busy_gen[VU_NQUEUES];
+	uint64_t mem_max;	/* --a-mem-max / --b-mem-max */
+	uint64_t log_since, log_lines, log_unsaid;	/* hang-up lines this minute */
+	uint64_t connects, hangups, kicks, calls, calls_folded;
 };
 
 struct link {
@@ -35,11 +42,16 @@ struct link {
 	struct io_uring ring;
 	uint64_t sleeps, bursts;
 	uint64_t poll_ns;	/* keep looking this long after the last frame */
+	uint64_t last_work;	/* when the last frame moved */
 	bool stop;
 };
 
 bool loop_init(struct link *l);
 int loop_run(struct link *l);
+
+/* One turn: copy both ways, wait for an event if there is nothing to do
+ * and may_sleep, handle what completed. False on a ring error. */
+bool loop_step(struct link *l, bool may_sleep);
 
 /* One line of JSON with every counter, newline-terminated; false if it
  * does not fit. */
@@ -48,5 +60,12 @@ bool stats_json(const struct link *l, char *buf, size_t size);
 /* Keeps only what the loop needs: io_uring opcodes, then syscalls. */
 bool sandbox_uring_restrict(struct io_uring *ring);
 bool sandbox_enter(void);
+
+/* Becomes uid:gid with no supplementary groups and no capabilities. */
+bool sandbox_drop_user(uid_t uid, gid_t gid);
+
+/* Resource limits: address space for mem_max bytes of guest memory plus
+ * RLIMIT_AS_MARGIN, RLIMIT_NOFILE_LINK files, no core dumps. */
+bool sandbox_limit(uint64_t mem_max);
 
 #endif

@@ -18,8 +18,18 @@
 #define BURST 64
 #define RING_ENTRIES 64
 #define MSGS_PER_WAKE 64
+#define LOG_WINDOW_NS (60 * 1000000000ull)
+#define LOG_LINES 10	/* hang-up lines per side and window */
 
-enum { EV_LISTEN = 1, EV_CONN, EV_KICK, EV_STATS, EV_SIGNAL, EV_IGNORE };
+enum { EV_LISTEN = 1, EV_CONN, EV_KICK, EV_STATS, EV_SIGNAL, EV_CALL, EV_IGNORE };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
 
 static uint64_t ev(unsigned kind, unsigned side, unsigned q, unsigned gen)
 {
@@ -53,24 +63,65 @@ static void cancel(struct link *l, uint64_t data)
 	io_uring_sqe_set_data64(sqe, ev(EV_IGNORE, 0, 0, 0));
 }
 
-static void call_guest(struct link *l, struct side *s, unsigned qi)
+static void call_write(struct link *l, struct side *s, unsigned si, unsigned qi)
 {
 	static const uint64_t one = 1;
-	int fd = s->dev.q[qi].call_fd;
+	struct vu_queue *q = &s->dev.q[qi];
 
-	if (fd < 0)
+	if (q->call_fd < 0)
 		return;
 	struct io_uring_sqe *sqe = sqe_get(l);
-	io_uring_prep_write(sqe, fd, &one, sizeof(one), 0);
-	io_uring_sqe_set_data64(sqe, ev(EV_IGNORE, 0, 0, 0));
-	s->calls++;
+	io_uring_prep_write(sqe, q->call_fd, &one, sizeof(one), 0);
+	io_uring_sqe_set_data64(sqe, ev(EV_CALL, si, qi, q->call_gen));
+	s->call_busy[qi] = true;
+	s->call_busy_gen[qi] = q->call_gen;
 }
 
-/* Keeps one read pending on each current kick fd and none on old ones. */
+/* An interrupt to a guest. A write may wait (an eventfd at its maximum
+ * count), so one is in flight per queue at most; calls meanwhile become one
+ * more write once it is done: the guest looks at its whole ring anyway. */
+static void call_guest(struct link *l, unsigned si, unsigned qi)
+{
+	struct side *s = &l->side[si];
+
+	if (s->dev.q[qi].call_fd < 0)
+		return;
+	s->calls++;
+	if (s->call_busy[qi]) {
+		s->call_again[qi] = true;
+		s->calls_folded++;
+		return;
+	}
+	call_write(l, s, si, qi);
+}
+
+static void on_call_done(struct link *l, unsigned si, unsigned qi, unsigned gen)
+{
+	struct side *s = &l->side[si];
+
+	if (qi >= VU_NQUEUES || !s->call_busy[qi] || s->call_busy_gen[qi] != gen)
+		return;		/* cancelled: its fd is gone */
+	s->call_busy[qi] = false;
+	if (s->call_again[qi]) {
+		s->call_again[qi] = false;
+		call_write(l, s, si, qi);
+	}
+}
+
+/* Keeps one read pending on each current kick fd and none on old ones, and
+ * no interrupt write on an old call fd: such a request would hold the file
+ * (and its kernel memory) past the frontend's hang-up. */
 static void sync_kicks(struct link *l, struct side *s, unsigned si)
 {
 	for (unsigned qi = 0; qi < VU_NQUEUES; qi++) {
 		struct vu_queue *q = &s->dev.q[qi];
+		if (s->call_busy[qi] && s->call_busy_gen[qi] != q->call_gen) {
+			cancel(l, ev(EV_CALL, si, qi, s->call_busy_gen[qi]));
+			s->call_busy[qi] = s->call_again[qi] = false;
+			/* a guest swapping call fds loses no interrupt: at
+			 * worst it gets one more */
+			call_write(l, s, si, qi);
+		}
 		if (s->kick_armed[qi] && s->kick_armed_gen[qi] != q->kick_gen) {
 			cancel(l, ev(EV_KICK, si, qi, s->kick_armed_gen[qi]));
 			s->kick_armed[qi] = false;
@@ -87,13 +138,35 @@ static void sync_kicks(struct link *l, struct side *s, unsigned si)
 	io_uring_submit(&l->ring);
 }
 
+/* A frontend in a reconnect loop must not fill the log: LOG_LINES lines per
+ * side a minute, then one line counting the rest. */
+static bool log_hang_up(struct link *l, struct side *s)
+{
+	uint64_t now = now_ns();
+
+	if (now - s->log_since >= LOG_WINDOW_NS) {
+		if (s->log_unsaid)
+			fprintf(stderr, "moat-link %s: side %c: %llu more hang-ups not logged\n", l->name,
+				s->label, (unsigned long long)s->log_unsaid);
+		s->log_since = now;
+		s->log_lines = s->log_unsaid = 0;
+	}
+	if (s->log_lines < LOG_LINES) {
+		s->log_lines++;
+		return true;
+	}
+	s->log_unsaid++;
+	return false;
+}
+
 static void hang_up(struct link *l, unsigned si, const char *why)
 {
 	struct side *s = &l->side[si];
 
 	if (s->conn_fd < 0)
 		return;
-	fprintf(stderr, "moat-link %s: side %c: %s, hanging up\n", l->name, s->label, why);
+	if (log_hang_up(l, s))
+		fprintf(stderr, "moat-link %s: side %c: %s, hanging up\n", l->name, s->label, why);
 	cancel(l, ev(EV_CONN, si, 0, s->conn_gen));
 	s->conn_gen++;
 	io_uring_submit(&l->ring);	/* no queued request may outlive its fd number */
@@ -103,7 +176,8 @@ static void hang_up(struct link *l, unsigned si, const char *why)
 		close(s->fds[i]);
 	s->nfds = 0;
 	s->have = 0;
-	vu_reset(&s->dev);
+	if (!vu_reset(&s->dev))
+		fprintf(stderr, "moat-link %s: side %c: could not unmap its guest memory\n", l->name, s->label);
 	sync_kicks(l, s, si);
 	s->hangups++;
 }
@@ -188,7 +262,7 @@ static void on_conn(struct link *l, unsigned si)
 		s->nfds = 0;
 		s->have = 0;
 		if (rlen < 0)
-			return hang_up(l, si, "protocol violation");
+			return hang_up(l, si, s->dev.why ? s->dev.why : "protocol violation");
 		if (rlen > 0 && send(s->conn_fd, reply, rlen, MSG_DONTWAIT | MSG_NOSIGNAL) != rlen)
 			return hang_up(l, si, "reply not taken");
 		sync_kicks(l, s, si);
@@ -247,27 +321,35 @@ static int side_of(const struct link *l, const void *addr)
 }
 
 /* After a fault the survivor's queue may hold chains taken and not
- * returned: give them back so its guest loses no buffer. */
-static void recover_queue(struct virtq *q)
+ * returned: give them back so its guest loses no buffer, and publish those
+ * filled. True if the guest wants an interrupt for them. */
+static bool recover_queue(struct virtq *q)
 {
-	if (q && !q->broken) {
-		vq_unpop(q, (uint16_t)(q->last_avail - q->used_idx));
-		vq_flush(q);
-	}
+	if (!q || q->broken)
+		return false;
+	vq_unpop(q, (uint16_t)(q->last_avail - q->used_idx));
+	return vq_flush(q);
 }
 
-static void guest_memory_fault(struct link *l, struct virtq *q0, struct virtq *q1)
+/* A SIGBUS while copying from side `from` (q0, q1: the queues of the burst
+ * in side order, NULL when none was being copied). */
+static void guest_memory_fault(struct link *l, unsigned from, struct virtq *q0, struct virtq *q1)
 {
 	int si = side_of(l, guard_addr);
+	volatile bool call = false;
 
 	if (si < 0)
 		abort();	/* a SIGBUS outside guest memory is our bug */
 	hang_up(l, si, "its guest memory shrank under us (SIGBUS)");
+	/* its guest must hear of frames already given to it */
+	const unsigned other = !si, qi = other == from ? VU_TXQ : VU_RXQ;
 	struct virtq *volatile survivor = si == 0 ? q1 : q0;
 	if (GUARD_TRY()) {
-		recover_queue(survivor);
+		call = recover_queue(survivor);
 		GUARD_END();
 	}
+	if (call)
+		call_guest(l, other, qi);
 }
 
 /* Moves one burst of frames one way. */
@@ -288,7 +370,7 @@ static enum copy_state run_direction(struct link *l, unsigned from, uint64_t *fr
 	uint64_t before = l->dir[from].frames;
 	if (!GUARD_TRY()) {
 		/* queues listed in side order, a first */
-		guest_memory_fault(l, from == 0 ? tx : rx, from == 0 ? rx : tx);
+		guest_memory_fault(l, from, from == 0 ? tx : rx, from == 0 ? rx : tx);
 		return COPY_IDLE;
 	}
 	vq_disable_notify(tx);
@@ -299,9 +381,9 @@ static enum copy_state run_direction(struct link *l, unsigned from, uint64_t *fr
 	*frames += l->dir[from].frames - before;
 	l->bursts++;
 	if (call_tx)
-		call_guest(l, src, VU_TXQ);
+		call_guest(l, from, VU_TXQ);
 	if (call_rx)
-		call_guest(l, dst, VU_RXQ);
+		call_guest(l, !from, VU_RXQ);
 	if (st == COPY_TX_BROKEN)
 		hang_up(l, from, "guest broke its transmit queue");
 	if (st == COPY_RX_BROKEN)
@@ -323,20 +405,12 @@ static bool arm_notify(struct link *l, unsigned from, enum copy_state st)
 	if (!q)
 		return false;
 	if (!GUARD_TRY()) {
-		guest_memory_fault(l, NULL, NULL);
+		guest_memory_fault(l, from, NULL, NULL);
 		return true;
 	}
 	bool more = vq_enable_notify(q);
 	GUARD_END();
 	return more;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 bool loop_init(struct link *l)
@@ -355,6 +429,7 @@ bool loop_init(struct link *l)
 		return false;
 	for (unsigned si = 0; si < 2; si++) {
 		vu_init(&l->side[si].dev);
+		l->side[si].dev.mem_max = l->side[si].mem_max;
 		arm_poll(l, l->side[si].listen_fd, ev(EV_LISTEN, si, 0, 0));
 	}
 	if (l->stats_fd >= 0)
@@ -363,69 +438,76 @@ bool loop_init(struct link *l)
 	return true;
 }
 
+bool loop_step(struct link *l, bool may_sleep)
+{
+	enum copy_state st[2];
+	uint64_t frames = 0;
+	for (unsigned d = 0; d < 2; d++)
+		st[d] = run_direction(l, d, &frames);
+	bool more = st[0] == COPY_MORE || st[1] == COPY_MORE;
+	/* While frames flow, a wake-up costs more than looking again for a
+	 * few microseconds; an idle link still sleeps. */
+	uint64_t now = now_ns();
+	if (frames)
+		l->last_work = now;
+	if (!more && now - l->last_work < l->poll_ns)
+		more = true;
+	for (unsigned d = 0; d < 2 && !more; d++)
+		more = arm_notify(l, d, st[d]);
+	if (!more)
+		l->sleeps++;
+	int err = io_uring_submit_and_wait(&l->ring, more || !may_sleep ? 0 : 1);
+	if (err < 0 && err != -EINTR && err != -EBUSY) {
+		fprintf(stderr, "moat-link %s: io_uring_enter: %s\n", l->name, strerror(-err));
+		return false;
+	}
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+	io_uring_for_each_cqe(&l->ring, head, cqe) {
+		uint64_t d = io_uring_cqe_get_data64(cqe);
+		unsigned kind = d >> 56, si = (d >> 48) & 0xff, qi = (d >> 40) & 0xff;
+		unsigned gen = (unsigned)d;
+		int res = cqe->res;
+		struct side *s = &l->side[si & 1];
+		seen++;
+		switch (kind) {
+		case EV_LISTEN:
+			on_listen(l, si & 1);
+			break;
+		case EV_CONN:
+			if (gen == s->conn_gen && s->conn_fd >= 0)
+				on_conn(l, si & 1);
+			break;
+		case EV_KICK:
+			if (qi < VU_NQUEUES && s->kick_armed[qi] && s->kick_armed_gen[qi] == gen) {
+				s->kick_armed[qi] = false;
+				s->kicks++;
+				if (res > 0 || res == -EINTR || res == -EAGAIN)
+					sync_kicks(l, s, si & 1);
+			}
+			break;
+		case EV_CALL:
+			on_call_done(l, si & 1, qi, gen);
+			break;
+		case EV_STATS:
+			on_stats(l);
+			break;
+		case EV_SIGNAL:
+			if (res == sizeof(sig))
+				on_signal(l);
+			else
+				arm_signal(l);
+			break;
+		}
+	}
+	io_uring_cq_advance(&l->ring, seen);
+	return true;
+}
+
 int loop_run(struct link *l)
 {
-	uint64_t last_work = 0;
-
-	while (!l->stop) {
-		enum copy_state st[2];
-		uint64_t frames = 0;
-		for (unsigned d = 0; d < 2; d++)
-			st[d] = run_direction(l, d, &frames);
-		bool more = st[0] == COPY_MORE || st[1] == COPY_MORE;
-		/* While frames flow, a wake-up costs more than looking again for a
-		 * few microseconds; an idle link still sleeps. */
-		uint64_t now = now_ns();
-		if (frames)
-			last_work = now;
-		if (!more && now - last_work < l->poll_ns)
-			more = true;
-		for (unsigned d = 0; d < 2 && !more; d++)
-			more = arm_notify(l, d, st[d]);
-		if (!more)
-			l->sleeps++;
-		int err = io_uring_submit_and_wait(&l->ring, more ? 0 : 1);
-		if (err < 0 && err != -EINTR && err != -EBUSY) {
-			fprintf(stderr, "moat-link %s: io_uring_enter: %s\n", l->name, strerror(-err));
+	while (!l->stop)
+		if (!loop_step(l, true))
 			return 1;
-		}
-		struct io_uring_cqe *cqe;
-		unsigned head, seen = 0;
-		io_uring_for_each_cqe(&l->ring, head, cqe) {
-			uint64_t d = io_uring_cqe_get_data64(cqe);
-			unsigned kind = d >> 56, si = (d >> 48) & 0xff, qi = (d >> 40) & 0xff;
-			unsigned gen = (unsigned)d;
-			int res = cqe->res;
-			struct side *s = &l->side[si & 1];
-			seen++;
-			switch (kind) {
-			case EV_LISTEN:
-				on_listen(l, si & 1);
-				break;
-			case EV_CONN:
-				if (gen == s->conn_gen && s->conn_fd >= 0)
-					on_conn(l, si & 1);
-				break;
-			case EV_KICK:
-				if (qi < VU_NQUEUES && s->kick_armed[qi] && s->kick_armed_gen[qi] == gen) {
-					s->kick_armed[qi] = false;
-					s->kicks++;
-					if (res > 0 || res == -EINTR || res == -EAGAIN)
-						sync_kicks(l, s, si & 1);
-				}
-				break;
-			case EV_STATS:
-				on_stats(l);
-				break;
-			case EV_SIGNAL:
-				if (res == sizeof(sig))
-					on_signal(l);
-				else
-					arm_signal(l);
-				break;
-			}
-		}
-		io_uring_cq_advance(&l->ring, seen);
-	}
 	return 0;
 }

@@ -1,9 +1,35 @@
-/* moat-link --name NAME --a SOCK --b SOCK [--stats SOCK] [--poll-us N] [--no-sandbox] */
+/* moat-link --name NAME --a SOCK --b SOCK [--stats SOCK] [--poll-us N]
+ *           [--user USER] [--a-owner USER[:GROUP]] [--b-owner USER[:GROUP]]
+ *           [--a-mem-max BYTES] [--b-mem-max BYTES] [--no-sandbox]
+ *
+ * --a, --b SOCK       the vhost-user sockets of the two VMs (side a, side b)
+ * --stats SOCK        one line of JSON counters to whoever connects
+ * --poll-us N         keep looking for frames N us after the last (50)
+ * --user USER         after creating the sockets, run as USER (its uid and
+ *                     primary gid, no supplementary groups, no capabilities,
+ *                     none in the bounding or ambient sets either). As root
+ *                     without it, moat-link keeps root and says so once.
+ * --a-owner, --b-owner USER[:GROUP]
+ *                     the side's socket belongs to USER (and GROUP), mode 0660
+ *                     (0600 without a group): only that VMM and root connect.
+ *                     Without it the socket is root's, by the umask.
+ * --a-mem-max, --b-mem-max BYTES (K, M, G, T suffixes: powers of 1024)
+ *                     the most guest memory one side may map: the sum of its
+ *                     regions, each rounded to whole blocks of its file
+ *                     (huge pages on hugetlbfs). A memory table above it is
+ *                     refused and that side hung up. Default 64G.
+ * --no-sandbox        no seccomp filter and no resource limits (debugging)
+ *
+ * Then, unless --no-sandbox: limits (address space: both caps plus
+ * RLIMIT_AS_MARGIN; open files: RLIMIT_NOFILE_LINK; no core dumps, which
+ * would hold guest memory), no_new_privs and the seccomp filter. */
 #include "link.h"
 #include "guard.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +39,113 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static void usage(void)
+static void usage(FILE *f, bool help)
 {
-	fprintf(stderr, "usage: moat-link --name NAME --a SOCK --b SOCK [--stats SOCK] [--poll-us N] [--no-sandbox]\n");
+	fprintf(f, "usage: moat-link --name NAME --a SOCK --b SOCK [--stats SOCK] [--poll-us N]\n"
+		   "                 [--user USER] [--a-owner USER[:GROUP]] [--b-owner USER[:GROUP]]\n"
+		   "                 [--a-mem-max BYTES] [--b-mem-max BYTES] [--no-sandbox]\n");
+	if (help)
+		fprintf(f, "  --a, --b SOCK         vhost-user sockets of the two VMs\n"
+			   "  --stats SOCK          JSON counters to whoever connects\n"
+			   "  --poll-us N           keep looking for frames N us after the last (50)\n"
+			   "  --user USER           run as USER once the sockets exist: no groups, no capabilities\n"
+			   "  --a-owner, --b-owner USER[:GROUP]\n"
+			   "                        the side's socket is USER's (and GROUP's), mode 0660 (0600)\n"
+			   "  --a-mem-max, --b-mem-max BYTES\n"
+			   "                        most guest memory a side may map (K, M, G, T; default 64G)\n"
+			   "  --no-sandbox          no seccomp and no resource limits (debugging)\n");
+}
+
+/* BYTES with an optional K, M, G or T (powers of 1024), at least 1M and at
+ * most 1P, so that the address-space limit cannot overflow. */
+static bool parse_size(const char *opt, const char *arg, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (end != arg && *end && !end[1]) {
+		const char *units = "KMGT", *u = strchr(units, *end);
+		if (u) {
+			shift = 10 * (unsigned)(u - units + 1);
+			end++;
+		}
+	}
+	if (end == arg || *end || errno || *arg == '-' || v > (1ull << 50) >> shift ||
+	    (v << shift) < (1ull << 20)) {
+		fprintf(stderr, "moat-link: %s wants a size from 1M to 1P (K, M, G, T suffixes), not '%s'\n",
+			opt, arg);
+		return false;
+	}
+	*out = v << shift;
+	return true;
+}
+
+struct owner {
+	bool set, has_group;
+	unsigned uid, gid;
+};
+
+static bool parse_id(const char *s, bool group, unsigned *id)
+{
+	char *end;
+	unsigned long v;
+
+	if (group) {
+		struct group *g = getgrnam(s);
+		if (g) {
+			*id = g->gr_gid;
+			return true;
+		}
+	} else {
+		struct passwd *p = getpwnam(s);
+		if (p) {
+			*id = p->pw_uid;
+			return true;
+		}
+	}
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s == '\0' || *end || errno || v >= (unsigned)-1)
+		return false;
+	*id = (unsigned)v;
+	return true;
+}
+
+/* USER[:GROUP] for a socket's owner. */
+static bool parse_owner(const char *opt, const char *arg, struct owner *o)
+{
+	char buf[256];
+	char *colon;
+
+	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf))
+		goto bad;
+	colon = strchr(buf, ':');
+	if (colon)
+		*colon = '\0';
+	if (!parse_id(buf, false, &o->uid) || (colon && !parse_id(colon + 1, true, &o->gid)))
+		goto bad;
+	o->has_group = colon != NULL;
+	o->set = true;
+	return true;
+bad:
+	fprintf(stderr, "moat-link: %s: no such user or group in '%s'\n", opt, arg);
+	return false;
+}
+
+/* Only the side's VMM (and root) may connect. */
+static bool own_socket(const char *path, const struct owner *o)
+{
+	if (!o->set)
+		return true;
+	if (lchown(path, o->uid, o->has_group ? o->gid : (gid_t)-1) < 0 ||
+	    chmod(path, o->has_group ? 0660 : 0600) < 0) {
+		fprintf(stderr, "moat-link: owner of %s: %s\n", path, strerror(errno));
+		return false;
+	}
+	return true;
 }
 
 static bool name_ok(const char *name)
@@ -69,16 +199,23 @@ int main(int argc, char **argv)
 		{ "stats", required_argument, NULL, 's' },
 		{ "poll-us", required_argument, NULL, 'p' },
 		{ "no-sandbox", no_argument, NULL, 'N' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "a-owner", required_argument, NULL, 'A' },
+		{ "b-owner", required_argument, NULL, 'B' },
+		{ "a-mem-max", required_argument, NULL, 'x' },
+		{ "b-mem-max", required_argument, NULL, 'y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	static struct link l = { .stats_fd = -1, .signal_fd = -1, .poll_ns = 50000 };
-	const char *stats = NULL;
+	const char *stats = NULL, *user = NULL;
+	struct owner owner[2] = { { 0 }, { 0 } };
+	struct passwd *pw = NULL;
 	bool sandbox = true;
 	int c, rc = 1;
 
-	l.side[0] = (struct side){ .label = 'a', .listen_fd = -1, .conn_fd = -1 };
-	l.side[1] = (struct side){ .label = 'b', .listen_fd = -1, .conn_fd = -1 };
+	l.side[0] = (struct side){ .label = 'a', .listen_fd = -1, .conn_fd = -1, .mem_max = VU_MEM_MAX_DEFAULT };
+	l.side[1] = (struct side){ .label = 'b', .listen_fd = -1, .conn_fd = -1, .mem_max = VU_MEM_MAX_DEFAULT };
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': l.name = optarg; break;
@@ -86,6 +223,17 @@ int main(int argc, char **argv)
 		case 'b': l.side[1].path = optarg; break;
 		case 's': stats = optarg; break;
 		case 'N': sandbox = false; break;
+		case 'u': user = optarg; break;
+		case 'A':
+		case 'B':
+			if (!parse_owner(c == 'A' ? "--a-owner" : "--b-owner", optarg, &owner[c == 'B']))
+				return 2;
+			break;
+		case 'x':
+		case 'y':
+			if (!parse_size(c == 'x' ? "--a-mem-max" : "--b-mem-max", optarg, &l.side[c == 'y'].mem_max))
+				return 2;
+			break;
 		case 'p': {
 			char *end;
 			unsigned long us = strtoul(optarg, &end, 10);
@@ -96,16 +244,24 @@ int main(int argc, char **argv)
 			l.poll_ns = us * 1000;
 			break;
 		}
-		case 'h': usage(); return 0;
-		default: usage(); return 2;
+		case 'h': usage(stdout, true); return 0;
+		default: usage(stderr, false); return 2;
 		}
 	}
 	if (optind != argc || !l.name || !l.side[0].path || !l.side[1].path) {
-		usage();
+		usage(stderr, false);
 		return 2;
 	}
 	if (!name_ok(l.name)) {
 		fprintf(stderr, "moat-link: bad link name '%s' (letters, digits, '-', '_', '.'; at most 64)\n", l.name);
+		return 2;
+	}
+	if (user && !(pw = getpwnam(user))) {
+		fprintf(stderr, "moat-link: --user: no such user '%s'\n", user);
+		return 2;
+	}
+	if (pw && pw->pw_uid == 0) {
+		fprintf(stderr, "moat-link: --user wants an unprivileged user, not '%s'\n", user);
 		return 2;
 	}
 
@@ -120,13 +276,18 @@ int main(int argc, char **argv)
 	if (l.signal_fd < 0)
 		goto out;
 	for (unsigned si = 0; si < 2; si++)
-		if ((l.side[si].listen_fd = listen_at(l.side[si].path)) < 0)
+		if ((l.side[si].listen_fd = listen_at(l.side[si].path)) < 0 ||
+		    !own_socket(l.side[si].path, &owner[si]))
 			goto out;
 	if (stats && (l.stats_fd = listen_at(stats)) < 0)
 		goto out;
 	if (!guard_install() || !loop_init(&l))
 		goto out;
-	if (sandbox && !sandbox_enter())
+	if (pw && !sandbox_drop_user(pw->pw_uid, pw->pw_gid))
+		goto out;
+	if (!pw && geteuid() == 0)
+		fprintf(stderr, "moat-link %s: running as root (no --user)\n", l.name);
+	if (sandbox && (!sandbox_limit(l.side[0].mem_max + l.side[1].mem_max) || !sandbox_enter()))
 		goto out;
 	fprintf(stderr, "moat-link %s: listening on %s and %s\n", l.name, l.side[0].path, l.side[1].path);
 	rc = loop_run(&l);

@@ -18,15 +18,22 @@ PROGRAMS += $(B)/moat-link
 
 LINK_TESTS := $(patsubst tests/unit/%.c,$(T)/tests/%,$(wildcard tests/unit/test_link_*.c))
 $(LINK_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(T)/liblink.a
-	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(LINK_TEST_LIBS)
+# the seccomp filter, from the program's own source
+$(T)/tests/test_link_sandbox: $(T)/link/sandbox.o
+$(T)/tests/test_link_sandbox: LINK_TEST_LIBS := $(LINK_LIBS)
 UNIT_TESTS += $(LINK_TESTS)
 
 LINK_FUZZ := $(patsubst tests/fuzz/%.c,$(F)/%,$(wildcard tests/fuzz/fuzz_link_*.c))
 $(LINK_FUZZ): $(F)/%: $(F)/tests/fuzz/%.o $(F)/liblink.a
-	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
+	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LINK_FUZZ_LIBS)
+# the event loop itself, from the program's source (without main.c)
+$(F)/fuzz_link_loop: $(filter-out $(F)/link/main.o,$(LINK_PROG:%.c=$(F)/%.o))
+$(F)/fuzz_link_loop: LINK_FUZZ_LIBS := $(LINK_LIBS)
 FUZZ_TARGETS += $(LINK_FUZZ)
 
-CHECKS += tests/link/dpdk-interop tests/link/qemu-ipxe tests/link/hostile-frontend tests/link/qemu-linux
+CHECKS += tests/link/dpdk-interop tests/link/qemu-ipxe tests/link/hostile-frontend tests/link/hostile-resources tests/link/privileges \
+	tests/link/qemu-linux
 CHECK_DEPS += $(B)/moat-link images
 
 bench-link: $(B)/moat-link

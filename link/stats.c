@@ -27,10 +27,11 @@ static void put(struct out *o, const char *fmt, ...)
 static void put_side(struct out *o, const struct side *s)
 {
 	put(o, "\"%c\":{\"connected\":%s,\"connects\":%llu,\"hangups\":%llu,\"kicks\":%llu,\"calls\":%llu,"
-	       "\"refused_requests\":%llu},",
+	       "\"calls_folded\":%llu,\"refused_requests\":%llu},",
 	    s->label, s->conn_fd >= 0 ? "true" : "false", (unsigned long long)s->connects,
 	    (unsigned long long)s->hangups, (unsigned long long)s->kicks,
-	    (unsigned long long)s->calls, (unsigned long long)s->dev.refused);
+	    (unsigned long long)s->calls, (unsigned long long)s->calls_folded,
+	    (unsigned long long)s->dev.refused);
 }
 
 static void put_dir(struct out *o, const char *name, const struct copy_stats *c)

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct vu_hdr {
@@ -42,26 +43,50 @@ static void queue_init(struct vu_queue *q)
 void vu_init(struct vu_dev *d)
 {
 	memset(d, 0, sizeof(*d));
+	d->mem_max = VU_MEM_MAX_DEFAULT;
 	for (unsigned i = 0; i < VU_NQUEUES; i++)
 		queue_init(&d->q[i]);
 }
 
+/* fstat by fd only: the sandbox allows no call that takes a path */
+static int fd_stat(int fd, struct stat *st)
+{
+#ifdef SYS_fstat
+	return (int)syscall(SYS_fstat, fd, st);
+#else
+	return fstat(fd, st);
+#endif
+}
+
+bool vu_is_eventfd(int fd)
+{
+	static const uint64_t zero = 0;
+	struct stat st;
+
+	/* eventfds live on the kernel's anonymous inode, which has no file
+	 * type; of the files there (timerfd, signalfd, epoll, ...) only an
+	 * eventfd takes an 8-byte write, and adding 0 changes nothing */
+	return fd_stat(fd, &st) == 0 && (st.st_mode & S_IFMT) == 0 &&
+	       write(fd, &zero, sizeof(zero)) == sizeof(zero);
+}
+
 static void queue_reset(struct vu_queue *q)
 {
-	unsigned gen = q->kick_gen;
+	unsigned gen = q->kick_gen, cgen = q->call_gen;
 
 	close_fd(&q->kick_fd);
 	close_fd(&q->call_fd);
 	queue_init(q);
 	q->kick_gen = gen + 1;
+	q->call_gen = cgen + 1;
 }
 
-void vu_reset(struct vu_dev *d)
+bool vu_reset(struct vu_dev *d)
 {
 	for (unsigned i = 0; i < VU_NQUEUES; i++)
 		queue_reset(&d->q[i]);
-	gm_release(&d->mem);
 	d->features = d->protocol_features = 0;
+	return gm_release(&d->mem);
 }
 
 int vu_msg_len(const uint8_t *hdr)
@@ -100,41 +125,78 @@ static bool queue_apply(struct vu_dev *d, struct vu_queue *q)
 	return true;
 }
 
+/* Maps whole blocks of the file (huge pages on hugetlbfs: the kernel
+ * rounds such a mapping up to them and munmap of anything less fails),
+ * from the block holding the region's start. */
+static bool region_span(const struct vu_region *r, const struct stat *st, uint64_t *off, uint64_t *len)
+{
+	uint64_t blk = st->st_blksize;
+
+	if (blk < 4096 || (blk & (blk - 1)))
+		blk = 4096;
+	if (r->size == 0 || r->offset + r->size < r->offset || (uint64_t)st->st_size < r->offset + r->size)
+		return false;
+	*off = r->offset & ~(blk - 1);
+	*len = r->offset - *off + r->size;
+	if (*len + (blk - 1) < *len)
+		return false;
+	*len = (*len + blk - 1) & ~(blk - 1);
+	return *len <= SIZE_MAX;
+}
+
 static bool set_mem_table(struct vu_dev *d, const uint8_t *p, uint32_t size, const int *fds, unsigned nfds)
 {
 	uint32_t n;
 	struct guestmem gm = { 0 };
+	struct vu_region r[GM_MAX_REGIONS];
+	uint64_t off[GM_MAX_REGIONS], len[GM_MAX_REGIONS], total = 0;
 
 	if (size < 8)
 		return false;
 	memcpy(&n, p, 4);
 	if (n == 0 || n > GM_MAX_REGIONS || n != nfds || size < 8 + 32 * n)
 		return false;
+	d->why = "bad memory region";
 	for (unsigned i = 0; i < n; i++) {
-		struct vu_region r;
 		struct stat st;
-		memcpy(&r, p + 8 + 32 * i, sizeof(r));
-		if (r.offset + r.size < r.offset)
-			goto fail;
-		if (fstat(fds[i], &st) < 0 || (uint64_t)st.st_size < r.offset + r.size)
-			goto fail;
-		size_t len = r.offset + r.size;
-		void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fds[i], 0);
+		memcpy(&r[i], p + 8 + 32 * i, sizeof(r[i]));
+		if (fd_stat(fds[i], &st) < 0 || !region_span(&r[i], &st, &off[i], &len[i]))
+			return false;
+		/* no overflow: len < 2^63 + a block (st_size is an off_t) and
+		 * total was at most mem_max (below 2^51) */
+		total += len[i];
+		if (total > d->mem_max) {
+			d->why = "memory table larger than the side's cap";
+			return false;
+		}
+	}
+	/* the old table goes first, so a side never holds two (its address
+	 * space is limited to one); failing, the side is hung up anyway */
+	for (unsigned i = 0; i < VU_NQUEUES; i++)
+		d->q[i].ready = false;
+	if (!gm_release(&d->mem)) {
+		d->why = "could not unmap its old guest memory";
+		return false;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		void *map = mmap(NULL, len[i], PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fds[i], off[i]);
 		if (map == MAP_FAILED)
 			goto fail;
-		gm.r[gm.n++] = (struct gm_region){ .gpa = r.gpa, .uva = r.uva, .size = r.size,
-						    .host = (uint8_t *)map + r.offset, .map = map, .maplen = len };
+		gm.r[gm.n++] = (struct gm_region){ .gpa = r[i].gpa, .uva = r[i].uva, .size = r[i].size,
+						    .host = (uint8_t *)map + (r[i].offset - off[i]),
+						    .map = map, .maplen = len[i] };
 	}
 	if (!gm_valid(&gm))
 		goto fail;
-	gm_release(&d->mem);
 	d->mem = gm;
+	d->why = NULL;
 	for (unsigned i = 0; i < VU_NQUEUES; i++)
 		if (!queue_apply(d, &d->q[i]))
 			return false;
 	return true;
 fail:
-	gm_release(&gm);
+	if (!gm_release(&gm))
+		d->why = "could not unmap a refused memory table";
 	return false;
 }
 
@@ -275,6 +337,11 @@ static int handle(struct vu_dev *d, uint32_t req, const uint8_t *p, uint32_t siz
 	case VU_SET_VRING_KICK:
 		if (nfds != 1)
 			return HANGUP;	/* no polling mode: we sleep until kicked */
+		if (!vu_is_eventfd(fds[0])) {
+			/* a file or a timer would wake the loop with no work */
+			d->why = "kick fd is not an eventfd";
+			return HANGUP;
+		}
 		*used_fds = 1;
 		close_fd(&q->kick_fd);
 		q->kick_fd = fds[0];
@@ -283,6 +350,7 @@ static int handle(struct vu_dev *d, uint32_t req, const uint8_t *p, uint32_t siz
 		return queue_apply(d, q) ? OK : HANGUP;
 	case VU_SET_VRING_CALL:
 		close_fd(&q->call_fd);
+		q->call_gen++;
 		if (nfds == 1) {
 			*used_fds = 1;
 			q->call_fd = fds[0];
@@ -307,6 +375,7 @@ int vu_handle(struct vu_dev *d, const uint8_t *msg, size_t len,
 	struct vu_hdr h;
 	int used_fds = 0, rlen = 0, res;
 
+	d->why = NULL;
 	if (len < VU_HDR_SIZE) {
 		res = HANGUP;
 		goto out;

@@ -62,10 +62,17 @@ struct vu_queue {
 	bool enabled;
 	bool ready;		/* started and vq points at a valid ring */
 	unsigned kick_gen;	/* bumped whenever kick_fd changes */
+	unsigned call_gen;	/* bumped whenever call_fd changes */
 	struct virtq vq;
 };
 
+/* Cap of the bytes one side may map (the sum of its regions, each rounded
+ * to whole blocks of its file) unless --a-mem-max/--b-mem-max say else. */
+#define VU_MEM_MAX_DEFAULT (64ull << 30)
+
 struct vu_dev {
+	uint64_t mem_max;	/* a memory table mapping more is refused */
+	const char *why;	/* why the last message was refused, or NULL */
 	uint64_t features;
 	uint64_t protocol_features;
 	struct guestmem mem;
@@ -75,8 +82,12 @@ struct vu_dev {
 
 void vu_init(struct vu_dev *d);
 
-/* Unmaps guest memory and closes every fd: the frontend is gone. */
-void vu_reset(struct vu_dev *d);
+/* Unmaps guest memory and closes every fd: the frontend is gone. False if
+ * some memory could not be unmapped. */
+bool vu_reset(struct vu_dev *d);
+
+/* True if fd is an eventfd (nothing else may wake us as a kick). */
+bool vu_is_eventfd(int fd);
 
 /* Length of the whole message whose header is at hdr, or -1 if its payload
  * is larger than any message we accept. */

@@ -85,9 +85,9 @@ static int chain_add(const struct virtq *vq, struct vq_chain *c, uint64_t addr, 
 		if (!p)
 			return VQ_BROKEN;
 		uint32_t n = avail < len ? (uint32_t)avail : len;
-		if (c->niov < VQ_MAX_IOV)
-			c->iov[c->niov] = (struct iovec){ p, n };
-		c->niov++;
+		if (c->niov == VQ_MAX_IOV)
+			return VQ_TOO_COMPLEX;
+		c->iov[c->niov++] = (struct iovec){ p, n };
 		addr += n;
 		len -= n;
 	}
@@ -113,8 +113,8 @@ int vq_pop(struct virtq *vq, struct vq_chain *c, bool writable)
 		return vq_break(vq);
 
 	const struct vq_desc *table = vq->desc;
-	unsigned size = vq->num, i = head, seen = 0;
-	bool in_indirect = false;
+	unsigned size = vq->num, i = head, seen = 0, bufs = 0;
+	bool in_indirect = false, complex = false;
 	c->head = head;
 	c->niov = 0;
 	c->len = 0;
@@ -139,7 +139,14 @@ int vq_pop(struct virtq *vq, struct vq_chain *c, bool writable)
 		}
 		if (!!(d.flags & VQ_DESC_F_WRITE) != writable)
 			return vq_break(vq);
-		if (chain_add(vq, c, d.addr, d.len) != VQ_OK)
+		/* no frame needs more pieces: refuse the rest unread, since a
+		 * chain may be tens of thousands long (direct plus indirect) */
+		int res = ++bufs > VQ_MAX_IOV ? VQ_TOO_COMPLEX : chain_add(vq, c, d.addr, d.len);
+		if (res == VQ_TOO_COMPLEX) {
+			complex = true;
+			break;
+		}
+		if (res != VQ_OK)
 			return vq_break(vq);
 		if (!(d.flags & VQ_DESC_F_NEXT))
 			break;
@@ -148,7 +155,7 @@ int vq_pop(struct virtq *vq, struct vq_chain *c, bool writable)
 		i = d.next;
 	}
 	vq->last_avail++;
-	return c->niov > VQ_MAX_IOV ? VQ_TOO_COMPLEX : VQ_OK;
+	return complex ? VQ_TOO_COMPLEX : VQ_OK;
 }
 
 void vq_unpop(struct virtq *vq, unsigned n)

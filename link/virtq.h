@@ -63,7 +63,7 @@ enum vq_pop_result {
 	VQ_BROKEN = -1,		/* guest broke the rules; queue is dead */
 	VQ_EMPTY = 0,
 	VQ_OK = 1,
-	VQ_TOO_COMPLEX = 2,	/* valid but more than VQ_MAX_IOV pieces */
+	VQ_TOO_COMPLEX = 2,	/* more than VQ_MAX_IOV pieces: taken, not walked further */
 };
 
 /* Points vq at a ring whose parts are given as frontend-virtual addresses.

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -317,6 +318,83 @@ static void test_repeated_no_leaks(void **state)
 	assert_int_equal(count_maps(), maps);
 }
 
+/* A region is mapped in whole blocks of its file, from the block that
+ * holds its start: a mapping shorter than a huge page cannot be unmapped. */
+static void test_region_rounded_to_blocks(void **state)
+{
+	int maps = count_maps();
+	uint64_t r[1][4] = { { GPA, 0x1000, UVA, 0x1100 } };
+	int fd = memfd(MEMSZ);
+	assert_int_equal(mem_table(1, r, &fd, 1), 0);
+	assert_int_equal(dev.mem.r[0].maplen, 0x2000);	/* 0x1000..0x3000 */
+	assert_ptr_equal(dev.mem.r[0].host, (uint8_t *)dev.mem.r[0].map + 0x100);
+	assert_true(vu_reset(&dev));
+	assert_int_equal(count_maps(), maps);
+}
+
+static void test_hugetlb_region_unmapped(void **state)
+{
+	int maps = count_maps(), fd = memfd_create("guest", MFD_CLOEXEC | MFD_HUGETLB);
+	if (fd < 0 || ftruncate(fd, 2 << 20) < 0) {
+		if (fd >= 0)
+			close(fd);
+		skip();	/* no huge pages here (vm.nr_hugepages) */
+	}
+	uint64_t r[1][4] = { { GPA, 0x10000, UVA, 0 } };
+	assert_int_equal(mem_table(1, r, &fd, 1), 0);
+	assert_int_equal(dev.mem.r[0].maplen, 2 << 20);
+	assert_true(vu_reset(&dev));
+	assert_int_equal(count_maps(), maps);
+}
+
+/* One side maps at most mem_max bytes; a table above it is refused before
+ * anything is mapped, the side's old table included in the count once. */
+static void test_mem_cap(void **state)
+{
+	int maps = count_maps(), fds[2];
+	uint64_t r[2][4] = { { GPA, MEMSZ, UVA, 0 }, { 0, MEMSZ, UVA + 4 * MEMSZ, 0 } };
+
+	dev.mem_max = 2 * MEMSZ;
+	fds[0] = memfd(MEMSZ);
+	fds[1] = memfd(MEMSZ);
+	assert_int_equal(mem_table(2, r, fds, 2), 0);
+	assert_int_equal(mem_table(2, r, (int[]){ memfd(MEMSZ), memfd(MEMSZ) }, 2), 0);
+	assert_int_equal(count_maps(), maps + 2);
+	r[1][1] = MEMSZ + 1;	/* one byte more is a page more */
+	fds[0] = memfd(MEMSZ);
+	fds[1] = memfd(2 * MEMSZ);
+	assert_int_equal(mem_table(2, r, fds, 2), -1);
+	assert_non_null(strstr(dev.why, "cap"));
+	assert_false(fd_open(fds[0]));
+	vu_reset(&dev);
+	assert_int_equal(count_maps(), maps);
+	/* 64 TiB: refused by the default cap without a mapping */
+	vu_init(&dev);
+	uint64_t big[1][4] = { { GPA, 1ull << 46, UVA, 0 } };
+	fds[0] = memfd(0);
+	assert_int_equal(ftruncate(fds[0], 1ll << 46), 0);
+	assert_int_equal(mem_table(1, big, fds, 1), -1);
+	assert_int_equal(count_maps(), maps);
+}
+
+/* Only an eventfd may be a kick fd: a regular file or a timerfd would wake
+ * the loop for nothing, forever. */
+static void test_kick_must_be_eventfd(void **state)
+{
+	int fd = memfd(4096);
+	assert_int_equal(send_u64(VU_SET_VRING_KICK, 0, &fd, 1), -1);
+	assert_false(fd_open(fd));
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	assert_int_equal(send_u64(VU_SET_VRING_KICK, 0, &fd, 1), -1);
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(send_u64(VU_SET_VRING_KICK, 0, &p[0], 1), -1);
+	close(p[1]);
+	fd = eventfd(0, EFD_CLOEXEC);
+	assert_int_equal(send_u64(VU_SET_VRING_KICK, 0, &fd, 1), 0);
+	assert_int_equal(dev.q[0].kick_fd, fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +410,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_vring_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_regions_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repeated_no_leaks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_region_rounded_to_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hugetlb_region_unmapped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mem_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kick_must_be_eventfd, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -233,12 +233,16 @@ static void test_next_out_of_range(void **state)
 	expect_broken(&A, false);
 }
 
+/* A loop in a table longer than a frame's pieces is refused as too
+ * complex once it passes them (it is never walked round to the table's
+ * size); a loop in a smaller table breaks the queue (below). */
 static void test_desc_loop(void **state)
 {
 	set_desc(&A, 0, GPA + OFF_DATA, 10, VQ_DESC_F_NEXT, 1);
 	set_desc(&A, 1, GPA + OFF_DATA, 10, VQ_DESC_F_NEXT, 0);
 	publish(&A, 0);
-	expect_broken(&A, false);
+	assert_int_equal(vq_pop(&A.vq, &ch, false), VQ_TOO_COMPLEX);
+	assert_int_equal(vq_pop(&A.vq, &ch, false), VQ_EMPTY);
 }
 
 static void test_chain_longer_than_queue(void **state)
@@ -321,13 +325,53 @@ static void test_addr_crossing_region_end(void **state)
 	expect_broken(&A, false);
 }
 
+/* A buffer that runs past 2^64 is refused by chain_add itself, even where
+ * the regions would let the walk carry on at address 0 (gm_valid never lets
+ * a region reach 2^64; this tests the second line of defence alone). */
 static void test_len_overflow(void **state)
 {
-	A.gm.r[0].gpa = 0xfffffffffff00000ull;
-	A.gm.r[0].size = 0xfffff;
+	A.gm.n = 2;
+	A.gm.r[1] = (struct gm_region){ .gpa = 0xfffffffffff00000ull, .uva = 0x1000, .size = 0x100000,
+					.host = A.mem };
+	A.gm.r[0].gpa = 0;	/* where a wrapped address lands */
 	set_desc(&A, 0, 0xfffffffffffffff0ull, 0x100, 0, 0);
 	publish(&A, 0);
 	expect_broken(&A, false);
+	assert_false(gm_valid(&A.gm));
+}
+
+/* A chain longer than any frame is refused once it is longer than a frame
+ * can be, without being walked to its end: the descriptors past the limit
+ * here point outside guest memory, and are never looked at. */
+static void test_chain_walk_stops(void **state)
+{
+	for (unsigned i = 0; i < 256; i++)
+		set_desc(&A, i, i < VQ_MAX_IOV + 8 ? GPA + OFF_DATA : 0xdead0000ull, 1, i < 255 ? VQ_DESC_F_NEXT : 0, i + 1);
+	publish(&A, 0);
+	assert_int_equal(vq_pop(&A.vq, &ch, false), VQ_TOO_COMPLEX);
+	assert_false(A.vq.broken);
+
+	/* direct descriptors, then an indirect table of 2000 */
+	env_init(&A, 256, 1ull << VIRTIO_RING_F_INDIRECT_DESC, 0);
+	struct vq_desc *t = desc_at(&A, 0x20000);
+	for (unsigned i = 0; i < 2000; i++)
+		t[i] = (struct vq_desc){ i < 100 ? GPA + OFF_DATA : 0xdead0000ull, 1, i < 1999 ? VQ_DESC_F_NEXT : 0,
+					 (uint16_t)(i + 1) };
+	for (unsigned i = 0; i < 100; i++)
+		set_desc(&A, i, GPA + OFF_DATA, 1, VQ_DESC_F_NEXT, i + 1);
+	set_desc(&A, 100, GPA + 0x20000, 16 * 2000, VQ_DESC_F_INDIRECT, 0);
+	publish(&A, 0);
+	assert_int_equal(vq_pop(&A.vq, &ch, false), VQ_TOO_COMPLEX);
+	assert_false(A.vq.broken);
+
+	/* zero-length descriptors count too: they cost a walk all the same */
+	env_init(&A, 256, 0, 0);
+	for (unsigned i = 0; i < 256; i++)
+		set_desc(&A, i, i < VQ_MAX_IOV + 8 ? GPA + OFF_DATA : 0xdead0000ull, i < VQ_MAX_IOV + 8 ? 0 : 1,
+			 i < 255 ? VQ_DESC_F_NEXT : 0, i + 1);
+	publish(&A, 0);
+	assert_int_equal(vq_pop(&A.vq, &ch, false), VQ_TOO_COMPLEX);
+	assert_false(A.vq.broken);
 }
 
 static void test_zero_length_buffers(void **state)
@@ -646,6 +690,7 @@ int main(void)
 		cmocka_unit_test_setup(test_addr_outside_memory, setup),
 		cmocka_unit_test_setup(test_addr_crossing_region_end, setup),
 		cmocka_unit_test_setup(test_len_overflow, setup),
+		cmocka_unit_test_setup(test_chain_walk_stops, setup),
 		cmocka_unit_test_setup(test_zero_length_buffers, setup),
 		cmocka_unit_test_setup(test_avail_idx_jump, setup),
 		cmocka_unit_test_setup(test_wrong_direction, setup),
