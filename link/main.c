@@ -265,6 +265,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	/* nothing the starter had open is ours: a socket of its, kept, would
+	 * be one more thing a compromised frontend could reach through us */
+	if (close_range(3, ~0U, 0) < 0) {
+		fprintf(stderr, "moat-link: closing inherited files: %s\n", strerror(errno));
+		return 1;
+	}
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGUSR1);
