@@ -300,9 +300,9 @@ int log_main(struct netctl *ctx, int argc, char **argv)
 	}
 	/* a subscription: the ring (within the call's deadline), then one event
 	 * per new record until either side hangs up */
-	int fd = ctl_connect(ctx->control);
+	int fd = ctl_connect_within(ctx->control, CTL_CALL_MS);
 	if (fd < 0) {
-		fprintf(stderr, "netctl: firewall control channel %s: %s\n", ctx->control, strerror(-fd));
+		netctl_call_failed("firewall", ctx->control, fd, CTL_CALL_MS);
 		return NETCTL_FAILED;
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -555,6 +555,11 @@ int ctl_connect(const char *path)
 	return connect_path(path, 0);
 }
 
+int ctl_connect_within(const char *path, long timeout_ms)
+{
+	return connect_path(path, timeout_ms > 0 ? timeout_ms : CTL_CALL_MS);
+}
+
 static int send_until(int fd, const struct ctl_msg *m, int64_t deadline)
 {
 	uint8_t h[CTL_HEADER_SIZE];

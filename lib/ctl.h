@@ -145,6 +145,8 @@ void ctl_fput_json(FILE *out, const char *s);
 
 /* Blocking helpers for clients (netctl) and the simple server paths. */
 int ctl_connect(const char *path);                 /* unix socket or device; fd or -errno */
+/* The same, a socket whose queue is full given up on after TIMEOUT_MS (-ETIMEDOUT). */
+int ctl_connect_within(const char *path, long timeout_ms);
 int ctl_send(int fd, const struct ctl_msg *m);     /* 0 or -errno */
 /* Reads one frame into *frame (malloc'd); its length in *len. 0 or -errno
  * (-EPROTO for a malformed frame, -ECONNRESET at EOF). */
