@@ -23,19 +23,25 @@ struct fw_control {
 
 /* ---- requests ---- */
 
+static void policy_counts(const struct fw_state *st, size_t *rules, size_t *expiring)
+{
+	*rules = *expiring = 0;
+	for (size_t i = 0; i < st->policy->nvms; i++)
+		for (size_t j = 0; j < st->policy->vms[i].nrules; j++) {
+			const struct rule *r = &st->policy->vms[i].rules[j];
+			*rules += !r->expired;
+			*expiring += r->has_until && !r->expired;
+		}
+}
+
 static void summary(const struct fw_state *st, char *buf, size_t len)
 {
 	if (!st->policy) {
 		snprintf(buf, len, "no policy loaded: the firewall drops everything");
 		return;
 	}
-	size_t rules = 0, expiring = 0;
-	for (size_t i = 0; i < st->policy->nvms; i++)
-		for (size_t j = 0; j < st->policy->vms[i].nrules; j++) {
-			const struct rule *r = &st->policy->vms[i].rules[j];
-			rules += !r->expired;
-			expiring += r->has_until && !r->expired;
-		}
+	size_t rules, expiring;
+	policy_counts(st, &rules, &expiring);
 	int n = snprintf(buf, len, "generation %u from %s: %zu VM%s, %zu rule%s", st->generation,
 			 st->file, st->policy->nvms, st->policy->nvms == 1 ? "" : "s", rules,
 			 rules == 1 ? "" : "s");
@@ -44,6 +50,20 @@ static void summary(const struct fw_state *st, char *buf, size_t len)
 		policy_format_time(st->next_expiry, when, sizeof(when));
 		snprintf(buf + n, len - n, " (%zu with until; next at %s)", expiring, when);
 	}
+}
+
+/* What is in force, as numbers: netctl records and shows them without
+ * reading them back out of a sentence. */
+static bool put_counts(struct ctl_msg *m, const struct fw_state *st)
+{
+	if (!st->policy)
+		return true;
+	size_t rules, expiring;
+	policy_counts(st, &rules, &expiring);
+	return ctl_put_u32(m, CTL_A_VMS, (uint32_t)st->policy->nvms) &&
+	       ctl_put_u32(m, CTL_A_RULES, (uint32_t)rules) &&
+	       (!expiring || (ctl_put_u32(m, CTL_A_EXPIRING, (uint32_t)expiring) &&
+			      ctl_put_u64(m, CTL_A_NEXT_EXPIRY, (uint64_t)st->next_expiry)));
 }
 
 static void do_apply(struct fw_control *c, struct ctl_client *cl, const uint8_t *f, size_t len)
@@ -70,7 +90,7 @@ static void do_apply(struct fw_control *c, struct ctl_client *cl, const uint8_t 
 		size_t n = strlen(err);
 		/* warnings first, then the one line that says what is in force */
 		snprintf(err + n, ERR_MAX - n, "%s", sum);
-		ok = ok && ctl_put_u32(&m, CTL_A_GENERATION, gen);
+		ok = ok && ctl_put_u32(&m, CTL_A_GENERATION, gen) && put_counts(&m, c->st);
 		fprintf(stderr, "moat-firewalld: applied %s (ms: check %.1f, compile %.1f, "
 			"kernel %.1f, save %.1f, interfaces and dnsmasq %.1f)\n", sum, c->st->ms_check,
 			c->st->ms_compile, c->st->ms_kernel, c->st->ms_save, c->st->ms_sync);
@@ -98,29 +118,44 @@ static void do_status(struct fw_control *c, struct ctl_client *cl)
 		  ctl_put_u32(&m, CTL_A_GENERATION, c->st->generation);
 	if (c->st->policy)
 		ok = ok && ctl_put_str(&m, CTL_A_FILE, c->st->file) &&
-		     ctl_put_str(&m, CTL_A_TEXT, c->st->text);
+		     ctl_put_str(&m, CTL_A_TEXT, c->st->text) && put_counts(&m, c->st);
 	ctl_client_reply(cl, &m, ok);
 	ctl_msg_free(&m);
+}
+
+struct counters_msg {
+	struct ctl_msg *m;
+	bool ok;
+};
+
+static void put_counter(const char *vm, int kind, int rule, uint64_t packets, uint64_t bytes, void *arg)
+{
+	struct counters_msg *c = arg;
+	if (!ctl_str_allowed(CTL_A_VM, vm))
+		return;   /* not a chain or comment of ours: the channel does not carry it */
+	size_t at = c->ok ? ctl_nest_start(c->m, CTL_A_COUNTER) : 0;
+	c->ok = at && ctl_put_str(c->m, CTL_A_VM, vm) && ctl_put_u32(c->m, CTL_A_KIND, (uint32_t)kind) &&
+		(kind != CTL_C_RULE || ctl_put_u32(c->m, CTL_A_RULE, (uint32_t)rule)) &&
+		ctl_put_u64(c->m, CTL_A_PACKETS, packets) && ctl_put_u64(c->m, CTL_A_BYTES, bytes);
+	if (c->ok)
+		ctl_nest_end(c->m, at);
 }
 
 static void do_stats(struct ctl_client *cl, const uint8_t *f, size_t len)
 {
 	const char *vm = ctl_get_str(f, len, CTL_A_VM);
-	char *text = fw_counters_text(vm && *vm ? vm : NULL);
-	if (!text) {
-		int e = errno ? errno : EIO;
-		char msg[256];
-		snprintf(msg, sizeof(msg), "reading the counters: %s", strerror(e));
-		ctl_client_error(cl, e, msg);
-		return;
-	}
 	struct ctl_msg m;
 	ctl_msg_init(&m, CTL_REPLY);
-	bool ok = ctl_put_u32(&m, CTL_A_STATUS, 0) && ctl_put_str(&m, CTL_A_MESSAGE, "") &&
-		  ctl_put_str(&m, CTL_A_TEXT, text);
-	ctl_client_reply(cl, &m, ok);
+	struct counters_msg c = { &m, ctl_put_u32(&m, CTL_A_STATUS, 0) && ctl_put_str(&m, CTL_A_MESSAGE, "") };
+	int err = fw_counters_each(vm && *vm ? vm : NULL, put_counter, &c);
+	if (err) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "reading the counters: %s", strerror(-err));
+		ctl_client_error(cl, -err, msg);
+	} else {
+		ctl_client_reply(cl, &m, c.ok);
+	}
 	ctl_msg_free(&m);
-	free(text);
 }
 
 /* "TIME VM ..." */
@@ -135,34 +170,55 @@ static bool line_is_vm(const char *line, const char *vm)
 	return strncmp(sp + 1, vm, n) == 0 && (sp[1 + n] == ' ' || sp[1 + n] == 0);
 }
 
-struct ring_text {
-	char *buf;
-	size_t len, cap;
-	bool failed;
+/* LINE, as nflog.c wrote it ("TIME VM ACTION PROTO SRC -> DST [type N] rule
+ * R", PROTO one word or "proto N"), as a LOG record of M. */
+static bool put_log(struct ctl_msg *m, const char *line)
+{
+	char buf[256], *tok[12], *save;
+	size_t n = 0;
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (char *t = strtok_r(buf, " ", &save); t && n < 12; t = strtok_r(NULL, " ", &save))
+		tok[n++] = t;
+	size_t p = n > 4 && strcmp(tok[3], "proto") == 0 ? 5 : 4;   /* the source */
+	if (n < p + 5 || strcmp(tok[p + 1], "->") != 0 || strcmp(tok[n - 2], "rule") != 0)
+		return true;   /* not a line of ours: left out */
+	bool has_type = n == p + 7 && strcmp(tok[p + 3], "type") == 0;
+	if (n != p + 5 && !has_type)
+		return true;
+	struct tm tm = { 0 };
+	const char *end = strptime(tok[0], "%Y-%m-%dT%H:%M:%SZ", &tm);
+	char *rest = NULL;
+	unsigned long rule = strcmp(tok[n - 1], "default") == 0 ? 0 : strtoul(tok[n - 1], &rest, 10);
+	if ((rest && (*rest || rest == tok[n - 1])) || rule > UINT32_MAX)
+		return true;
+	unsigned long type = has_type ? strtoul(tok[p + 4], NULL, 10) : 0;
+	if (p == 5)
+		tok[3][5] = ' ';   /* "proto N" again */
+	if (!ctl_str_allowed(CTL_A_VM, tok[1]) || !ctl_str_allowed(CTL_A_PROTO, tok[3]) ||
+	    !ctl_str_allowed(CTL_A_SRC, tok[p]) || !ctl_str_allowed(CTL_A_DST, tok[p + 2]))
+		return true;
+	size_t at = ctl_nest_start(m, CTL_A_LOG);
+	bool ok = at && ctl_put_u64(m, CTL_A_TIME, end && !*end ? (uint64_t)timegm(&tm) : 0) &&
+		  ctl_put_str(m, CTL_A_VM, tok[1]) &&
+		  ctl_put_u32(m, CTL_A_ACTION, strcmp(tok[2], "allow") == 0 ? CTL_ACT_ALLOW : CTL_ACT_DENY) &&
+		  ctl_put_str(m, CTL_A_PROTO, tok[3]) && ctl_put_str(m, CTL_A_SRC, tok[p]) &&
+		  ctl_put_str(m, CTL_A_DST, tok[p + 2]) &&
+		  (!has_type || ctl_put_u32(m, CTL_A_ICMP_TYPE, (uint32_t)type)) &&
+		  ctl_put_u32(m, CTL_A_RULE, (uint32_t)rule);
+	if (ok)
+		ctl_nest_end(m, at);
+	return ok;
+}
+
+struct ring_msg {
+	struct ctl_msg *m;
+	bool ok;
 };
 
 static void ring_append(const char *line, void *arg)
 {
-	struct ring_text *t = arg;
-	size_t n = strlen(line);
-	if (t->failed)
-		return;
-	if (t->len + n + 2 > t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 4096;
-		while (cap < t->len + n + 2)
-			cap *= 2;
-		char *p = realloc(t->buf, cap);
-		if (!p) {
-			t->failed = true;
-			return;
-		}
-		t->buf = p;
-		t->cap = cap;
-	}
-	memcpy(t->buf + t->len, line, n);
-	t->len += n;
-	t->buf[t->len++] = '\n';
-	t->buf[t->len] = 0;
+	struct ring_msg *r = arg;
+	r->ok = r->ok && put_log(r->m, line);
 }
 
 static void do_log(struct fw_control *c, struct ctl_client *cl, const uint8_t *f, size_t len)
@@ -170,34 +226,20 @@ static void do_log(struct fw_control *c, struct ctl_client *cl, const uint8_t *f
 	const char *vm = ctl_get_str(f, len, CTL_A_VM);
 	uint32_t follow = 0;
 	ctl_get_u32(f, len, CTL_A_FOLLOW, &follow);
-	if (vm && strlen(vm) > MOAT_NAME_MAX) {
-		ctl_client_error(cl, EINVAL, "no such VM: the name is too long");
-		return;
-	}
 	if (follow && !c->nflog) {
 		ctl_client_error(cl, ENOTSUP, "the packet log is not running");
 		return;
 	}
-	struct ring_text t = { 0 };
-	if (c->nflog)
-		fw_nflog_each(c->nflog, vm && *vm ? vm : NULL, ring_append, &t);
-	const char *text = t.buf ? t.buf : "";
-	/* the ring is bounded, but keep the newest lines if it ever outgrows a frame */
-	size_t room = CTL_MAX_PAYLOAD - 4096;
-	if (t.len > room) {
-		text = t.buf + t.len - room;
-		const char *nl = strchr(text, '\n');
-		text = nl ? nl + 1 : text;
-	}
+	/* the ring (FW_LOG_RING records of at most ~200 bytes) fits in one frame */
 	struct ctl_msg m;
 	ctl_msg_init(&m, CTL_REPLY);
-	bool ok = !t.failed && ctl_put_u32(&m, CTL_A_STATUS, 0) &&
-		  ctl_put_str(&m, CTL_A_MESSAGE, follow ? "following" : "") &&
-		  ctl_put_str(&m, CTL_A_TEXT, text);
-	ctl_client_reply(cl, &m, ok);
+	struct ring_msg r = { &m, ctl_put_u32(&m, CTL_A_STATUS, 0) &&
+				  ctl_put_str(&m, CTL_A_MESSAGE, follow ? "following" : "") };
+	if (c->nflog)
+		fw_nflog_each(c->nflog, vm && *vm ? vm : NULL, ring_append, &r);
+	ctl_client_reply(cl, &m, r.ok);
 	ctl_msg_free(&m);
-	free(t.buf);
-	if (follow && ok)
+	if (follow && r.ok)
 		ctl_client_follow(cl, vm);
 }
 
@@ -211,7 +253,7 @@ void fw_control_log_line(const char *line, void *control)
 	struct fw_control *c = control;
 	struct ctl_msg m;
 	ctl_msg_init(&m, CTL_EVENT);
-	if (ctl_put_str(&m, CTL_A_TEXT, line))
+	if (put_log(&m, line) && m.len)
 		ctl_server_publish(c->srv, &m, follower_wants, (void *)line);
 	ctl_msg_free(&m);
 }

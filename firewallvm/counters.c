@@ -16,11 +16,14 @@
 #include <time.h>
 
 #include "batch.h"
+#include "ctl.h"
 #include "firewalld.h"
 
 /* a dump message can be as large as a page times 8 */
 
-enum { CK_RULE, CK_DNS, CK_DEFAULT, CK_SPOOF, CK_IPV6 };
+/* what each counts: the control channel's kinds */
+enum { CK_RULE = CTL_C_RULE, CK_DNS = CTL_C_DNS, CK_DEFAULT = CTL_C_DEFAULT, CK_SPOOF = CTL_C_SPOOF,
+       CK_IPV6 = CTL_C_IPV6 };
 
 struct ctr {
 	char vm[MOAT_NAME_MAX + 1];
@@ -172,27 +175,20 @@ static int ctr_dump(struct ctr_list *l)
 	return err && l->failed ? -ENOMEM : err;
 }
 
-char *fw_counters_text(const char *vm)
+int fw_counters_each(const char *vm, fw_counter_fn fn, void *arg)
 {
 	struct ctr_list l = { .only_vm = vm };
 	int err = ctr_dump(&l);
 	if (!err && l.failed)
 		err = -ENOMEM;
+	if (!err && !l.n && vm)
+		err = -ENOENT;
 	if (err) {
 		free(l.v);
-		errno = -err;
-		return NULL;
+		return err;
 	}
 	if (l.n)
 		qsort(l.v, l.n, sizeof(*l.v), ctr_cmp);
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	if (!f) {
-		free(l.v);
-		return NULL;
-	}
-	static const char *const kinds[] = { "rule", "dns", "default-deny", "spoofed", "ipv6-dropped" };
 	for (size_t i = 0; i < l.n;) {
 		struct ctr sum = l.v[i];
 		size_t j = i + 1;
@@ -200,26 +196,36 @@ char *fw_counters_text(const char *vm)
 			sum.packets += l.v[j].packets;
 			sum.bytes += l.v[j].bytes;
 		}
-		if (sum.kind == CK_RULE)
-			fprintf(f, "%s rule %d packets %llu bytes %llu\n", sum.vm, sum.rule,
-				(unsigned long long)sum.packets, (unsigned long long)sum.bytes);
-		else
-			fprintf(f, "%s %s packets %llu bytes %llu\n", sum.vm, kinds[sum.kind],
-				(unsigned long long)sum.packets, (unsigned long long)sum.bytes);
+		fn(sum.vm, sum.kind, sum.kind == CK_RULE ? sum.rule : 0, sum.packets, sum.bytes, arg);
 		i = j;
 	}
-	bool bad = ferror(f);
-	if (fclose(f) != 0 || bad) {
-		free(text);
-		free(l.v);
-		errno = ENOMEM;
-		return NULL;
-	}
-	bool found = l.n > 0 || !vm;
 	free(l.v);
-	if (!found) {
+	return 0;
+}
+
+static void ctr_line(const char *vm, int kind, int rule, uint64_t packets, uint64_t bytes, void *f)
+{
+	static const char *const kinds[] = { "rule", "dns", "default-deny", "spoofed", "ipv6-dropped" };
+	if (kind == CK_RULE)
+		fprintf(f, "%s rule %d packets %llu bytes %llu\n", vm, rule, (unsigned long long)packets,
+			(unsigned long long)bytes);
+	else
+		fprintf(f, "%s %s packets %llu bytes %llu\n", vm, kinds[kind], (unsigned long long)packets,
+			(unsigned long long)bytes);
+}
+
+char *fw_counters_text(const char *vm)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return NULL;
+	int err = fw_counters_each(vm, ctr_line, f);
+	bool bad = ferror(f);
+	if (fclose(f) != 0 || bad || err) {
 		free(text);
-		errno = ENOENT;
+		errno = err ? -err : ENOMEM;
 		return NULL;
 	}
 	return text;

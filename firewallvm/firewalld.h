@@ -175,7 +175,13 @@ void fw_nflog_each(const struct fw_nflog *l, const char *vm,
 
 /* ---- counters.c ---- */
 
-/* The counters of table inet moat as text, one line each:
+/* The counters of table inet moat, summed per VM and config rule, in order
+ * of VM, KIND (enum ctl_counter) and RULE (0 but for CTL_C_RULE). VM NULL =
+ * every VM. 0, or -errno (-ENOENT: VM has no counters). */
+typedef void (*fw_counter_fn)(const char *vm, int kind, int rule, uint64_t packets, uint64_t bytes,
+			      void *arg);
+int fw_counters_each(const char *vm, fw_counter_fn fn, void *arg);
+/* The same as text, one line each:
  *   "VM rule N packets P bytes B"     per config rule (expanded rules summed)
  *   "VM dns packets P bytes B"        what `allow dns` let through to the resolver
  *   "VM default-deny packets P bytes B"

@@ -16,6 +16,7 @@
 #include "ctl.h"
 #include "stage.h"
 #include "netctl.h"
+#include "netctl-reply.h"
 
 NETCTL_COMMAND(apply_main, "apply", "",
 	       "Check the policy file, then load it into the firewall in one transaction; records a new generation.", 20);
@@ -213,19 +214,7 @@ static bool gen_record(const struct netctl *ctx, uint32_t gen, struct gen_stage 
 /* One request, one reply. Prints why on failure; NULL then. */
 static uint8_t *firewall_call(const struct netctl *ctx, struct ctl_msg *req, size_t *len)
 {
-	uint8_t *reply;
-	int err = ctl_call(ctx->control, req, &reply, len);
-	if (err) {
-		fprintf(stderr, "netctl: firewall control channel %s: %s\n", ctx->control, strerror(-err));
-		return NULL;
-	}
-	return reply;
-}
-
-static uint32_t reply_status(const uint8_t *f, size_t len)
-{
-	uint32_t st;
-	return ctl_get_u32(f, len, CTL_A_STATUS, &st) ? st : EPROTO;
+	return netctl_call("firewall", ctx->control, req, len, 0);
 }
 
 static const char *reply_message(const uint8_t *f, size_t len)
@@ -234,11 +223,12 @@ static const char *reply_message(const uint8_t *f, size_t len)
 	return m ? m : "";
 }
 
+/* MSG, the appliance's, escaped; a line end added if it has none. */
 static void print_lines(FILE *out, const char *msg)
 {
 	if (!*msg)
 		return;
-	fputs(msg, out);
+	ctl_fput_safe(out, msg, true);
 	if (msg[strlen(msg) - 1] != '\n')
 		fputc('\n', out);
 }
@@ -268,24 +258,24 @@ static int apply_text(struct netctl *ctx, const char *file, const char *text, si
 	struct gen_stage stage;
 	gen_stage_start(ctx, gen, text, &stage);
 	reply = firewall_call(ctx, &m, &rlen);
-	if (!reply || reply_status(reply, rlen))
+	uint32_t st = reply ? netctl_reply_status(reply, rlen, false) : EIO;
+	if (st)
 		gen_stage_finish(&stage, false);
 	if (!reply)
 		goto cleanup;
-	if (reply_status(reply, rlen)) {
+	if (st) {
 		print_lines(stderr, reply_message(reply, rlen));
 		fprintf(stderr, "netctl: the firewall refused %s (%s); the policy in force is unchanged\n",
-			file, strerror((int)reply_status(reply, rlen)));
+			file, strerror((int)st));
 		goto cleanup;
 	}
-	const char *said = reply_message(reply, rlen);
-	print_lines(stdout, said);
-	/* its last line: "generation N from FILE: 5 VMs, 12 rules" */
-	const char *last = said ? strrchr(said, '\n') : NULL;
-	last = last && last[1] ? last + 1 : said;
-	const char *counts = last ? strstr(last, ": ") : NULL;
-	char summary[META_MAX];
-	snprintf(summary, sizeof(summary), "%s%s", summary_prefix, counts ? counts + 2 : "");
+	print_lines(stdout, reply_message(reply, rlen));
+	/* the summary recorded is made here from the numbers in the reply */
+	struct netctl_counts counts;
+	char said[META_MAX / 2], summary[META_MAX];
+	netctl_counts_decode(reply, rlen, &counts);
+	netctl_counts_format(&counts, said, sizeof(said));
+	snprintf(summary, sizeof(summary), "%s%s", summary_prefix, counts.has ? said : "");
 	rc = gen_record(ctx, gen, &stage, summary) ? NETCTL_OK : NETCTL_FAILED;
 
 cleanup:
@@ -415,7 +405,9 @@ int generations_main(struct netctl *ctx, int argc, char **argv)
 			netctl_json_str(stdout, summary);
 			printf("}");
 		} else {
-			printf("%6u  %-20s  %-10s  %s\n", gens[i], when, user, summary);
+			printf("%6u  %-20s  %-10s  ", gens[i], when, user);
+			ctl_fput_safe(stdout, summary, false);
+			putchar('\n');
 		}
 		free(meta);
 	}
@@ -437,17 +429,27 @@ int status_main(struct netctl *ctx, int argc, char **argv)
 	uint8_t *reply = firewall_call(ctx, &m, &len);
 	ctl_msg_free(&m);
 	uint32_t recorded = gen_latest(ctx), gen = 0;
+	if (reply && netctl_reply_status(reply, len, true)) {
+		free(reply);
+		reply = NULL;
+	}
 	if (reply)
 		ctl_get_u32(reply, len, CTL_A_GENERATION, &gen);
 	const char *msg = reply ? reply_message(reply, len) : "";
+	struct netctl_counts counts;
+	netctl_counts_decode(reply, reply ? len : 0, &counts);
 	if (json) {
-		printf("{\"firewall\": {\"reachable\": %s, \"generation\": %u, \"summary\": ",
-		       reply ? "true" : "false", gen);
-		netctl_json_str(stdout, msg);
+		printf("{\"firewall\": {\"reachable\": %s, \"generation\": %u, ", reply ? "true" : "false", gen);
+		if (counts.has)
+			printf("\"vms\": %u, \"rules\": %u, ", counts.vms, counts.rules);
+		printf("\"summary\": ");
+		ctl_fput_json(stdout, msg);
 		printf("}, \"recorded_generation\": %u}\n", recorded);
 	} else {
-		if (reply)
-			printf("firewall: %s\n", msg);
+		if (reply) {
+			printf("firewall: ");
+			print_lines(stdout, msg);
+		}
 		printf("last recorded generation: %u%s\n", recorded,
 		       reply && recorded && gen != recorded ? " (not the one the firewall has)" : "");
 		netctl_status_netvm(ctx);
@@ -533,6 +535,14 @@ static bool lines_have(const struct lines *l, const char *s)
 	return false;
 }
 
+/* One line of a printed policy; the firewall's may say anything. */
+static void print_line(char sign, const char *s)
+{
+	printf("  %c ", sign);
+	ctl_fput_safe(stdout, s + strspn(s, " "), false);
+	putchar('\n');
+}
+
 /* Prints what changed between two printed blocks; false if nothing did. */
 static bool diff_block(const char *title, const struct lines *old, const struct lines *new)
 {
@@ -546,12 +556,12 @@ static bool diff_block(const char *title, const struct lines *old, const struct 
 	bool any = false;
 	for (size_t i = 0; i < old->n; i++)
 		if (!lines_have(new, old->v[i])) {
-			printf("  - %s\n", old->v[i] + strspn(old->v[i], " "));
+			print_line('-', old->v[i]);
 			any = true;
 		}
 	for (size_t i = 0; i < new->n; i++)
 		if (!lines_have(old, new->v[i])) {
-			printf("  + %s\n", new->v[i] + strspn(new->v[i], " "));
+			print_line('+', new->v[i]);
 			any = true;
 		}
 	if (!any)
@@ -564,7 +574,7 @@ static void print_vm(const struct policy *p, const char *vm, char sign)
 	struct lines l;
 	lines_of(p, vm, &l);
 	for (size_t i = 0; i < l.n; i++)
-		printf("  %c %s\n", sign, l.v[i] + strspn(l.v[i], " "));
+		print_line(sign, l.v[i]);
 	lines_free(&l);
 }
 
@@ -594,8 +604,10 @@ int diff_main(struct netctl *ctx, int argc, char **argv)
 		struct diags d;
 		diags_init(&d, file ? file : "loaded", text, strlen(text));
 		oldp = policy_load(file ? file : "loaded", text, strlen(text), ctx->now, &d);
-		if (!oldp)
-			fprintf(stderr, "netctl: the policy the firewall has does not load here:\n%s", d.out);
+		if (!oldp) {
+			fprintf(stderr, "netctl: the policy the firewall has does not load here:\n");
+			print_lines(stderr, d.out);
+		}
 		diags_free(&d);
 		if (!oldp) {
 			free(reply);

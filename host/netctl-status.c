@@ -14,6 +14,7 @@
 
 #include "ctl.h"
 #include "netctl.h"
+#include "netctl-reply.h"
 
 /* One line of JSON from a moat-link --stats socket; false if it is not running. */
 static bool link_stats(const struct netctl *ctx, const char *name, char *buf, size_t size)
@@ -94,26 +95,14 @@ static void print_link(const struct netctl *ctx, const char *name)
 	       drops(json, "a_to_b") + drops(json, "b_to_a"));
 }
 
-/* "VM rule N packets P bytes B" and friends (firewalld.h), summed per VM. */
-static void print_counters(const char *text, const char *vm)
+/* What the firewall counted for VM V (its rules, the default deny, spoofing). */
+static void print_counters(const struct netctl_vm_counts *c, const struct vm *v)
 {
-	uint64_t rules = 0, deny = 0, spoof = 0;
-	size_t vl = strlen(vm);
-	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		if (strncmp(l, vm, vl) != 0 || l[vl] != ' ')
-			continue;
-		const char *p = strstr(l, " packets ");
-		uint64_t n = p ? strtoull(p + 9, NULL, 10) : 0;
-		const char *kind = l + vl + 1;
-		if (strncmp(kind, "rule ", 5) == 0 || strncmp(kind, "dns ", 4) == 0)
-			rules += n;
-		else if (strncmp(kind, "default-deny ", 13) == 0)
-			deny += n;
-		else if (strncmp(kind, "spoofed ", 8) == 0)
-			spoof += n;
-	}
+	uint64_t rules = c->by_kind[CTL_C_DNS].packets;
+	for (size_t i = 0; i < c->nrules; i++)
+		rules += c->rules[i].packets;
 	printf("  vm   %-15s %" PRIu64 " packets matched its rules, %" PRIu64 " denied by default, %" PRIu64
-	       " spoofed\n", vm, rules, deny, spoof);
+	       " spoofed\n", v->name, rules, c->by_kind[CTL_C_DEFAULT].packets, c->by_kind[CTL_C_SPOOF].packets);
 }
 
 /* What moat-netd says about the netvm (its control port, run/netvm.ctl),
@@ -126,24 +115,31 @@ void netctl_status_netvm(const struct netctl *ctx)
 	if ((size_t)snprintf(path, sizeof(path), "%s/run/netvm.ctl", ctx->state_dir) >= sizeof(path) ||
 	    stat(path, &sb) < 0)
 		return;
-	uint8_t *reply = NULL;
 	size_t len = 0;
 	struct ctl_msg m;
 	ctl_msg_init(&m, CTL_REQ_STATUS);
-	ctl_call_within(path, &m, &reply, &len, 2000);
+	uint8_t *reply = netctl_call("netvm", path, &m, &len, 2000);
 	ctl_msg_free(&m);
 	const char *said = reply ? ctl_get_str(reply, len, CTL_A_MESSAGE) : NULL;
 	const char *text = reply ? ctl_get_str(reply, len, CTL_A_TEXT) : NULL;
 	if (!said) {
 		printf("netvm: not answering on %s\n", path);
 	} else {
-		printf("netvm: %s\n", said);
+		printf("netvm: ");
+		ctl_fput_safe(stdout, said, false);
+		putchar('\n');
 		/* "state ..." repeats the first line */
 		for (const char *l = text; l && *l;) {
 			const char *nl = strchr(l, '\n');
-			int n = nl ? (int)(nl - l) : (int)strlen(l);
-			if (strncmp(l, "state ", 6) != 0)
-				printf("  %.*s\n", n, l);
+			size_t n = nl ? (size_t)(nl - l) : strlen(l);
+			if (strncmp(l, "state ", 6) != 0 && n < 1024) {
+				char line[1024];
+				memcpy(line, l, n);
+				line[n] = 0;
+				printf("  ");
+				ctl_fput_safe(stdout, line, false);
+				putchar('\n');
+			}
 			l = nl ? nl + 1 : NULL;
 		}
 	}
@@ -160,25 +156,24 @@ void netctl_status_vms(const struct netctl *ctx, bool firewall_up)
 		printf("(links and VMs: %s does not check; netctl check)\n", ctx->conf);
 		return;
 	}
-	char *counters = NULL;
+	struct netctl_stats s = { 0 };
+	bool counted = false;
 	if (firewall_up) {
 		struct ctl_msg m;
-		uint8_t *reply = NULL;
 		size_t len;
 		ctl_msg_init(&m, CTL_REQ_STATS);
-		if (ctl_call(ctx->control, &m, &reply, &len) == 0) {
-			const char *t = ctl_get_str(reply, len, CTL_A_TEXT);
-			counters = t ? strdup(t) : NULL;
-		}
+		uint8_t *reply = netctl_call("firewall", ctx->control, &m, &len, 0);
+		counted = reply && !netctl_reply_status(reply, len, false) &&
+			  netctl_stats_decode(reply, len, p, &s);
 		ctl_msg_free(&m);
 		free(reply);
 	}
 	print_link(ctx, "uplink");
 	for (size_t i = 0; i < p->nvms; i++) {
 		print_link(ctx, p->vms[i].name);
-		if (counters)
-			print_counters(counters, p->vms[i].name);
+		if (counted)
+			print_counters(&s.vms[i], &p->vms[i]);
 	}
-	free(counters);
+	netctl_stats_free(&s);
 	policy_free(p);
 }

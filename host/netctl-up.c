@@ -437,7 +437,9 @@ static void netvm_subnets(const struct netctl *ctx, const struct policy *p, long
 	}
 	if (!rc && ctl_get_u32(reply, len, CTL_A_STATUS, &st)) {
 		const char *said = ctl_get_str(reply, len, CTL_A_MESSAGE);
-		printf("the netvm: %s: %s\n", net, said ? said : "");
+		printf("the netvm: %s: ", net);
+		ctl_fput_safe(stdout, said ? said : "", false);
+		putchar('\n');
 		if (st)
 			fprintf(stderr, "netctl: warning: the netvm did not take the subnet %s\n", net);
 	} else {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ctl.h"
 #include "netctl.h"
 
 NETCTL_COMMAND(help_main, "help", "[COMMAND]", "Say what a command does.", 99);
@@ -52,17 +53,7 @@ int help_main(struct netctl *ctx, int argc, char **argv)
 
 void netctl_json_str(FILE *out, const char *s)
 {
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
+	ctl_fput_json(out, s);   /* no control character, even decoded */
 }
 
 static const char *env_or(const char *name, const char *def)

@@ -46,3 +46,12 @@ bench-apply: $(B)/moat-firewalld $(B)/netctl
 # images: make images).
 CHECKS += tests/vm/chain tests/vm/images-reproducible
 CHECK_DEPS += images $(T)/netctl $(B)/moat-link
+
+# netctl against a compromised appliance (a fake firewall and netvm on the
+# control sockets), and the libFuzzer target over netctl's decoding of replies.
+CHECKS += tests/netctl/hostile-appliance
+CHECK_DEPS += $(T)/netctl
+$(F)/fuzz_netctl_reply: $(F)/tests/fuzz/fuzz_netctl_reply.o $(F)/host/netctl-reply.o $(F)/lib/ctl.o \
+		$(F)/libpolicy.a
+	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ $(NFT_LIBS)
+FUZZ_TARGETS += $(F)/fuzz_netctl_reply
