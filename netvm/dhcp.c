@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "netd.h"
+#include "spawn.h"
 
 #define RESTART_MS  2000
 #define MAX_ARGS    16
@@ -136,19 +137,14 @@ bool child_start(struct netd_child *c)
 	if (!c->argv || c->pid > 0)
 		return c->pid > 0;
 	c->restart_at = 0;
-	pid_t pid = fork();
+	/* udhcpc (which configures the uplink) and dnsmasq keep root; none of
+	 * our descriptors or blocked signals go with them, and they die with us */
+	struct spawn_opts o = { .pdeathsig = SIGTERM };
+	pid_t pid = spawn_child(c->argv[0], c->argv, &o);
 	if (pid < 0) {
 		fprintf(stderr, "moat-netd: starting %s: %s\n", c->what, strerror(errno));
 		c->restart_at = netd_now_ms() + RESTART_MS;
 		return false;
-	}
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execv(c->argv[0], c->argv);
-		fprintf(stderr, "moat-netd: %s: %s\n", c->argv[0], strerror(errno));
-		_exit(127);
 	}
 	c->pid = pid;
 	fprintf(stderr, "moat-netd: started %s (pid %d)\n", c->what, (int)pid);
