@@ -21,4 +21,4 @@ $(F)/fuzz_ctl: $(F)/tests/fuzz/fuzz_ctl.o $(F)/lib/ctl.o
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 FUZZ_TARGETS += $(F)/fuzz_ctl
 
-CHECKS += tests/netns/firewalld-basic
+CHECKS += tests/netns/firewalld-basic tests/netns/firewalld-children

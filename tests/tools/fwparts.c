@@ -33,6 +33,7 @@ static struct policy *load(const char *file)
 /* The table as the daemon loads it (owned: only ST's socket writes it). */
 static int load_table(struct fw_state *st, const struct policy *p)
 {
+	st->policy = (struct policy *)p;   /* names.c reads its host names */
 	st->rs = ruleset_compile(p, NULL, 1);
 	if (!st->rs)
 		return -ENOMEM;
@@ -91,10 +92,9 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = fw_ifaces_fd(fi), .events = POLLIN },
 			{ .fd = fw_nflog_fd(nl), .events = POLLIN },
-			{ .fd = fw_names_fd(names), .events = POLLIN },
 			{ .fd = fw_names_queue_fd(names), .events = POLLIN },
 		};
-		if (poll(fds, 5, -1) < 0 && errno != EINTR)
+		if (poll(fds, 4, -1) < 0 && errno != EINTR)
 			break;
 		if (fds[0].revents) {
 			struct signalfd_siginfo si;
@@ -116,8 +116,6 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 		if (fds[2].revents && (err = fw_nflog_event(nl, print_line, NULL)) < 0)
 			fprintf(stderr, "fwparts: nflog: %s\n", strerror(-err));
 		if (fds[3].revents)
-			fw_names_event(names);
-		if (fds[4].revents)
 			fw_names_queue_event(names);
 	}
 out:
