@@ -133,14 +133,12 @@ struct fw_names;
 /* Binds the queue; ST is read for the policy and ruleset in force. */
 struct fw_names *fw_names_open(struct fw_state *st);
 void fw_names_close(struct fw_names *n);
-/* Before the daemon commits to the kernel (held answers just wait). */
+/* Around the daemon's commits: nothing to do (held answers just wait). */
 void fw_names_pause(struct fw_names *n);
-/* After a successful apply: the host names of the policy in force; the side
- * table gets the hold chain while there are any; then as fw_names_resume. */
-int fw_names_sync(struct fw_names *n);
-/* After a refused apply (or the sync): the addresses added before and not
- * timed out are put back (a table loaded anew has empty sets). */
 void fw_names_resume(struct fw_names *n);
+/* After a successful apply: the host names of the policy in force; the side
+ * table has the hold chain while there are any. */
+int fw_names_sync(struct fw_names *n);
 /* The DNS answers held in NFQUEUE FW_DNS_QUEUE: readable means some wait.
  * fw_names_queue_event adds the addresses of every one read, then lets
  * them go. */

@@ -19,9 +19,8 @@
  * answer split across segments is let go unread: its name's first
  * connection may be refused, as with no hold at all.
  *
- * The addresses added are remembered (NAMES_MEMORY of them, until their
- * timeout): an apply that loads the table anew empties its sets, and they
- * are put back at once rather than when each name is asked again.
+ * An apply changes only what differs and never touches the host sets: what
+ * they hold stays until it times out or the name is asked again.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,7 +47,6 @@
 
 #define NAMES_RCVBUF     (4 << 20)
 #define NAMES_PENDING    1024      /* added in one transaction */
-#define NAMES_MEMORY     512       /* addresses put back after a new table */
 #define NAMES_COPY       0xffff    /* bytes of each held packet we read */
 
 struct names_elem {
@@ -63,12 +61,6 @@ struct names_host {
 	const struct rs_set *set4, *set6;
 };
 
-struct names_mem {
-	char set[RS_NAME_MAX];
-	uint8_t key[16];
-	time_t until;              /* CLOCK_REALTIME seconds; 0: free */
-};
-
 enum names_hold { HOLD_NONE, HOLD_NFT, HOLD_XT };
 
 struct fw_names {
@@ -81,7 +73,6 @@ struct fw_names {
 	size_t nhosts;
 	struct names_elem pending[NAMES_PENDING];
 	size_t npending;
-	struct names_mem mem[NAMES_MEMORY];
 	uint32_t seq;
 	unsigned long copied, malformed;
 };
@@ -327,7 +318,8 @@ static int names_set_cmp(const void *a, const void *b)
 	return x->set < y->set ? -1 : x->set > y->set;
 }
 
-static void names_pend(struct fw_names *n, const struct rs_set *s, const uint8_t *key, uint64_t timeout_ms)
+static void names_pend(struct fw_names *n, const struct rs_set *s, const uint8_t *key,
+		       uint64_t timeout_ms)
 {
 	if (n->npending == NAMES_PENDING) {
 		qsort(n->pending, n->npending, sizeof(n->pending[0]), names_set_cmp);
@@ -338,27 +330,6 @@ static void names_pend(struct fw_names *n, const struct rs_set *s, const uint8_t
 	memset(p->key, 0, sizeof(p->key));
 	memcpy(p->key, key, key_len(s));
 	p->timeout_ms = timeout_ms;
-}
-
-/* Remember S's KEY until its timeout: the entry for it, else a free or the
- * soonest expiring one. */
-static void names_remember(struct fw_names *n, const struct rs_set *s, const uint8_t *key)
-{
-	time_t now = time(NULL);
-	struct names_mem *m = NULL;
-	for (size_t i = 0; i < NAMES_MEMORY; i++) {
-		struct names_mem *c = &n->mem[i];
-		if (c->until > now && strcmp(c->set, s->name) == 0 && memcmp(c->key, key, key_len(s)) == 0) {
-			m = c;
-			break;
-		}
-		if (!m || c->until < m->until)
-			m = c;
-	}
-	snprintf(m->set, sizeof(m->set), "%s", s->name);
-	memset(m->key, 0, sizeof(m->key));
-	memcpy(m->key, key, key_len(s));
-	m->until = now + (time_t)s->timeout_s;
 }
 
 /* The addresses of answer A for the host names of the policy in force. */
@@ -376,7 +347,6 @@ static void names_take(struct fw_names *n, const struct dns_answer *a)
 			if (!s)
 				continue;
 			names_pend(n, s, a->addrs[i].key, (uint64_t)s->timeout_s * 1000);
-			names_remember(n, s, a->addrs[i].key);
 		}
 	}
 }
@@ -478,7 +448,7 @@ void fw_names_close(struct fw_names *n)
 	free(n);
 }
 
-/* ---- the policy's host names, and what is put back ---- */
+/* ---- the policy's host names and the side table ---- */
 
 static bool hosts_have(const struct fw_names *n, const char *name)
 {
@@ -522,39 +492,25 @@ static int hosts_collect(struct fw_names *n)
 	return 0;
 }
 
-/* What was added and has not timed out goes back, with the time it has left. */
-static void names_put_back(struct fw_names *n)
-{
-	time_t now = time(NULL);
-	for (size_t i = 0; i < NAMES_MEMORY; i++) {
-		const struct names_mem *m = &n->mem[i];
-		const struct rs_set *s = m->until > now ? host_set(n->st, m->set) : NULL;
-		if (s)
-			names_pend(n, s, m->key, (uint64_t)(m->until - now) * 1000);
-	}
-	qsort(n->pending, n->npending, sizeof(n->pending[0]), names_set_cmp);
-	names_flush(n);
-}
-
+/* Held answers wait in the queue while the daemon commits, and nothing
+ * else is listened to: there is nothing to pause or resume. apply.c calls
+ * these around its commits. */
 void fw_names_pause(struct fw_names *n)
 {
-	/* nothing listens any more: held answers simply wait in the queue */
 	(void)n;
 }
 
 void fw_names_resume(struct fw_names *n)
 {
-	if (n)
-		names_put_back(n);
+	(void)n;
 }
 
 int fw_names_sync(struct fw_names *n)
 {
-	bool want_hold = false;
 	int rc = hosts_collect(n);
 	if (rc < 0)
 		return rc;
-	want_hold = n->nhosts > 0 && n->hold != HOLD_NONE;
+	bool want_hold = n->nhosts > 0 && n->hold != HOLD_NONE;
 	struct nl_batch b;
 	batch_init(&b, n->seq);
 	b.table = FW_NAMES_TABLE;
@@ -596,6 +552,5 @@ int fw_names_sync(struct fw_names *n)
 	}
 	n->seq = b.seq;
 	batch_free(&b);
-	fw_names_resume(n);
 	return rc;
 }
