@@ -2,6 +2,7 @@
  * dnsmasq (DNS for the firewall VM), as children restarted when they die. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/capability.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 
 #define RESTART_MS  2000
 #define MAX_ARGS    16
+#define NETD_CHILD_UID 65534       /* nobody: owns nothing in the netvm */
 
 int64_t netd_now_ms(void)
 {
@@ -114,10 +116,11 @@ bool dns_argv(struct netd_child *c, const char *dnsmasq, const char *run_dir,
 	char conf[4096], text[2048];
 	if ((size_t)snprintf(conf, sizeof(conf), "%s/dnsmasq.conf", run_dir) >= sizeof(conf))
 		return false;
+	/* it keeps the ids it is started with (user=, group=): see child_start */
 	int n = snprintf(text, sizeof(text),
 			 "# written by moat-netd: DNS for the firewall VM only\n"
 			 "listen-address=%s\nbind-interfaces\nexcept-interface=lo\n"
-			 "no-resolv\nno-hosts\nno-dhcp-interface=%s\npid-file=\nuser=root\n"
+			 "no-resolv\nno-hosts\nno-dhcp-interface=%s\npid-file=\nuser=\ngroup=\n"
 			 "cache-size=1000\nlog-facility=-\n",
 			 NETD_FW_ADDR, NETD_FW_IF);
 	for (size_t i = 0; i < l->ndns && n > 0 && (size_t)n < sizeof(text); i++) {
@@ -127,9 +130,17 @@ bool dns_argv(struct netd_child *c, const char *dnsmasq, const char *run_dir,
 	}
 	if (n < 0 || (size_t)n >= sizeof(text) || write_file(conf, text, 0600) < 0)
 		return false;
-	char arg[4200];
-	snprintf(arg, sizeof(arg), "--conf-file=%s", conf);
-	return set_argv(c, "dnsmasq", dnsmasq, "--keep-in-foreground", arg, NULL);
+	/* named after the run directory: whose it is (main.c stops a dead
+	 * daemon's); the config on stdin: the directory is ours alone */
+	char name[4200];
+	snprintf(name, sizeof(name), "dnsmasq@%s", run_dir);
+	if (!set_argv(c, "dnsmasq", dnsmasq, "--keep-in-foreground", "--conf-file=-", NULL) ||
+	    !(c->name = strdup(name)) || !(c->stdin_file = strdup(conf))) {
+		child_clear(c);
+		return false;
+	}
+	c->unprivileged = true;
+	return true;
 }
 
 bool child_start(struct netd_child *c)
@@ -137,12 +148,35 @@ bool child_start(struct netd_child *c)
 	if (!c->argv || c->pid > 0)
 		return c->pid > 0;
 	c->restart_at = 0;
-	/* udhcpc (which configures the uplink) and dnsmasq keep root; none of
-	 * our descriptors or blocked signals go with them, and they die with us */
+	/* None of our descriptors or blocked signals go with a child, and it
+	 * dies with us. udhcpc keeps root (its raw socket, its script calls our
+	 * control socket). dnsmasq, which parses DNS from the internet, is
+	 * NETD_CHILD_UID with only CAP_NET_BIND_SERVICE (port 53): nothing
+	 * over netfilter. Serving no DHCP, dnsmasq wants no CAP_NET_ADMIN. */
 	struct spawn_opts o = { .pdeathsig = SIGTERM };
-	pid_t pid = spawn_child(c->argv[0], c->argv, &o);
+	if (c->unprivileged) {
+		o.set_ids = true;
+		o.uid = NETD_CHILD_UID;
+		o.gid = NETD_CHILD_UID;
+		o.caps = 1ull << CAP_NET_BIND_SERVICE;
+	}
+	int fd = -1;
+	if (c->stdin_file && (fd = open(c->stdin_file, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "moat-netd: %s: %s: %s\n", c->what, c->stdin_file, strerror(errno));
+		c->restart_at = netd_now_ms() + RESTART_MS;
+		return false;
+	}
+	o.stdin_fd = fd;
+	char *path = c->argv[0];
+	if (c->name)
+		c->argv[0] = c->name;
+	pid_t pid = spawn_child(path, c->argv, &o);
+	int err = errno;
+	c->argv[0] = path;
+	if (fd >= 0)
+		close(fd);
 	if (pid < 0) {
-		fprintf(stderr, "moat-netd: starting %s: %s\n", c->what, strerror(errno));
+		fprintf(stderr, "moat-netd: starting %s: %s\n", c->what, strerror(err));
 		c->restart_at = netd_now_ms() + RESTART_MS;
 		return false;
 	}
@@ -178,6 +212,10 @@ void child_clear(struct netd_child *c)
 			free(*a);
 	free(c->argv);
 	c->argv = NULL;
+	free(c->name);
+	free(c->stdin_file);
+	c->name = c->stdin_file = NULL;
+	c->unprivileged = false;
 }
 
 bool child_reaped(struct netd_child *c, pid_t pid, int status)

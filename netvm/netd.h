@@ -108,6 +108,9 @@ struct netd_child {
 	const char *what;
 	pid_t pid;
 	char **argv;                 /* NULL-terminated, malloc'd strings */
+	char *name;                  /* its argv[0] instead of the path, or NULL */
+	char *stdin_file;            /* given to it on stdin (its config), or NULL */
+	bool unprivileged;           /* runs as NETD_CHILD_UID: see child_start */
 	int64_t restart_at;          /* monotonic ms; 0 = not waiting */
 };
 
