@@ -12,8 +12,10 @@
  * One transaction takes the addresses of every packet read, then they all
  * go: a VM never holds an answer whose address its rule does not have.
  *
- * dnsmasq writes no table (dnsmasq.c: it holds no capability over this
- * network namespace). An answer that does not parse gives no address and is
+ * dnsmasq writes no table (dnsmasq.c: without subnet6 it holds no
+ * capability over this network namespace). The answers are only what the
+ * upstream resolver said, relayed by dnsmasq: whoever controls them can put
+ * addresses into host sets, for an hour, and nothing else. An answer that does not parse gives no address and is
  * let go unchanged: it can open nothing, and the VM's resolver judges it as
  * it would without us (dropping it would only make the VM ask again). A TCP
  * answer split across segments is let go unread: its name's first
@@ -74,7 +76,7 @@ struct fw_names {
 	struct names_elem pending[NAMES_PENDING];
 	size_t npending;
 	uint32_t seq;
-	unsigned long copied, malformed;
+	unsigned long copied;
 };
 
 /* ---- the DNS answers held in NFQUEUE ---- */
@@ -379,12 +381,10 @@ static int queue_packet_cb(const struct nlmsghdr *nlh, void *data)
 	r->held++;
 	if (!tb[NFQA_PAYLOAD])
 		return MNL_CB_OK;
+	/* malformed (-1) or nothing to read (0): it goes unchanged, adding nothing */
 	static struct dns_answer ans;
-	int rc = dns_packet_parse(mnl_attr_get_payload(tb[NFQA_PAYLOAD]),
-				  mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]), &ans);
-	if (rc < 0)
-		r->n->malformed++;
-	else if (rc > 0)
+	if (dns_packet_parse(mnl_attr_get_payload(tb[NFQA_PAYLOAD]),
+			     mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]), &ans) > 0)
 		names_take(r->n, &ans);
 	return MNL_CB_OK;
 }
