@@ -16,22 +16,29 @@
 
 #define SPAWN_CAP_MAX 64
 
-/* Close every descriptor above 2 but KEEP (the pipe that reports a failure,
- * itself close-on-exec). */
-static int close_others(int keep)
+/* Close the descriptors from LO to HI (inclusive). */
+static int close_span(unsigned lo, unsigned hi)
 {
-	if (keep > 3 && syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u) < 0 && errno != ENOSYS)
-		return -1;
-	if (syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0)
+	if (lo > hi)
+		return 0;
+	if (syscall(SYS_close_range, lo, hi, 0u) == 0)
 		return 0;
 	if (errno != ENOSYS)
 		return -1;
 	/* kernels before 5.9 */
 	long max = sysconf(_SC_OPEN_MAX);
-	for (long fd = 3; fd < (max > 0 ? max : 65536); fd++)
-		if (fd != keep)
-			close((int)fd);
+	for (long fd = lo; fd <= (long)hi && fd < (max > 0 ? max : 65536); fd++)
+		close((int)fd);
 	return 0;
+}
+
+/* Close every descriptor above 2 but A and B (A < B: the pipes to the
+ * parent, themselves close-on-exec). */
+static int close_others(int a, int b)
+{
+	if (close_span(3, (unsigned)a - 1) < 0 || close_span((unsigned)a + 1, (unsigned)b - 1) < 0)
+		return -1;
+	return close_span((unsigned)b + 1, ~0u);
 }
 
 static int write_proc(const char *path, const char *text)
@@ -56,8 +63,32 @@ static int caps_set(uint64_t caps)
 	return (int)syscall(SYS_capset, &h, d);
 }
 
-static int set_ids(const struct spawn_opts *o)
+#define SPAWN_MAP_ME 0   /* on the report pipe: "write my user namespace's maps" */
+
+/* Root of a new user namespace that maps only its 0 to O's uid and gid.
+ * Made while still root and mapped by the parent (which may: it is root
+ * outside), so it needs no unprivileged user namespaces and belongs to
+ * root, not to the uid: no other process of that uid has power in it. */
+static int enter_userns(int errfd, int gofd)
 {
+	int ask = SPAWN_MAP_ME;
+	char go;
+	if (unshare(CLONE_NEWUSER) < 0)
+		return -1;
+	if (write(errfd, &ask, sizeof(ask)) != (ssize_t)sizeof(ask) || read(gofd, &go, 1) != 1) {
+		errno = EIO;
+		return -1;
+	}
+	/* 0 inside is the uid outside: from here on the child is that uid */
+	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		return -1;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+static int set_ids(const struct spawn_opts *o, int errfd, int gofd)
+{
+	if (o->userns)
+		return enter_userns(errfd, gofd);
 	if (o->caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return -1;
 	/* the bounding set first: dropping needs CAP_SETPCAP, which goes with root */
@@ -72,32 +103,18 @@ static int set_ids(const struct spawn_opts *o)
 	for (int c = 0; c < SPAWN_CAP_MAX; c++)
 		if (o->caps >> c & 1 && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
 			return -1;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -1;
-	if (!o->userns)
-		return 0;
-	/* a changed uid makes us undumpable, and /proc/self root's: writing our
-	 * own maps needs them ours again */
-	char map[64];
-	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || unshare(CLONE_NEWUSER) < 0 ||
-	    write_proc("/proc/self/setgroups", "deny") < 0)
-		return -1;
-	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)o->uid);
-	if (write_proc("/proc/self/uid_map", map) < 0)
-		return -1;
-	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)o->gid);
-	return write_proc("/proc/self/gid_map", map);
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 
 static void child_fail(int errfd)
 {
-	int err = errno;
+	int err = errno ? errno : EIO;   /* 0 would read as SPAWN_MAP_ME */
 	if (write(errfd, &err, sizeof(err)) < 0)
 		_exit(126);
 	_exit(127);
 }
 
-static void child(int errfd, pid_t parent, const char *path, char *const argv[],
+static void child(int errfd, int gofd, pid_t parent, const char *path, char *const argv[],
 		  const struct spawn_opts *o)
 {
 	struct sigaction sa;
@@ -111,9 +128,9 @@ static void child(int errfd, pid_t parent, const char *path, char *const argv[],
 		child_fail(errfd);
 	if (o->stdin_fd > 0 && dup2(o->stdin_fd, 0) < 0)
 		child_fail(errfd);
-	if (close_others(errfd) < 0)
+	if (close_others(errfd < gofd ? errfd : gofd, errfd < gofd ? gofd : errfd) < 0)
 		child_fail(errfd);
-	if (o->set_ids && set_ids(o) < 0)
+	if (o->set_ids && set_ids(o, errfd, gofd) < 0)
 		child_fail(errfd);
 	if (o->pdeathsig) {
 		if (prctl(PR_SET_PDEATHSIG, o->pdeathsig, 0, 0, 0) < 0)
@@ -125,6 +142,19 @@ static void child(int errfd, pid_t parent, const char *path, char *const argv[],
 	child_fail(errfd);
 }
 
+/* The maps of PID's new user namespace: its 0 is O's uid and gid. */
+static int write_maps(pid_t pid, const struct spawn_opts *o)
+{
+	char path[64], map[64];
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)o->uid);
+	if (write_proc(path, map) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)o->gid);
+	return write_proc(path, map);
+}
+
 pid_t spawn_child(const char *path, char *const argv[], const struct spawn_opts *o)
 {
 	static const struct spawn_opts plain;
@@ -134,33 +164,45 @@ pid_t spawn_child(const char *path, char *const argv[], const struct spawn_opts 
 		errno = EINVAL;
 		return -1;
 	}
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
+	/* report: the child's errno, or SPAWN_MAP_ME; EOF once it exec'd.
+	 * go: the parent's answer to SPAWN_MAP_ME. */
+	int report[2], go[2];
+	if (pipe2(report, O_CLOEXEC) < 0)
 		return -1;
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0) {
+	if (pipe2(go, O_CLOEXEC) < 0) {
 		int err = errno;
-		close(p[0]);
-		close(p[1]);
+		close(report[0]);
+		close(report[1]);
 		errno = err;
 		return -1;
 	}
-	if (pid == 0)
-		child(p[1], parent, path, argv, o);
-	close(p[1]);
-	/* EOF: the exec closed the pipe. An int: the child's errno. */
-	int err = 0;
-	ssize_t n;
-	do
-		n = read(p[0], &err, sizeof(err));
-	while (n < 0 && errno == EINTR);
-	close(p[0]);
-	if (n == (ssize_t)sizeof(err)) {
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(report[0]);
+		close(go[1]);
+		child(report[1], go[0], parent, path, argv, o);
+	}
+	int err = pid < 0 ? errno : 0;
+	close(report[1]);
+	close(go[0]);
+	while (pid > 0) {
+		int msg;
+		ssize_t n = read(report[0], &msg, sizeof(msg));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(msg))
+			break;             /* EOF: exec'd */
+		if (msg == SPAWN_MAP_ME && write_maps(pid, o) == 0 && write(go[1], "", 1) == 1)
+			continue;
+		err = msg != SPAWN_MAP_ME ? msg : errno ? errno : EIO;
+		kill(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		errno = err ? err : EIO;
-		return -1;
+		pid = -1;
 	}
+	close(report[0]);
+	close(go[1]);
+	errno = err;
 	return pid;
 }

@@ -23,7 +23,9 @@ struct spawn_opts {
 	 * ambient capabilities, so they survive the exec. */
 	uint64_t caps;
 	/* With set_ids: the child is root of a new user namespace that maps
-	 * only its 0 to UID:GID. A program that insists on holding
+	 * only its 0 to UID:GID (made while root and mapped by the parent: no
+	 * unprivileged user namespaces needed, and the namespace belongs to
+	 * root, so no other process of UID has power in it). A program that insists on holding
 	 * capabilities (dnsmasq 2.90 checks for NET_ADMIN when it serves DHCP)
 	 * holds them there, where they give nothing over the network
 	 * namespace, its tables or conntrack: those belong to the initial
