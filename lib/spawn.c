@@ -65,8 +65,8 @@ static int caps_set(uint64_t caps)
 
 #define SPAWN_MAP_ME 0   /* on the report pipe: "write my user namespace's maps" */
 
-/* Root of a new user namespace that maps only its 0 to O's uid and gid.
- * Made while still root and mapped by the parent (which may: it is root
+/* Root of a new user namespace whose maps the parent writes (its 0 is the
+ * uid and gid asked for). Made while still root and mapped by the parent (which may: it is root
  * outside), so it needs no unprivileged user namespaces and belongs to
  * root, not to the uid: no other process of that uid has power in it. */
 static int enter_userns(int errfd, int gofd)
@@ -155,6 +155,29 @@ static int write_maps(pid_t pid, const struct spawn_opts *o)
 	return write_proc(path, map);
 }
 
+/* A close-on-exec pipe above 2: a daemon started with stdio closed would
+ * get 0-2, which the child's own stdio (and stdin_fd) take. */
+static int pipe_high(int p[2])
+{
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		if (p[i] > 2)
+			continue;
+		int fd = fcntl(p[i], F_DUPFD_CLOEXEC, 3);
+		if (fd < 0) {
+			int err = errno;
+			close(p[0]);
+			close(p[1]);
+			errno = err;
+			return -1;
+		}
+		close(p[i]);
+		p[i] = fd;
+	}
+	return 0;
+}
+
 pid_t spawn_child(const char *path, char *const argv[], const struct spawn_opts *o)
 {
 	static const struct spawn_opts plain;
@@ -167,9 +190,9 @@ pid_t spawn_child(const char *path, char *const argv[], const struct spawn_opts 
 	/* report: the child's errno, or SPAWN_MAP_ME; EOF once it exec'd.
 	 * go: the parent's answer to SPAWN_MAP_ME. */
 	int report[2], go[2];
-	if (pipe2(report, O_CLOEXEC) < 0)
+	if (pipe_high(report) < 0)
 		return -1;
-	if (pipe2(go, O_CLOEXEC) < 0) {
+	if (pipe_high(go) < 0) {
 		int err = errno;
 		close(report[0]);
 		close(report[1]);
