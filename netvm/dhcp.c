@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "netd.h"
-#include "spawn.h"
 
 #define RESTART_MS  2000
 #define MAX_ARGS    16
@@ -103,11 +102,18 @@ bool dhcp_argv(struct netd_child *c, const char *udhcpc, const char *nic, const 
 	/* busybox is one binary: "busybox udhcpc" when given busybox itself */
 	const char *base = strrchr(udhcpc, '/');
 	base = base ? base + 1 : udhcpc;
-	if (strcmp(base, "busybox") == 0)
-		return set_argv(c, "udhcpc", udhcpc, "udhcpc", "-f", "-i", nic, "-s", script,
-				"-t", "3", "-T", "2", "-A", "5", NULL);
-	return set_argv(c, "udhcpc", udhcpc, "-f", "-i", nic, "-s", script, "-t", "3", "-T", "2",
-			"-A", "5", NULL);
+	bool ok = strcmp(base, "busybox") == 0 ?
+		set_argv(c, "udhcpc", udhcpc, "udhcpc", "-f", "-i", nic, "-s", script,
+			 "-t", "3", "-T", "2", "-A", "5", NULL) :
+		set_argv(c, "udhcpc", udhcpc, "-f", "-i", nic, "-s", script, "-t", "3", "-T", "2",
+			 "-A", "5", NULL);
+	/* It parses DHCP from the uplink. Root, for its script to reach our
+	 * control socket, but with only its raw socket and port 68: no
+	 * CAP_NET_ADMIN, so no netfilter. XXX: root may still write the
+	 * netns's sysctls; a lease-only socket for another uid would end that. */
+	c->creds = (struct spawn_opts){ .set_ids = true, .uid = 0, .gid = 0,
+		.caps = 1ull << CAP_NET_RAW | 1ull << CAP_NET_BIND_SERVICE };
+	return ok;
 }
 
 bool dns_argv(struct netd_child *c, const char *dnsmasq, const char *run_dir,
@@ -139,7 +145,10 @@ bool dns_argv(struct netd_child *c, const char *dnsmasq, const char *run_dir,
 		child_clear(c);
 		return false;
 	}
-	c->unprivileged = true;
+	/* it parses DNS from the internet: nobody, with port 53 alone; serving
+	 * no DHCP, dnsmasq wants no CAP_NET_ADMIN */
+	c->creds = (struct spawn_opts){ .set_ids = true, .uid = NETD_CHILD_UID, .gid = NETD_CHILD_UID,
+		.caps = 1ull << CAP_NET_BIND_SERVICE };
 	return true;
 }
 
@@ -148,18 +157,10 @@ bool child_start(struct netd_child *c)
 	if (!c->argv || c->pid > 0)
 		return c->pid > 0;
 	c->restart_at = 0;
-	/* None of our descriptors or blocked signals go with a child, and it
-	 * dies with us. udhcpc keeps root (its raw socket, its script calls our
-	 * control socket). dnsmasq, which parses DNS from the internet, is
-	 * NETD_CHILD_UID with only CAP_NET_BIND_SERVICE (port 53): nothing
-	 * over netfilter. Serving no DHCP, dnsmasq wants no CAP_NET_ADMIN. */
-	struct spawn_opts o = { .pdeathsig = SIGTERM };
-	if (c->unprivileged) {
-		o.set_ids = true;
-		o.uid = NETD_CHILD_UID;
-		o.gid = NETD_CHILD_UID;
-		o.caps = 1ull << CAP_NET_BIND_SERVICE;
-	}
+	/* none of our descriptors or blocked signals go with it, it runs with
+	 * the credentials its *_argv chose, and it dies with us */
+	struct spawn_opts o = c->creds;
+	o.pdeathsig = SIGTERM;
 	int fd = -1;
 	if (c->stdin_file && (fd = open(c->stdin_file, O_RDONLY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "moat-netd: %s: %s: %s\n", c->what, c->stdin_file, strerror(errno));
@@ -215,7 +216,7 @@ void child_clear(struct netd_child *c)
 	free(c->name);
 	free(c->stdin_file);
 	c->name = c->stdin_file = NULL;
-	c->unprivileged = false;
+	c->creds = (struct spawn_opts){ 0 };
 }
 
 bool child_reaped(struct netd_child *c, pid_t pid, int status)
