@@ -115,7 +115,8 @@ struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path)
 void fw_dnsmasq_free(struct fw_dnsmasq *d);   /* stops it */
 /* Write the config for POLICY (static leases by MAC, DNS on the gateway,
  * forwarding to the uplink's resolver) and (re)start dnsmasq with it,
- * through lib/spawn.c, with no capability over this network namespace. */
+ * through lib/spawn.c, with no capability over this network namespace
+ * (but with subnet6: see dnsmasq.c). */
 int fw_dnsmasq_configure(struct fw_dnsmasq *d, const struct policy *p);
 /* A child exited: restart dnsmasq if it was ours (called on SIGCHLD). */
 void fw_dnsmasq_reap(struct fw_dnsmasq *d);
