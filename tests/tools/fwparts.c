@@ -33,7 +33,6 @@ static struct policy *load(const char *file)
 /* The table as the daemon loads it (owned: only ST's socket writes it). */
 static int load_table(struct fw_state *st, const struct policy *p)
 {
-	st->policy = (struct policy *)p;   /* names.c reads its host names */
 	st->rs = ruleset_compile(p, NULL, 1);
 	if (!st->rs)
 		return -ENOMEM;
@@ -76,6 +75,7 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 		fprintf(stderr, "fwparts: setup: %s\n", strerror(errno));
 		goto out;
 	}
+	st.policy = p;   /* names.c reads its host names */
 	if (load_table(&st, p) < 0 || fw_names_sync(names) < 0)
 		goto out;
 	err = fw_ifaces_sync(fi, p);
