@@ -1,10 +1,19 @@
 /* dnsmasq.c: DHCP and DNS for the app VMs. The config is written from the
  * policy, dnsmasq runs in the foreground as our child, and is restarted with
- * a new config when the policy changes and whenever it dies. */
+ * a new config when the policy changes and whenever it dies.
+ *
+ * dnsmasq parses DHCP from the VMs and DNS from the internet: it must not be
+ * able to change the firewall. It is started through lib/spawn.c with no
+ * descriptor of ours, as DNSMASQ_UID, and (without subnet6) as root of a user
+ * namespace of its own. dnsmasq 2.90 refuses to serve DHCP unless it holds
+ * CAP_NET_ADMIN (for ARP-cache injection, which dhcp-broadcast makes
+ * unneeded); held there, it grants nothing over this network namespace,
+ * nftables or conntrack. Its ports need no capability either: the firewall
+ * VM's ip_unprivileged_port_start is lowered to 53. Host-name rules do not
+ * need it to write any set: names.c reads the answers it sends. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -19,6 +28,7 @@
 #include "daemon.h"
 #include "firewalld.h"
 #include "parts.h"
+#include "spawn.h"
 
 #define DNSMASQ_DEFAULT    "dnsmasq"
 #define DNSMASQ_FAST_DEATH 2      /* seconds: died this soon after start */
@@ -26,15 +36,18 @@
 #define DNSMASQ_STOP_MS    2000
 #define DNSMASQ_LEASE_TIME "1h"
 #define DNSMASQ_DIR_MAX    1024
-
-extern char **environ;
+#define DNSMASQ_UID        65534     /* nobody: owns nothing in the firewall VM */
+#define DNSMASQ_GID        65534
+#define DNSMASQ_PORTS_FROM 53        /* ip_unprivileged_port_start: 53, 67, 547 */
 
 struct fw_dnsmasq {
 	char *run_dir;
 	char *path;
 	char conf[DNSMASQ_DIR_MAX + 16];
+	char name[DNSMASQ_DIR_MAX + 16]; /* its argv[0], "dnsmasq@RUN_DIR": whose it is */
 	char *text;              /* the config dnsmasq runs with */
 	pid_t pid;
+	bool v6;                 /* the config has DHCPv6 and RA: see dm_start */
 	struct timespec started;
 	int fast_deaths;
 };
@@ -77,22 +90,11 @@ static void dm_printf(struct dm_buf *b, const char *fmt, ...)
 	}
 }
 
-static bool dm_seen_host(const struct policy *p, size_t vm, size_t rule, size_t dest)
+/* DHCPv6 and RA: dnsmasq then opens a raw ICMPv6 socket, which needs
+ * CAP_NET_RAW over this network namespace, not only in a namespace of its own. */
+static bool dm_ipv6(const struct policy *p)
 {
-	const char *name = p->vms[vm].rules[rule].dests[dest].name;
-	for (size_t i = 0; i <= vm; i++)
-		for (size_t j = 0; j < p->vms[i].nrules; j++) {
-			const struct rule *ru = &p->vms[i].rules[j];
-			if (ru->expired)
-				continue;
-			for (size_t d = 0; d < ru->ndests; d++) {
-				if (i == vm && j == rule && d == dest)
-					return false;
-				if (ru->dests[d].kind == DEST_HOST && strcmp(ru->dests[d].name, name) == 0)
-					return true;
-			}
-		}
-	return false;
+	return (p->net.has & NET_HAS_SUBNET6) && p->nvms > 0;
 }
 
 char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
@@ -114,8 +116,10 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 	 * and the answer may have sat in dnsmasq's cache up to max-cache-ttl: both
 	 * together stay well inside the set's timeout. */
 	dm_printf(&b, "max-ttl=%d\nmax-cache-ttl=%d\n", RS_HOST_TIMEOUT_S / 6, RS_HOST_TIMEOUT_S / 6);
-	dm_printf(&b, "log-facility=-\npid-file=%s/dnsmasq.pid\n", run_dir);
-	dm_printf(&b, "dhcp-leasefile=%s/dnsmasq.leases\n", run_dir);
+	/* it writes no file: the leases are static and we are its parent. It
+	 * keeps the ids it is started with; with IPv6 it starts as root and
+	 * drops to nobody itself (see dm_start) */
+	dm_printf(&b, "log-facility=-\n%spid-file=\nleasefile-ro\n", dm_ipv6(p) ? "" : "user=\ngroup=\n");
 	/* one wildcard socket filtered by interface: every VM link carries the
 	 * same gateway address, and links come and go while dnsmasq runs */
 	dm_printf(&b, "except-interface=%s\n", RS_UPLINK_IF);
@@ -129,13 +133,16 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 		addr_format(&a, net, sizeof(net));
 		uint32_t m = p->net.subnet.prefix ? htonl(~0u << (32 - p->net.subnet.prefix)) : 0;
 		inet_ntop(AF_INET, &m, mask, sizeof(mask));
-		dm_printf(&b, "dhcp-authoritative\ndhcp-range=%s,static,%s,%s\n", net, mask,
-			  DNSMASQ_LEASE_TIME);
+		/* replies to a VM without an address are broadcast: unicast would
+		 * need an ARP entry written (CAP_NET_ADMIN); no ping before an
+		 * offer (a raw socket; the leases are static) */
+		dm_printf(&b, "dhcp-authoritative\ndhcp-broadcast\nno-ping\n");
+		dm_printf(&b, "dhcp-range=%s,static,%s,%s\n", net, mask, DNSMASQ_LEASE_TIME);
 		dm_printf(&b, "dhcp-option=option:router,%s\ndhcp-option=option:dns-server,%s\n",
 			  gw, gw);
 	}
 	bool v6 = p->net.has & NET_HAS_SUBNET6;
-	if (v6 && p->nvms > 0) {
+	if (dm_ipv6(p)) {
 		/* address6 by DHCPv6, static by MAC; the router by RA. The prefix is
 		 * announced off-link: a VM sends everything, its neighbours' packets
 		 * too, through the firewall, and no NDP proxy is needed */
@@ -159,25 +166,6 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 			dm_printf(&b, "dhcp-host=%s,%s,%s\n", mac, ip, v->name);
 		}
 	}
-	for (size_t i = 0; i < p->nvms; i++)
-		for (size_t j = 0; j < p->vms[i].nrules; j++) {
-			const struct rule *ru = &p->vms[i].rules[j];
-			if (ru->expired)
-				continue;
-			for (size_t d = 0; d < ru->ndests; d++) {
-				if (ru->dests[d].kind != DEST_HOST || dm_seen_host(p, i, j, d))
-					continue;
-				char s4[RS_NAME_MAX], s6[RS_NAME_MAX];
-				const char *host = ru->dests[d].name;
-				ruleset_host_set_name(host, AF_INET, s4, sizeof(s4));
-				dm_printf(&b, "nftset=/%s/4#inet#%s#%s", host, FW_NAMES_TABLE, s4);
-				if (v6) {
-					ruleset_host_set_name(host, AF_INET6, s6, sizeof(s6));
-					dm_printf(&b, ",6#inet#%s#%s", FW_NAMES_TABLE, s6);
-				}
-				dm_printf(&b, "\n");
-			}
-		}
 	if (b.failed) {
 		free(b.s);
 		errno = ENOMEM;
@@ -193,6 +181,7 @@ struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path)
 		return NULL;
 	int n = strlen(run_dir) > DNSMASQ_DIR_MAX ? -1 :
 		snprintf(d->conf, sizeof(d->conf), "%s/dnsmasq.conf", run_dir);
+	snprintf(d->name, sizeof(d->name), "dnsmasq@%s", run_dir);
 	d->run_dir = strdup(run_dir);
 	d->path = strdup(dnsmasq_path ? dnsmasq_path : DNSMASQ_DEFAULT);
 	if (n < 0 || (size_t)n >= sizeof(d->conf) || !d->run_dir || !d->path) {
@@ -200,10 +189,19 @@ struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path)
 		errno = n < 0 || (size_t)n >= sizeof(d->conf) ? ENAMETOOLONG : ENOMEM;
 		return NULL;
 	}
-	/* a dnsmasq a dead daemon left would hold port 53 with an old config */
-	char arg[DNSMASQ_DIR_MAX + 32];
-	snprintf(arg, sizeof(arg), "--conf-file=%s", d->conf);
-	daemon_stop_leftovers(arg, "moat-firewalld");
+	/* a dnsmasq a dead daemon left would hold port 53 with an old config
+	 * (one that changed its ids itself lost its parent-death signal) */
+	daemon_stop_leftovers(d->name, "moat-firewalld");
+	/* 53 (DNS), 67 (DHCP) and 547 (DHCPv6) without CAP_NET_BIND_SERVICE;
+	 * nothing but dnsmasq and this daemon runs in the firewall VM */
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r+");
+	int from = -1;
+	if (!f || fscanf(f, "%d", &from) != 1 || (from > DNSMASQ_PORTS_FROM &&
+	    (rewind(f), fprintf(f, "%d\n", DNSMASQ_PORTS_FROM) < 0 || fflush(f) != 0)))
+		fprintf(stderr, "moat-firewalld: ip_unprivileged_port_start: %s; dnsmasq may not bind 53\n",
+			strerror(errno));
+	if (f)
+		fclose(f);
 	return d;
 }
 
@@ -239,7 +237,7 @@ static int dm_write(const char *path, const char *text)
 	char tmp[DNSMASQ_DIR_MAX + 32];
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	FILE *f = fopen(tmp, "w");
+	FILE *f = fopen(tmp, "we");
 	if (!f)
 		return -errno;
 	bool ok = fputs(text, f) >= 0;
@@ -254,22 +252,28 @@ static int dm_write(const char *path, const char *text)
 
 static int dm_start(struct fw_dnsmasq *d)
 {
-	char conf_arg[DNSMASQ_DIR_MAX + 32];
-	snprintf(conf_arg, sizeof(conf_arg), "--conf-file=%s", d->conf);
-	char *argv[] = { d->path, "--keep-in-foreground", conf_arg, NULL };
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_init(&attr);
-	/* the daemon blocks and catches signals for its loop; dnsmasq must not inherit that */
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	pid_t pid;
-	int err = posix_spawnp(&pid, d->path, NULL, &attr, argv, environ);
-	posix_spawnattr_destroy(&attr);
-	if (err) {
+	/* the config comes on stdin: its directory need not be open to the uid */
+	int fd = open(d->conf, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "moat-firewalld: dnsmasq: %s: %s\n", d->conf, strerror(errno));
+		return -errno;
+	}
+	char *argv[] = { d->name, "--keep-in-foreground", "--conf-file=-", NULL };
+	struct spawn_opts o = { .pdeathsig = SIGTERM, .stdin_fd = fd };
+	if (!d->v6) {
+		o.set_ids = true;
+		o.uid = DNSMASQ_UID;
+		o.gid = DNSMASQ_GID;
+		o.userns = true;
+	}
+	/* With DHCPv6 and RA dnsmasq needs a raw ICMPv6 socket in this
+	 * namespace: it starts as root and drops to nobody itself, keeping
+	 * CAP_NET_ADMIN and CAP_NET_RAW. XXX: an RA and DHCPv6 server without
+	 * them (or dnsmasq without the NET_ADMIN check) would end that. */
+	pid_t pid = spawn_child(d->path, argv, &o);
+	int err = errno;
+	close(fd);
+	if (pid < 0) {
 		fprintf(stderr, "moat-firewalld: dnsmasq: %s: %s\n", d->path, strerror(err));
 		return -err;
 	}
@@ -299,7 +303,8 @@ int fw_dnsmasq_configure(struct fw_dnsmasq *d, const struct policy *p)
 	}
 	free(d->text);
 	d->text = text;
-	/* dnsmasq rereads neither dhcp-host nor nftset on SIGHUP: a new process */
+	d->v6 = dm_ipv6(p);
+	/* dnsmasq rereads no dhcp-host on SIGHUP: a new process */
 	dm_stop(d);
 	d->fast_deaths = 0;
 	return dm_start(d);

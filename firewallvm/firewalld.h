@@ -8,8 +8,9 @@
  * dnsmasq.c  writes dnsmasq's config from the policy, starts and supervises it
  * nflog.c    NFLOG group RS_LOG_GROUP through libmnl: a bounded ring of lines
  * counters.c rule counters read back with libnftnl, summed per VM and rule
- * names.c    addresses dnsmasq resolved (side table inet moat-dns) copied
- *            into the host sets of inet moat
+ * names.c    DNS answers held in NFQUEUE on their way to a VM: their
+ *            addresses go into the host sets of inet moat first
+ *            (dnsanswer.c reads them)
  *
  * Each part owns its file descriptors and exposes them to the loop with a
  * *_fd() function; the loop calls *_event() when one is readable.
@@ -118,8 +119,9 @@ struct fw_dnsmasq;
 struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path);
 void fw_dnsmasq_free(struct fw_dnsmasq *d);   /* stops it */
 /* Write the config for POLICY (static leases by MAC, DNS on the gateway,
- * forwarding to the uplink's resolver, nftset= for every host name) and
- * (re)start dnsmasq with it. */
+ * forwarding to the uplink's resolver) and (re)start dnsmasq with it,
+ * through lib/spawn.c, with no capability over this network namespace
+ * (but with subnet6: see dnsmasq.c). */
 int fw_dnsmasq_configure(struct fw_dnsmasq *d, const struct policy *p);
 /* A child exited: restart dnsmasq if it was ours (called on SIGCHLD). */
 void fw_dnsmasq_reap(struct fw_dnsmasq *d);
@@ -127,36 +129,30 @@ void fw_dnsmasq_reap(struct fw_dnsmasq *d);
 /* ---- names.c ---- */
 
 #define FW_NAMES_TABLE        "moat-dns"
-#define FW_NAMES_SIDE_TIMEOUT 10     /* seconds an element waits in the side table */
-/* The firewall's DNS answers wait in this NFQUEUE (a chain of the side
- * table queues them) until their addresses are in the host sets: a VM never
- * has an answer before the rule that allows its address has the address. */
+/* The firewall's DNS answers wait in this NFQUEUE (the one chain of the side
+ * table FW_NAMES_TABLE queues them) while the daemon reads their addresses
+ * into the host sets: a VM never has an answer before the rule that allows
+ * its address has the address. */
 #define FW_DNS_QUEUE          53
 
 struct fw_names;
-/* Listens to nf_tables events; ST is read for the ruleset in force. */
+/* Binds the queue; ST is read for the policy and ruleset in force. */
 struct fw_names *fw_names_open(struct fw_state *st);
 void fw_names_close(struct fw_names *n);
-int fw_names_fd(const struct fw_names *n);
-/* Before the daemon commits to the kernel: stop listening to nf_tables
- * events (the kernel then builds none for the commit). */
+/* Around the daemon's commits: nothing to do (held answers just wait). */
 void fw_names_pause(struct fw_names *n);
-/* After a successful apply: the side table gets exactly the host sets of the
- * ruleset in force (dnsmasq writes there); then as fw_names_resume. */
-int fw_names_sync(struct fw_names *n);
-/* After a refused apply (or the sync): listen again if there are host sets,
- * and copy what the side table holds (answers that came while paused, or all
- * of them after the policy table was loaded anew). */
 void fw_names_resume(struct fw_names *n);
-/* Events are readable: copy the new addresses. 0 or -errno of the copy. */
-int fw_names_event(struct fw_names *n);
+/* After a successful apply: the host names of the policy in force; the side
+ * table has the hold chain while there are any. */
+int fw_names_sync(struct fw_names *n);
 /* The DNS answers held in NFQUEUE FW_DNS_QUEUE: readable means some wait.
- * fw_names_queue_event copies every pending address, then lets them go. */
+ * fw_names_queue_event adds the addresses of every one read, then lets
+ * them go. */
 int fw_names_queue_fd(const struct fw_names *n);
 int fw_names_queue_event(struct fw_names *n);
 /* Whether and how the firewall's DNS answers are held, in words. */
 const char *fw_names_hold(const struct fw_names *n);
-/* Addresses copied so far. */
+/* Addresses added so far. */
 unsigned long fw_names_copied(const struct fw_names *n);
 
 /* ---- nflog.c ---- */

@@ -4,9 +4,9 @@
  *
  * Before anything else the table inet moat is loaded: the policy the state
  * directory says was in force, or a table that drops everything. Then one
- * poll loop serves the control channel, interface, NFLOG and nf_tables
- * events (addresses dnsmasq resolved, names.c), signals
- * and the `until` timer. The table has the persist flag: it stays in force
+ * poll loop serves the control channel, interface and NFLOG events, the
+ * DNS answers held on their way to the VMs (names.c), signals and the
+ * `until` timer. The table has the persist flag: it stays in force
  * when the daemon exits or dies, and a restarted daemon takes it back.
  */
 #include <errno.h>
@@ -126,7 +126,7 @@ static int daemon_run(struct daemon *d)
 		struct pollfd fds[POLL_MAX];
 		size_t n = 0;
 		fds[n++] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
-		int ifaces_at = -1, nflog_at = -1, names_at = -1, queue_at = -1;
+		int ifaces_at = -1, nflog_at = -1, queue_at = -1;
 		if (d->ifaces && fw_ifaces_fd(d->ifaces) >= 0) {
 			ifaces_at = (int)n;
 			fds[n++] = (struct pollfd){ .fd = fw_ifaces_fd(d->ifaces), .events = POLLIN };
@@ -135,13 +135,9 @@ static int daemon_run(struct daemon *d)
 			nflog_at = (int)n;
 			fds[n++] = (struct pollfd){ .fd = fw_nflog_fd(d->nflog), .events = POLLIN };
 		}
-		if (d->names) {
-			names_at = (int)n;
-			fds[n++] = (struct pollfd){ .fd = fw_names_fd(d->names), .events = POLLIN };
-			if (fw_names_queue_fd(d->names) >= 0) {
-				queue_at = (int)n;
-				fds[n++] = (struct pollfd){ .fd = fw_names_queue_fd(d->names), .events = POLLIN };
-			}
+		if (d->names && fw_names_queue_fd(d->names) >= 0) {
+			queue_at = (int)n;
+			fds[n++] = (struct pollfd){ .fd = fw_names_queue_fd(d->names), .events = POLLIN };
 		}
 		size_t ctl_at = n;
 		n += fw_control_pollfds(d->control, fds + n);
@@ -158,8 +154,6 @@ static int daemon_run(struct daemon *d)
 			fw_ifaces_event(d->ifaces, d->st.policy);
 		if (nflog_at >= 0 && fds[nflog_at].revents)
 			fw_nflog_event(d->nflog, new_log_line, d);
-		if (names_at >= 0 && fds[names_at].revents)
-			fw_names_event(d->names);
 		if (queue_at >= 0 && fds[queue_at].revents)
 			fw_names_queue_event(d->names);
 		fw_control_event(d->control, fds + ctl_at, n - ctl_at);
@@ -219,10 +213,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "moat-firewalld: this kernel cannot keep an owned table after its owner (no "
 			"NFT_TABLE_F_PERSIST, Linux < 6.9): table inet moat is not owned, so that it stays in "
 			"force if moat-firewalld dies\n");
-	/* before the table, so a restored policy gets its resolved names back */
+	/* before the table: a restored policy's apply syncs the hold */
 	d.names = fw_names_open(&d.st);
 	if (!d.names)
-		fprintf(stderr, "moat-firewalld: nf_tables events: %s; host-name rules get no addresses\n",
+		fprintf(stderr, "moat-firewalld: DNS answers: %s; host-name rules get no addresses\n",
 			strerror(errno));
 	d.st.names = d.names;
 	if (!daemon_load_table(&d))

@@ -17,8 +17,12 @@ $(T)/tests/test_ctl: $(T)/tests/unit/test_ctl.o $(T)/lib/ctl.o
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
 UNIT_TESTS += $(T)/tests/test_ctl
 
+$(T)/tests/test_lib_spawn: $(T)/tests/unit/test_lib_spawn.o $(T)/lib/spawn.o
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
+UNIT_TESTS += $(T)/tests/test_lib_spawn
+
 $(F)/fuzz_ctl: $(F)/tests/fuzz/fuzz_ctl.o $(F)/lib/ctl.o
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 FUZZ_TARGETS += $(F)/fuzz_ctl
 
-CHECKS += tests/netns/firewalld-basic
+CHECKS += tests/netns/firewalld-basic tests/netns/firewalld-children

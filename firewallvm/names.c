@@ -1,26 +1,28 @@
-/* names.c: the addresses dnsmasq resolves for host-name rules, carried into
- * the policy table.
+/* names.c: the addresses DNS answers give the host names of the policy,
+ * put into the host sets of inet moat before a VM has the answer.
  *
- * inet moat has the owner flag, and the kernel refuses a write to an owned
- * table from any netlink socket but the owner's (EPERM): dnsmasq's nftset
- * cannot fill the table's host sets. It should not be able to either: dnsmasq
- * parses DNS from the internet and DHCP from the VMs, and a process that can
- * write the policy table can open the firewall.
+ * A rule `allow tcp to a.test` matches the set h4_a.test (h6_ for IPv6) of
+ * inet moat. The firewall's DNS answers to the VMs (source port 53, UDP and
+ * TCP) leave through the only chain of a side table, inet moat-dns, which
+ * sends them to NFQUEUE FW_DNS_QUEUE. This part reads each held packet whole
+ * and parses its answer (dnsanswer.c): every A and AAAA address of the
+ * question's name, or of a name its CNAME chain reaches, goes into the set
+ * of each host name of the policy in force that the name is (or is under),
+ * with the set's full timeout, which also renews an address already there.
+ * One transaction takes the addresses of every packet read, then they all
+ * go: a VM never holds an answer whose address its rule does not have.
  *
- * So dnsmasq writes into a side table, inet moat-dns, which has the same host
- * sets and no chains: it decides nothing. This part hears each element arrive
- * (nf_tables multicast events) and adds it to the same set of inet moat with
- * that set's full timeout, so each answer refreshes the address. Side elements
- * live FW_NAMES_SIDE_TIMEOUT seconds: an answer after that is a new element,
- * a new event, a new refresh. Only host sets of the ruleset in force are
- * copied, and only keys of their address length; anything else in the side
- * table is ignored.
+ * dnsmasq writes no table (dnsmasq.c: without subnet6 it holds no
+ * capability over this network namespace). The answers are only what the
+ * upstream resolver said, relayed by dnsmasq: whoever controls them can put
+ * addresses into host sets, for an hour, and nothing else. An answer that does not parse gives no address and is
+ * let go unchanged: it can open nothing, and the VM's resolver judges it as
+ * it would without us (dropping it would only make the VM ask again). A TCP
+ * answer split across segments is let go unread: its name's first
+ * connection may be refused, as with no hold at all.
  *
- * The order is what makes a name usable at once: dnsmasq adds the addresses
- * (and the kernel queues their event to us) before it sends the answer; the
- * ruleset sends the firewall's DNS answers to NFQUEUE FW_DNS_QUEUE, and this
- * part reads every pending event and copies the addresses before it lets the
- * answers go. A VM never holds an answer whose address its rule does not have.
+ * An apply changes only what differs and never touches the host sets: what
+ * they hold stays until it times out or the name is asked again.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,33 +44,39 @@
 #include <sys/socket.h>
 
 #include "batch.h"
+#include "dnsanswer.h"
 #include "firewalld.h"
 
 #define NAMES_RCVBUF     (4 << 20)
-#define NAMES_PENDING    1024      /* copied in one transaction */
-
-static char buf_discard[16384];
+#define NAMES_PENDING    1024      /* added in one transaction */
+#define NAMES_COPY       0xffff    /* bytes of each held packet we read */
 
 struct names_elem {
 	const struct rs_set *set;  /* in the ruleset in force */
 	uint8_t key[16];
+	uint64_t timeout_ms;
+};
+
+/* A host name of the policy in force and its sets (NULL: not in the ruleset) */
+struct names_host {
+	const char *name;          /* the policy's string */
+	const struct rs_set *set4, *set6;
 };
 
 enum names_hold { HOLD_NONE, HOLD_NFT, HOLD_XT };
 
 struct fw_names {
-	struct mnl_socket *ev;     /* NFNLGRP_NFTABLES */
 	struct mnl_socket *q;      /* NFQUEUE FW_DNS_QUEUE: the DNS answers held */
 	enum names_hold hold;      /* how the side table's chain queues them */
 	bool synced;               /* the side table was made anew by this process */
-	bool listening;            /* member of NFNLGRP_NFTABLES */
-	bool side_sets;            /* the side table has sets, as far as we know */
 	bool hold_loaded;          /* and has the hold chain now */
 	struct fw_state *st;
+	struct names_host *hosts;
+	size_t nhosts;
 	struct names_elem pending[NAMES_PENDING];
 	size_t npending;
 	uint32_t seq;
-	unsigned long copied, ignored;
+	unsigned long copied;
 };
 
 /* ---- the DNS answers held in NFQUEUE ---- */
@@ -107,17 +115,21 @@ static int queue_talk(struct fw_names *n, struct nlmsghdr *nlh)
 static int queue_open(struct fw_names *n)
 {
 	char buf[256];
-	n->q = mnl_socket_open(NETLINK_NETFILTER);
+	n->q = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!n->q || mnl_socket_bind(n->q, 0, MNL_SOCKET_AUTOPID) < 0)
 		return -1;
+	int size = NAMES_RCVBUF, fd = mnl_socket_get_fd(n->q);
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	struct nlmsghdr *nlh = queue_msg(buf, NFQNL_MSG_CONFIG);
 	struct nfqnl_msg_config_cmd cmd = { .command = NFQNL_CFG_CMD_BIND };
 	mnl_attr_put(nlh, NFQA_CFG_CMD, sizeof(cmd), &cmd);
 	int rc = queue_talk(n, nlh);
 	if (rc == 0) {
-		/* the packet id is all we need */
+		/* the whole packet: the answer is read from it */
 		nlh = queue_msg(buf, NFQNL_MSG_CONFIG);
-		struct nfqnl_msg_config_params params = { .copy_mode = NFQNL_COPY_META };
+		struct nfqnl_msg_config_params params = {
+			.copy_mode = NFQNL_COPY_PACKET, .copy_range = htonl(NAMES_COPY) };
 		mnl_attr_put(nlh, NFQA_CFG_PARAMS, sizeof(params), &params);
 		rc = queue_talk(n, nlh);
 	}
@@ -125,36 +137,9 @@ static int queue_open(struct fw_names *n)
 		errno = -rc;
 		return -1;
 	}
-	int fl = fcntl(mnl_socket_get_fd(n->q), F_GETFL);
-	fcntl(mnl_socket_get_fd(n->q), F_SETFL, fl | O_NONBLOCK);
+	int fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	return 0;
-}
-
-struct queue_read {
-	uint32_t last_id;
-	size_t held;
-};
-
-static int queue_attr_cb(const struct nlattr *a, void *data)
-{
-	struct queue_read *r = data;
-	if (mnl_attr_get_type(a) == NFQA_PACKET_HDR &&
-	    mnl_attr_get_payload_len(a) >= sizeof(struct nfqnl_msg_packet_hdr)) {
-		const struct nfqnl_msg_packet_hdr *h = mnl_attr_get_payload(a);
-		uint32_t id = ntohl(h->packet_id);
-		if (!r->held || id > r->last_id)
-			r->last_id = id;
-		r->held++;
-	}
-	return MNL_CB_OK;
-}
-
-static int queue_packet_cb(const struct nlmsghdr *nlh, void *data)
-{
-	if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
-		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(struct nfgenmsg), queue_attr_cb, data);
-	return MNL_CB_OK;
 }
 
 /* The rule that holds the firewall's DNS answers over PROTO: th sport 53,
@@ -251,100 +236,6 @@ static bool hold_probe(struct fw_state *st, enum names_hold how)
 	return rc == 0;
 }
 
-const char *fw_names_hold(const struct fw_names *n)
-{
-	if (!n || !n->q)
-		return "not held (the first connection to a new address may be refused)";
-	return n->hold == HOLD_NFT ? "held until their addresses are in (nft queue)"
-				   : "held until their addresses are in (xt NFQUEUE)";
-}
-
-int fw_names_queue_fd(const struct fw_names *n)
-{
-	return n && n->q ? mnl_socket_get_fd(n->q) : -1;
-}
-
-int fw_names_queue_event(struct fw_names *n)
-{
-	static char buf[64 * 1024];
-	struct queue_read r = { 0 };
-	for (;;) {
-		ssize_t len = recv(mnl_socket_get_fd(n->q), buf, sizeof(buf), 0);
-		if (len < 0 && (errno == EINTR || errno == ENOBUFS))
-			continue;          /* ENOBUFS: the kernel dropped some; bypass lets them through */
-		if (len <= 0)
-			break;
-		mnl_cb_run(buf, (size_t)len, 0, 0, queue_packet_cb, &r);
-	}
-	if (!r.held)
-		return 0;
-	/* every address of these answers is an event read by now */
-	fw_names_event(n);
-	struct nlmsghdr *nlh = queue_msg(buf, NFQNL_MSG_VERDICT_BATCH);
-	struct nfqnl_msg_verdict_hdr v = { .verdict = htonl(NF_ACCEPT), .id = htonl(r.last_id) };
-	mnl_attr_put(nlh, NFQA_VERDICT_HDR, sizeof(v), &v);
-	if (mnl_socket_sendto(n->q, nlh, nlh->nlmsg_len) < 0) {
-		fprintf(stderr, "moat-firewalld: letting %zu DNS answers go: %s\n", r.held, strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
-struct fw_names *fw_names_open(struct fw_state *st)
-{
-	struct fw_names *n = calloc(1, sizeof(*n));
-	if (!n)
-		return NULL;
-	n->st = st;
-	n->seq = (uint32_t)time(NULL) ^ 0x6e616d65u;
-	n->ev = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (!n->ev || mnl_socket_bind(n->ev, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto fail;
-	int size = NAMES_RCVBUF, fd = mnl_socket_get_fd(n->ev);
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	n->hold = hold_probe(st, HOLD_NFT) ? HOLD_NFT : hold_probe(st, HOLD_XT) ? HOLD_XT : HOLD_NONE;
-	if (n->hold == HOLD_NONE) {
-		fprintf(stderr, "moat-firewalld: the kernel has neither nft_queue nor xt_NFQUEUE:"
-			" DNS answers are not held, a name's first connection may be refused\n");
-	} else if (queue_open(n) < 0) {
-		/* the answers then race their copies: the first connection may be refused */
-		fprintf(stderr, "moat-firewalld: NFQUEUE %d: %s; DNS answers are not held\n",
-			FW_DNS_QUEUE, strerror(errno));
-		if (n->q)
-			mnl_socket_close(n->q);
-		n->q = NULL;
-		n->hold = HOLD_NONE;
-	}
-	return n;
-fail:;
-	int err = errno;
-	fw_names_close(n);
-	errno = err;
-	return NULL;
-}
-
-void fw_names_close(struct fw_names *n)
-{
-	if (!n)
-		return;
-	if (n->ev)
-		mnl_socket_close(n->ev);
-	if (n->q)
-		mnl_socket_close(n->q);
-	free(n);
-}
-
-int fw_names_fd(const struct fw_names *n)
-{
-	return n && n->ev ? mnl_socket_get_fd(n->ev) : -1;
-}
-
-unsigned long fw_names_copied(const struct fw_names *n)
-{
-	return n ? n->copied : 0;
-}
-
 /* A host set of the ruleset in force, or NULL. */
 static const struct rs_set *host_set(const struct fw_state *st, const char *name)
 {
@@ -361,7 +252,26 @@ static size_t key_len(const struct rs_set *s)
 	return s->type == RST_IPV4 ? 4 : 16;
 }
 
-/* ---- copying into inet moat ---- */
+
+const char *fw_names_hold(const struct fw_names *n)
+{
+	if (!n || !n->q)
+		return "not held (the first connection to a new address may be refused)";
+	return n->hold == HOLD_NFT ? "held until their addresses are in (nft queue)"
+				   : "held until their addresses are in (xt NFQUEUE)";
+}
+
+int fw_names_queue_fd(const struct fw_names *n)
+{
+	return n && n->q ? mnl_socket_get_fd(n->q) : -1;
+}
+
+unsigned long fw_names_copied(const struct fw_names *n)
+{
+	return n ? n->copied : 0;
+}
+
+/* ---- adding to inet moat ---- */
 
 static int names_flush(struct fw_names *n)
 {
@@ -381,7 +291,7 @@ static int names_flush(struct fw_names *n)
 			struct nftnl_set_elem *e = nftnl_set_elem_alloc();
 			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, n->pending[i].key, key_len(s));
 			/* given explicitly, the timeout also renews an element already there */
-			nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, (uint64_t)s->timeout_s * 1000);
+			nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, n->pending[i].timeout_ms);
 			nftnl_set_elem_add(ns, e);
 		}
 		char what[RS_NAME_MAX + 16];
@@ -397,7 +307,7 @@ static int names_flush(struct fw_names *n)
 	n->seq = b.seq;
 	batch_free(&b);
 	if (rc)
-		fprintf(stderr, "moat-firewalld: copying %zu resolved addresses: %s\n", n->npending, err);
+		fprintf(stderr, "moat-firewalld: adding %zu resolved addresses: %s\n", n->npending, err);
 	else
 		n->copied += n->npending;
 	n->npending = 0;
@@ -410,244 +320,209 @@ static int names_set_cmp(const void *a, const void *b)
 	return x->set < y->set ? -1 : x->set > y->set;
 }
 
-/* A NEWSETELEM message (an event, or an answer to a dump): its elements for
- * host sets of the side table become pending copies. */
-static int names_elems_cb(const struct nlmsghdr *nlh, void *data)
+static void names_pend(struct fw_names *n, const struct rs_set *s, const uint8_t *key,
+		       uint64_t timeout_ms)
 {
-	struct fw_names *n = data;
-	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
-	    NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWSETELEM)
-		return MNL_CB_OK;
-	struct nftnl_set *ns = nftnl_set_alloc();
-	if (!ns)
-		return MNL_CB_OK;
-	const struct rs_set *s = NULL;
-	if (nftnl_set_elems_nlmsg_parse(nlh, ns) == 0 &&
-	    nftnl_set_is_set(ns, NFTNL_SET_TABLE) && nftnl_set_is_set(ns, NFTNL_SET_NAME) &&
-	    nftnl_set_get_u32(ns, NFTNL_SET_FAMILY) == NFPROTO_INET &&
-	    strcmp(nftnl_set_get_str(ns, NFTNL_SET_TABLE), FW_NAMES_TABLE) == 0)
-		s = host_set(n->st, nftnl_set_get_str(ns, NFTNL_SET_NAME));
-	if (!s) {
-		nftnl_set_free(ns);
-		return MNL_CB_OK;
+	if (n->npending == NAMES_PENDING) {
+		qsort(n->pending, n->npending, sizeof(n->pending[0]), names_set_cmp);
+		names_flush(n);
 	}
-	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(ns);
-	for (struct nftnl_set_elem *e = it ? nftnl_set_elems_iter_next(it) : NULL; e;
-	     e = nftnl_set_elems_iter_next(it)) {
-		uint32_t len = 0;
-		const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
-		if (!key || len != key_len(s)) {
-			n->ignored++;
+	struct names_elem *p = &n->pending[n->npending++];
+	p->set = s;
+	memset(p->key, 0, sizeof(p->key));
+	memcpy(p->key, key, key_len(s));
+	p->timeout_ms = timeout_ms;
+}
+
+/* The addresses of answer A for the host names of the policy in force. */
+static void names_take(struct fw_names *n, const struct dns_answer *a)
+{
+	for (size_t h = 0; h < n->nhosts; h++) {
+		const struct names_host *host = &n->hosts[h];
+		bool match = false;
+		for (size_t i = 0; i < a->nnames && !match; i++)
+			match = dns_name_under(a->names[i], host->name);
+		if (!match)
 			continue;
+		for (size_t i = 0; i < a->naddrs; i++) {
+			const struct rs_set *s = a->addrs[i].len == 4 ? host->set4 : host->set6;
+			if (!s)
+				continue;
+			names_pend(n, s, a->addrs[i].key, (uint64_t)s->timeout_s * 1000);
 		}
-		if (n->npending == NAMES_PENDING)
-			names_flush(n);
-		struct names_elem *p = &n->pending[n->npending++];
-		p->set = s;
-		memcpy(p->key, key, len);
 	}
-	if (it)
-		nftnl_set_elems_iter_destroy(it);
-	nftnl_set_free(ns);
+}
+
+struct queue_read {
+	struct fw_names *n;
+	uint32_t last_id;
+	size_t held;
+};
+
+static int queue_packet_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct queue_read *r = data;
+	if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
+		return MNL_CB_OK;
+	struct nlattr *tb[NFQA_MAX + 1] = { 0 };
+	const struct nlattr *a;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		uint16_t type = mnl_attr_get_type(a);
+		if (type <= NFQA_MAX && mnl_attr_validate(a, MNL_TYPE_UNSPEC) >= 0)
+			tb[type] = (struct nlattr *)a;
+	}
+	if (!tb[NFQA_PACKET_HDR] ||
+	    mnl_attr_get_payload_len(tb[NFQA_PACKET_HDR]) < sizeof(struct nfqnl_msg_packet_hdr))
+		return MNL_CB_OK;
+	const struct nfqnl_msg_packet_hdr *h = mnl_attr_get_payload(tb[NFQA_PACKET_HDR]);
+	uint32_t id = ntohl(h->packet_id);
+	if (!r->held || id > r->last_id)
+		r->last_id = id;
+	r->held++;
+	if (!tb[NFQA_PAYLOAD])
+		return MNL_CB_OK;
+	/* malformed (-1) or nothing to read (0): it goes unchanged, adding nothing */
+	static struct dns_answer ans;
+	if (dns_packet_parse(mnl_attr_get_payload(tb[NFQA_PAYLOAD]),
+			     mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]), &ans) > 0)
+		names_take(r->n, &ans);
 	return MNL_CB_OK;
 }
 
-/* Copy everything the side table holds now: after our own commits (events
- * are not listened to while the daemon commits) and when events were lost.
- * One socket, one dump per host set. */
-static void names_resync(struct fw_names *n)
+int fw_names_queue_event(struct fw_names *n)
 {
-	if (!n->st->rs)
-		return;
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		fprintf(stderr, "moat-firewalld: reading inet %s: %s\n", FW_NAMES_TABLE, strerror(errno));
-		if (nl)
-			mnl_socket_close(nl);
-		return;
-	}
-	static char buf[64 * 1024];
-	unsigned portid = mnl_socket_get_portid(nl);
-	for (size_t i = 0; i < n->st->rs->nsets; i++) {
-		const struct rs_set *s = &n->st->rs->sets[i];
-		if (!host_set(n->st, s->name))
-			continue;
-		struct nftnl_set *ns = nftnl_set_alloc();
-		nftnl_set_set_str(ns, NFTNL_SET_TABLE, FW_NAMES_TABLE);
-		nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name);
-		uint32_t seq = ++n->seq;
-		struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
-							     NLM_F_DUMP, seq);
-		nftnl_set_elems_nlmsg_build_payload(nlh, ns);
-		nftnl_set_free(ns);
-		if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+	static char buf[NAMES_COPY + 8192];
+	struct queue_read r = { .n = n };
+	for (;;) {
+		ssize_t len = recv(mnl_socket_get_fd(n->q), buf, sizeof(buf), 0);
+		if (len < 0 && (errno == EINTR || errno == ENOBUFS))
+			continue;          /* ENOBUFS: the kernel dropped some; bypass lets them through */
+		if (len <= 0)
 			break;
-		int rc;
-		do {
-			ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-			rc = len < 0 ? MNL_CB_ERROR :
-				mnl_cb_run(buf, (size_t)len, seq, portid, names_elems_cb, n);
-		} while (rc > MNL_CB_STOP);   /* ENOENT: the set is empty of answers yet */
+		mnl_cb_run(buf, (size_t)len, 0, 0, queue_packet_cb, &r);
 	}
-	mnl_socket_close(nl);
+	if (!r.held)
+		return 0;
+	/* every address of these answers is in by now (or refused: they go anyway) */
 	qsort(n->pending, n->npending, sizeof(n->pending[0]), names_set_cmp);
 	names_flush(n);
-}
-
-/* Join or leave NFNLGRP_NFTABLES. While nobody listens the kernel builds no
- * events: a big apply costs a third more with a listener. */
-static void names_listen(struct fw_names *n, bool on)
-{
-	if (on == n->listening)
-		return;
-	int group = NFNLGRP_NFTABLES;
-	if (mnl_socket_setsockopt(n->ev, on ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP,
-				  &group, sizeof(group)) < 0) {
-		fprintf(stderr, "moat-firewalld: nf_tables events: %s\n", strerror(errno));
-		return;
+	struct nlmsghdr *nlh = queue_msg(buf, NFQNL_MSG_VERDICT_BATCH);
+	struct nfqnl_msg_verdict_hdr v = { .verdict = htonl(NF_ACCEPT), .id = htonl(r.last_id) };
+	mnl_attr_put(nlh, NFQA_VERDICT_HDR, sizeof(v), &v);
+	if (mnl_socket_sendto(n->q, nlh, nlh->nlmsg_len) < 0) {
+		fprintf(stderr, "moat-firewalld: letting %zu DNS answers go: %s\n", r.held, strerror(errno));
+		return -errno;
 	}
-	n->listening = on;
-	if (!on) {
-		/* what was queued before is not needed: a resync follows */
-		while (recv(mnl_socket_get_fd(n->ev), buf_discard, sizeof(buf_discard), 0) > 0)
-			;
+	return 0;
+}
+
+struct fw_names *fw_names_open(struct fw_state *st)
+{
+	struct fw_names *n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->st = st;
+	n->seq = (uint32_t)time(NULL) ^ 0x6e616d65u;
+	n->hold = hold_probe(st, HOLD_NFT) ? HOLD_NFT : hold_probe(st, HOLD_XT) ? HOLD_XT : HOLD_NONE;
+	if (n->hold == HOLD_NONE) {
+		fprintf(stderr, "moat-firewalld: the kernel has neither nft_queue nor xt_NFQUEUE:"
+			" DNS answers are not seen, host-name rules get no address\n");
+	} else if (queue_open(n) < 0) {
+		fprintf(stderr, "moat-firewalld: NFQUEUE %d: %s; DNS answers are not seen,"
+			" host-name rules get no address\n", FW_DNS_QUEUE, strerror(errno));
+		if (n->q)
+			mnl_socket_close(n->q);
+		n->q = NULL;
+		n->hold = HOLD_NONE;
 	}
+	return n;
 }
 
-void fw_names_pause(struct fw_names *n)
+void fw_names_close(struct fw_names *n)
 {
-	if (n)
-		names_listen(n, false);
+	if (!n)
+		return;
+	if (n->q)
+		mnl_socket_close(n->q);
+	free(n->hosts);
+	free(n);
 }
 
-static bool has_host_sets(const struct fw_names *n)
+/* ---- the policy's host names and the side table ---- */
+
+static bool hosts_have(const struct fw_names *n, const char *name)
 {
-	const struct ruleset *rs = n->st->rs;
-	for (size_t i = 0; rs && i < rs->nsets; i++)
-		if (host_set(n->st, rs->sets[i].name))
+	for (size_t i = 0; i < n->nhosts; i++)
+		if (strcmp(n->hosts[i].name, name) == 0)
 			return true;
 	return false;
+}
+
+/* The host names of the policy in force with their sets in the ruleset. */
+static int hosts_collect(struct fw_names *n)
+{
+	const struct policy *p = n->st->policy;
+	free(n->hosts);
+	n->hosts = NULL;
+	n->nhosts = 0;
+	size_t cap = 0;
+	for (size_t i = 0; p && n->st->rs && i < p->nvms; i++)
+		for (size_t j = 0; j < p->vms[i].nrules; j++) {
+			const struct rule *ru = &p->vms[i].rules[j];
+			for (size_t d = 0; !ru->expired && d < ru->ndests; d++) {
+				const char *name = ru->dests[d].name;
+				if (ru->dests[d].kind != DEST_HOST || hosts_have(n, name))
+					continue;
+				char s4[RS_NAME_MAX], s6[RS_NAME_MAX];
+				ruleset_host_set_name(name, AF_INET, s4, sizeof(s4));
+				ruleset_host_set_name(name, AF_INET6, s6, sizeof(s6));
+				struct names_host h = { name, host_set(n->st, s4), host_set(n->st, s6) };
+				if (!h.set4 && !h.set6)
+					continue;
+				if (n->nhosts == cap) {
+					cap = cap ? cap * 2 : 16;
+					void *q = realloc(n->hosts, cap * sizeof(*n->hosts));
+					if (!q)
+						return -ENOMEM;
+					n->hosts = q;
+				}
+				n->hosts[n->nhosts++] = h;
+			}
+		}
+	return 0;
+}
+
+/* Held answers wait in the queue while the daemon commits, and nothing
+ * else is listened to: there is nothing to pause or resume. apply.c calls
+ * these around its commits. */
+void fw_names_pause(struct fw_names *n)
+{
+	(void)n;
 }
 
 void fw_names_resume(struct fw_names *n)
 {
-	if (!n)
-		return;
-	bool on = has_host_sets(n);
-	names_listen(n, on);
-	if (on)
-		names_resync(n);
-}
-
-int fw_names_event(struct fw_names *n)
-{
-	static char buf[64 * 1024];
-	bool lost = false;
-	for (;;) {
-		ssize_t len = recv(mnl_socket_get_fd(n->ev), buf, sizeof(buf), 0);
-		if (len < 0 && errno == EINTR)
-			continue;
-		if (len < 0 && errno == ENOBUFS) {
-			lost = true;       /* the kernel dropped events: read the table instead */
-			continue;
-		}
-		if (len <= 0)
-			break;
-		mnl_cb_run(buf, (size_t)len, 0, 0, names_elems_cb, n);
-	}
-	qsort(n->pending, n->npending, sizeof(n->pending[0]), names_set_cmp);
-	int rc = names_flush(n);
-	if (lost)
-		names_resync(n);
-	return rc;
-}
-
-/* ---- the side table ---- */
-
-struct names_have {
-	char (*names)[RS_NAME_MAX];
-	size_t n, cap;
-};
-
-static int names_sets_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct names_have *h = data;
-	struct nftnl_set *ns = nftnl_set_alloc();
-	if (ns && nftnl_set_nlmsg_parse(nlh, ns) == 0 && nftnl_set_is_set(ns, NFTNL_SET_NAME)) {
-		if (h->n == h->cap) {
-			size_t cap = h->cap ? h->cap * 2 : 16;
-			void *p = realloc(h->names, cap * sizeof(*h->names));
-			if (!p) {
-				nftnl_set_free(ns);
-				return MNL_CB_ERROR;
-			}
-			h->names = p;
-			h->cap = cap;
-		}
-		snprintf(h->names[h->n++], RS_NAME_MAX, "%s", nftnl_set_get_str(ns, NFTNL_SET_NAME));
-	}
-	if (ns)
-		nftnl_set_free(ns);
-	return MNL_CB_OK;
-}
-
-static bool have_set(const struct names_have *h, const char *name)
-{
-	for (size_t i = 0; i < h->n; i++)
-		if (strcmp(h->names[i], name) == 0)
-			return true;
-	return false;
+	(void)n;
 }
 
 int fw_names_sync(struct fw_names *n)
 {
-	const struct ruleset *rs = n->st->rs;
-	struct names_have have = { 0 };
-	bool sets = has_host_sets(n);
-	bool want_hold = sets && n->hold != HOLD_NONE;
-
+	int rc = hosts_collect(n);
+	if (rc < 0)
+		return rc;
+	bool want_hold = n->nhosts > 0 && n->hold != HOLD_NONE;
 	struct nl_batch b;
 	batch_init(&b, n->seq);
 	b.table = FW_NAMES_TABLE;
 	batch_begin(&b);
 	size_t changes = 0;
 	if (!n->synced) {
-		/* made anew by each daemon: what an earlier one left is not known */
+		/* made anew by each daemon: an earlier one's (with sets that dnsmasq
+		 * filled, before) is not known */
 		batch_table(&b, NFT_MSG_NEWTABLE, 0);
 		batch_table(&b, NFT_MSG_DELTABLE, 0);
 		batch_table(&b, NFT_MSG_NEWTABLE, 0);
 		n->hold_loaded = false;
-		changes++;
-	} else if (sets || n->side_sets) {
-		char buf[512];
-		struct nftnl_set *q = nftnl_set_alloc();
-		nftnl_set_set_str(q, NFTNL_SET_TABLE, FW_NAMES_TABLE);
-		struct nlmsghdr *req = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, NFPROTO_INET,
-							     NLM_F_DUMP, 0);
-		nftnl_set_nlmsg_build_payload(req, q);
-		nftnl_set_free(q);
-		if (nft_dump(req, names_sets_cb, &have) < 0) {
-			free(have.names);
-			batch_free(&b);
-			n->synced = false;    /* someone deleted it: make it again */
-			return fw_names_sync(n);
-		}
-	}
-	for (size_t i = 0; rs && i < rs->nsets; i++) {
-		const struct rs_set *s = &rs->sets[i];
-		if (!host_set(n->st, s->name) || have_set(&have, s->name))
-			continue;
-		struct rs_set side = *s;
-		side.timeout_s = FW_NAMES_SIDE_TIMEOUT;
-		batch_set(&b, NFT_MSG_NEWSET, &side);
-		changes++;
-	}
-	for (size_t i = 0; i < have.n; i++) {
-		if (host_set(n->st, have.names[i]))
-			continue;
-		struct rs_set gone = { .type = RST_IPV4 };
-		snprintf(gone.name, sizeof(gone.name), "%s", have.names[i]);
-		batch_set(&b, NFT_MSG_DELSET, &gone);
 		changes++;
 	}
 	if (want_hold && !n->hold_loaded) {
@@ -665,7 +540,6 @@ int fw_names_sync(struct fw_names *n)
 		changes++;
 	}
 	batch_end(&b);
-	int rc = 0;
 	if (changes) {
 		char err[512];
 		rc = nft_commit(n->st->nft, &b, err, sizeof(err));
@@ -676,11 +550,7 @@ int fw_names_sync(struct fw_names *n)
 			n->hold_loaded = want_hold;
 		}
 	}
-	if (!rc)
-		n->side_sets = sets;
 	n->seq = b.seq;
 	batch_free(&b);
-	free(have.names);
-	fw_names_resume(n);
 	return rc;
 }

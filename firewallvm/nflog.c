@@ -373,7 +373,7 @@ struct fw_nflog *fw_nflog_open(void)
 		return NULL;
 	int err = 0;
 	l->seq = (uint32_t)time(NULL);
-	l->nl = mnl_socket_open(NETLINK_NETFILTER);
+	l->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!l->nl || mnl_socket_bind(l->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		err = -errno;
 		goto fail;

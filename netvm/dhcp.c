@@ -2,6 +2,7 @@
  * dnsmasq (DNS for the firewall VM), as children restarted when they die. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/capability.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 
 #define RESTART_MS  2000
 #define MAX_ARGS    16
+#define NETD_CHILD_UID 65534       /* nobody: owns nothing in the netvm */
 
 int64_t netd_now_ms(void)
 {
@@ -100,11 +102,18 @@ bool dhcp_argv(struct netd_child *c, const char *udhcpc, const char *nic, const 
 	/* busybox is one binary: "busybox udhcpc" when given busybox itself */
 	const char *base = strrchr(udhcpc, '/');
 	base = base ? base + 1 : udhcpc;
-	if (strcmp(base, "busybox") == 0)
-		return set_argv(c, "udhcpc", udhcpc, "udhcpc", "-f", "-i", nic, "-s", script,
-				"-t", "3", "-T", "2", "-A", "5", NULL);
-	return set_argv(c, "udhcpc", udhcpc, "-f", "-i", nic, "-s", script, "-t", "3", "-T", "2",
-			"-A", "5", NULL);
+	bool ok = strcmp(base, "busybox") == 0 ?
+		set_argv(c, "udhcpc", udhcpc, "udhcpc", "-f", "-i", nic, "-s", script,
+			 "-t", "3", "-T", "2", "-A", "5", NULL) :
+		set_argv(c, "udhcpc", udhcpc, "-f", "-i", nic, "-s", script, "-t", "3", "-T", "2",
+			 "-A", "5", NULL);
+	/* It parses DHCP from the uplink. Root, for its script to reach our
+	 * control socket, but with only its raw socket and port 68: no
+	 * CAP_NET_ADMIN, so no netfilter. XXX: root may still write the
+	 * netns's sysctls; a lease-only socket for another uid would end that. */
+	c->creds = (struct spawn_opts){ .set_ids = true, .uid = 0, .gid = 0,
+		.caps = 1ull << CAP_NET_RAW | 1ull << CAP_NET_BIND_SERVICE };
+	return ok;
 }
 
 bool dns_argv(struct netd_child *c, const char *dnsmasq, const char *run_dir,
@@ -113,10 +122,11 @@ bool dns_argv(struct netd_child *c, const char *dnsmasq, const char *run_dir,
 	char conf[4096], text[2048];
 	if ((size_t)snprintf(conf, sizeof(conf), "%s/dnsmasq.conf", run_dir) >= sizeof(conf))
 		return false;
+	/* it keeps the ids it is started with (user=, group=): see child_start */
 	int n = snprintf(text, sizeof(text),
 			 "# written by moat-netd: DNS for the firewall VM only\n"
 			 "listen-address=%s\nbind-interfaces\nexcept-interface=lo\n"
-			 "no-resolv\nno-hosts\nno-dhcp-interface=%s\npid-file=\nuser=root\n"
+			 "no-resolv\nno-hosts\nno-dhcp-interface=%s\npid-file=\nuser=\ngroup=\n"
 			 "cache-size=1000\nlog-facility=-\n",
 			 NETD_FW_ADDR, NETD_FW_IF);
 	for (size_t i = 0; i < l->ndns && n > 0 && (size_t)n < sizeof(text); i++) {
@@ -126,9 +136,20 @@ bool dns_argv(struct netd_child *c, const char *dnsmasq, const char *run_dir,
 	}
 	if (n < 0 || (size_t)n >= sizeof(text) || write_file(conf, text, 0600) < 0)
 		return false;
-	char arg[4200];
-	snprintf(arg, sizeof(arg), "--conf-file=%s", conf);
-	return set_argv(c, "dnsmasq", dnsmasq, "--keep-in-foreground", arg, NULL);
+	/* named after the run directory: whose it is (main.c stops a dead
+	 * daemon's); the config on stdin: the directory is ours alone */
+	char name[4200];
+	snprintf(name, sizeof(name), "dnsmasq@%s", run_dir);
+	if (!set_argv(c, "dnsmasq", dnsmasq, "--keep-in-foreground", "--conf-file=-", NULL) ||
+	    !(c->name = strdup(name)) || !(c->stdin_file = strdup(conf))) {
+		child_clear(c);
+		return false;
+	}
+	/* it parses DNS from the internet: nobody, with port 53 alone; serving
+	 * no DHCP, dnsmasq wants no CAP_NET_ADMIN */
+	c->creds = (struct spawn_opts){ .set_ids = true, .uid = NETD_CHILD_UID, .gid = NETD_CHILD_UID,
+		.caps = 1ull << CAP_NET_BIND_SERVICE };
+	return true;
 }
 
 bool child_start(struct netd_child *c)
@@ -136,19 +157,29 @@ bool child_start(struct netd_child *c)
 	if (!c->argv || c->pid > 0)
 		return c->pid > 0;
 	c->restart_at = 0;
-	pid_t pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "moat-netd: starting %s: %s\n", c->what, strerror(errno));
+	/* none of our descriptors or blocked signals go with it, it runs with
+	 * the credentials its *_argv chose, and it dies with us */
+	struct spawn_opts o = c->creds;
+	o.pdeathsig = SIGTERM;
+	int fd = -1;
+	if (c->stdin_file && (fd = open(c->stdin_file, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "moat-netd: %s: %s: %s\n", c->what, c->stdin_file, strerror(errno));
 		c->restart_at = netd_now_ms() + RESTART_MS;
 		return false;
 	}
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execv(c->argv[0], c->argv);
-		fprintf(stderr, "moat-netd: %s: %s\n", c->argv[0], strerror(errno));
-		_exit(127);
+	o.stdin_fd = fd;
+	char *path = c->argv[0];
+	if (c->name)
+		c->argv[0] = c->name;
+	pid_t pid = spawn_child(path, c->argv, &o);
+	int err = errno;
+	c->argv[0] = path;
+	if (fd >= 0)
+		close(fd);
+	if (pid < 0) {
+		fprintf(stderr, "moat-netd: starting %s: %s\n", c->what, strerror(err));
+		c->restart_at = netd_now_ms() + RESTART_MS;
+		return false;
 	}
 	c->pid = pid;
 	fprintf(stderr, "moat-netd: started %s (pid %d)\n", c->what, (int)pid);
@@ -182,6 +213,10 @@ void child_clear(struct netd_child *c)
 			free(*a);
 	free(c->argv);
 	c->argv = NULL;
+	free(c->name);
+	free(c->stdin_file);
+	c->name = c->stdin_file = NULL;
+	c->creds = (struct spawn_opts){ 0 };
 }
 
 bool child_reaped(struct netd_child *c, pid_t pid, int status)

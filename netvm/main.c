@@ -598,7 +598,7 @@ int main(int argc, char **argv)
 	/* the dnsmasq and udhcpc of a daemon that died: one holds port 53 with
 	 * an old config, the other keeps calling back with leases */
 	char left[PATH_MAX + 32];
-	snprintf(left, sizeof(left), "--conf-file=%s/dnsmasq.conf", d.run_dir);
+	snprintf(left, sizeof(left), "dnsmasq@%s", d.run_dir);
 	daemon_stop_leftovers(left, "moat-netd");
 	snprintf(left, sizeof(left), "%s/udhcpc.script", d.run_dir);
 	daemon_stop_leftovers(left, "moat-netd");

@@ -1,6 +1,6 @@
 # netvm/: moat-netd, the network VM's daemon. It sends its batches through
 # policy/'s nl_batch and nft_sock (libpolicy.a) and speaks lib/ctl.c.
-NETD_SRCS := $(wildcard netvm/*.c) lib/ctl.c lib/ctlserver.c lib/daemon.c lib/nlroute.c
+NETD_SRCS := $(wildcard netvm/*.c) lib/ctl.c lib/ctlserver.c lib/daemon.c lib/nlroute.c lib/spawn.c
 NETD_LIBS := $(NFT_LIBS) $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
 NETD_CFLAGS := -Inetvm $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "spawn.h"
 
 #define NETD_TABLE        "moat-net"
 #define NETD_FW_IF        "firewall"
@@ -108,6 +109,9 @@ struct netd_child {
 	const char *what;
 	pid_t pid;
 	char **argv;                 /* NULL-terminated, malloc'd strings */
+	char *name;                  /* its argv[0] instead of the path, or NULL */
+	char *stdin_file;            /* given to it on stdin (its config), or NULL */
+	struct spawn_opts creds;     /* the ids and capabilities it runs with */
 	int64_t restart_at;          /* monotonic ms; 0 = not waiting */
 };
 

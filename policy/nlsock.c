@@ -24,7 +24,7 @@ int nft_sock_open(struct nft_sock *s, bool dry_run)
 	s->dry_run = dry_run;
 	if (dry_run)
 		return 0;
-	s->nl = mnl_socket_open(NETLINK_NETFILTER);
+	s->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!s->nl)
 		return -errno;
 	if (mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -136,7 +136,7 @@ int nft_commit(struct nft_sock *s, struct nl_batch *b, char *err, size_t errlen)
 int nft_dump(struct nlmsghdr *req, int (*cb)(const struct nlmsghdr *nlh, void *data), void *data)
 {
 	enum { BUF = 32768 };
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!nl)
 		return -errno;
 	int err = 0;

@@ -75,6 +75,7 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 		fprintf(stderr, "fwparts: setup: %s\n", strerror(errno));
 		goto out;
 	}
+	st.policy = p;   /* names.c reads its host names */
 	if (load_table(&st, p) < 0 || fw_names_sync(names) < 0)
 		goto out;
 	err = fw_ifaces_sync(fi, p);
@@ -91,10 +92,9 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = fw_ifaces_fd(fi), .events = POLLIN },
 			{ .fd = fw_nflog_fd(nl), .events = POLLIN },
-			{ .fd = fw_names_fd(names), .events = POLLIN },
 			{ .fd = fw_names_queue_fd(names), .events = POLLIN },
 		};
-		if (poll(fds, 5, -1) < 0 && errno != EINTR)
+		if (poll(fds, 4, -1) < 0 && errno != EINTR)
 			break;
 		if (fds[0].revents) {
 			struct signalfd_siginfo si;
@@ -116,8 +116,6 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 		if (fds[2].revents && (err = fw_nflog_event(nl, print_line, NULL)) < 0)
 			fprintf(stderr, "fwparts: nflog: %s\n", strerror(-err));
 		if (fds[3].revents)
-			fw_names_event(names);
-		if (fds[4].revents)
 			fw_names_queue_event(names);
 	}
 out:
