@@ -135,8 +135,10 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 		inet_ntop(AF_INET, &m, mask, sizeof(mask));
 		/* replies to a VM without an address are broadcast: unicast would
 		 * need an ARP entry written (CAP_NET_ADMIN); no ping before an
-		 * offer (a raw socket; the leases are static) */
-		dm_printf(&b, "dhcp-authoritative\ndhcp-broadcast\nno-ping\n");
+		 * offer (a raw socket; the leases are static). A client is its
+		 * MAC, which the firewall checks against the link (chaddr): a
+		 * client identifier, which it cannot check, names no one. */
+		dm_printf(&b, "dhcp-authoritative\ndhcp-broadcast\nno-ping\ndhcp-ignore-clid\n");
 		dm_printf(&b, "dhcp-range=%s,static,%s,%s\n", net, mask, DNSMASQ_LEASE_TIME);
 		dm_printf(&b, "dhcp-option=option:router,%s\ndhcp-option=option:dns-server,%s\n",
 			  gw, gw);

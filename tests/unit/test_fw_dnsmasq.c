@@ -55,6 +55,7 @@ static void config_of_the_example(void **state)
 		"dhcp-authoritative\n"
 		"dhcp-broadcast\n"
 		"no-ping\n"
+		"dhcp-ignore-clid\n"
 		"dhcp-range=10.137.0.0,static,255.255.255.0,1h\n"
 		"dhcp-option=option:router,10.137.0.1\n"
 		"dhcp-option=option:dns-server,10.137.0.1\n"
