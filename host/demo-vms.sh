@@ -15,6 +15,7 @@ export MOAT_LINK=$PWD/build/moat-link
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 dir=$(mktemp -d /tmp/moat-demo.XXXXXX)
+chmod 0711 "$dir"   # the appliances' users reach their link sockets in $dir/s/links
 ns=moatdemo-inet-$$
 tap=moatdemo$$
 pids=()
