@@ -16,6 +16,7 @@
 #include "ctl.h"
 #include "stage.h"
 #include "netctl.h"
+#include "priv.h"
 
 NETCTL_COMMAND(apply_main, "apply", "",
 	       "Check the policy file, then load it into the firewall in one transaction; records a new generation.", 20);
@@ -217,6 +218,7 @@ static uint8_t *firewall_call(const struct netctl *ctx, struct ctl_msg *req, siz
 	int err = ctl_call(ctx->control, req, &reply, len);
 	if (err) {
 		fprintf(stderr, "netctl: firewall control channel %s: %s\n", ctx->control, strerror(-err));
+		priv_explain(ctx->control, err);
 		return NULL;
 	}
 	return reply;

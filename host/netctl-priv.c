@@ -115,18 +115,26 @@ bool priv_limit(const struct priv_limits *l)
 	       (!l->memlock || limit(RLIMIT_MEMLOCK, l->memlock));
 }
 
-bool priv_drop(const struct priv_id *id, const struct priv_limits *l)
+bool priv_bound(const int *keep, size_t nkeep)
 {
-	if (!priv_limit(l))
-		return false;
-	for (unsigned long cap = 0;; cap++) {
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+	for (int cap = 0;; cap++) {
+		bool kept = false;
+		for (size_t i = 0; i < nkeep; i++)
+			kept |= keep[i] == cap;
+		if (!kept && prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) < 0) {
 			if (errno == EINVAL)   /* past the last capability this kernel has */
 				break;
 			return false;
 		}
+		if (kept && prctl(PR_CAPBSET_READ, (unsigned long)cap, 0, 0, 0) < 0)
+			break;
 	}
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+	return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == 0 || errno == EINVAL;
+}
+
+bool priv_drop(const struct priv_id *id, const struct priv_limits *l)
+{
+	if (!priv_limit(l) || !priv_bound(NULL, 0))
 		return false;
 	if (setgroups(id->ngroups, id->groups) < 0 || setresgid(id->gid, id->gid, id->gid) < 0 ||
 	    setresuid(id->uid, id->uid, id->uid) < 0)

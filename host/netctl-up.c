@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -164,10 +165,13 @@ static pid_t running(const struct netctl *ctx, const char *name)
 	return pid > 0 && pid_is(pid, name) ? pid : 0;
 }
 
-/* How spawn starts a process: as whom (NULL: as netctl itself), under which
- * limits, and which of our descriptors it inherits, as 3, 4, ... */
+/* How spawn starts a process: as whom (NULL: as netctl itself, with only the
+ * capabilities KEEP), under which limits, and which of our descriptors it
+ * inherits, as 3, 4, ... */
 struct spawn_as {
 	const struct priv_id *id;
+	const int *keep;
+	size_t nkeep;
 	struct priv_limits limits;
 	const int *fds;
 	size_t nfds;
@@ -224,7 +228,8 @@ static bool spawn(const struct netctl *ctx, const char *name, char *const *argv,
 		const char *step = "run";
 		if (!place_fds(as))
 			step = "pass descriptors to";
-		else if (as->id ? !priv_drop(as->id, &as->limits) : !priv_limit(&as->limits))
+		else if (as->id ? !priv_drop(as->id, &as->limits) :
+				  !priv_limit(&as->limits) || !priv_bound(as->keep, as->nkeep))
 			step = as->id ? "drop privileges for" : "set limits for";
 		else
 			execvp(argv[0], argv);
@@ -350,7 +355,10 @@ static bool link_start(const struct netctl *ctx, const struct up_opts *o, const 
 			 "--a-owner", uplink ? PRIV_USER_NET ":" PRIV_USER_NET : (char *)o->vm_owner,
 			 "--a-mem-max", a_max,
 			 "--b-owner", PRIV_USER_FW ":" PRIV_USER_FW, "--b-mem-max", b_max, NULL };
-	struct spawn_as as = { .limits = { .nofile = 256 } };
+	/* root until it has made, given away and bound its sockets, and then
+	 * dropped to PRIV_USER_LINK: no capability beyond what that takes */
+	static const int keep[] = { CAP_CHOWN, CAP_FOWNER, CAP_SETGID, CAP_SETUID, CAP_SETPCAP };
+	struct spawn_as as = { .keep = keep, .nkeep = sizeof(keep) / sizeof(keep[0]), .limits = { .nofile = 256 } };
 	if (!spawn(ctx, lname, argv, &as))
 		return false;
 	/* the stats socket is the last thing it creates before serving */

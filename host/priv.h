@@ -57,6 +57,10 @@ bool priv_own(const char *path, uid_t uid, gid_t gid, mode_t mode);
 /* LIMITS, and no core dumps, for this process (a child about to exec). */
 bool priv_limit(const struct priv_limits *limits);
 
+/* Every capability but KEEP out of the bounding set, and the ambient set
+ * emptied: a root process exec'd next has those and no others. */
+bool priv_bound(const int *keep, size_t nkeep);
+
 /* In a child about to exec: LIMITS, then no capabilities in any set, ID's
  * groups, gid and uid, no_new_privs. False with errno set; nothing is
  * half-dropped that could then exec. */
