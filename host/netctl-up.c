@@ -356,9 +356,10 @@ static bool link_start(const struct netctl *ctx, const struct up_opts *o, const 
 			 "--a-mem-max", a_max,
 			 "--b-owner", PRIV_USER_FW ":" PRIV_USER_FW, "--b-mem-max", b_max, NULL };
 	/* root until it has made, given away and bound its sockets, and then
-	 * dropped to PRIV_USER_LINK: no capability beyond what that takes */
+	 * dropped to PRIV_USER_LINK: no capability beyond what that takes (it
+	 * sets its own limits) */
 	static const int keep[] = { CAP_CHOWN, CAP_FOWNER, CAP_SETGID, CAP_SETUID, CAP_SETPCAP };
-	struct spawn_as as = { .keep = keep, .nkeep = sizeof(keep) / sizeof(keep[0]), .limits = { .nofile = 256 } };
+	struct spawn_as as = { .keep = keep, .nkeep = sizeof(keep) / sizeof(keep[0]) };
 	if (!spawn(ctx, lname, argv, &as))
 		return false;
 	/* the stats socket is the last thing it creates before serving */
