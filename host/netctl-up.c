@@ -920,6 +920,28 @@ int appliances_main(struct netctl *ctx, int argc, char **argv)
 	return NETCTL_OK;
 }
 
+/* The most guest memory (MiB) VM's running link lets its app side map: the
+ * --a-mem-max it was started with. 0 if no link runs or it says nothing. */
+static unsigned long long link_mem_max_mb(const struct netctl *ctx, const char *vm)
+{
+	char lname[64], path[64], args[8192];
+	pid_t pid;
+	if (snprintf(lname, sizeof(lname), "%s.link", vm) >= (int)sizeof(lname) || !(pid = running(ctx, lname)))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, args, sizeof(args) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	args[n] = 0;
+	for (char *a = args; a < args + n; a += strlen(a) + 1)
+		if (strcmp(a, "--a-mem-max") == 0 && a + strlen(a) + 1 < args + n)
+			return strtoull(a + strlen(a) + 1, NULL, 10) / MIB;
+	return 0;
+}
+
 int vm_args_main(struct netctl *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "memory", required_argument, NULL, 'm' }, { 0 } };
@@ -944,8 +966,12 @@ int vm_args_main(struct netctl *ctx, int argc, char **argv)
 	int rc = NETCTL_FAILED, i = policy_find_vm(p, argv[optind]);
 	struct qemu_args a;
 	qemu_args_init(&a);
+	unsigned long long max = i < 0 ? 0 : link_mem_max_mb(ctx, argv[optind]);
 	if (i < 0)
 		fprintf(stderr, "netctl vm-args: no VM '%s' in %s\n", argv[optind], ctx->conf);
+	else if (max && mb > max)
+		fprintf(stderr, "netctl vm-args: %s's link maps at most %llu MiB of the VM's memory (netctl up "
+			"--vm-memory-max): it would refuse a VM of %u MiB\n", argv[optind], max, mb);
 	else if (qemu_app_args(&a, ctx->state_dir, &p->vms[i], mb)) {
 		for (size_t k = 0; k < a.n; k++)
 			printf("%s%s", k ? " " : "", a.v[k]);
