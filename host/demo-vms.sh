@@ -50,6 +50,8 @@ say "netctl appliances"
 nc appliances
 
 say "the app VMs boot, each attached with: qemu ... \$(netctl vm-args VM)"
+echo "(each QEMU as nobody in the group moat-vm, which may open the app side of every link)"
+export VM_USER=nobody:moat-vm
 vms=$(awk '$1 == "vm" {print $2}' "$dir/moat.conf")
 nc vm-args dev --memory "${VM_MB}M" | sed 's/^/  /'
 for vm in $vms; do

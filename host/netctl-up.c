@@ -869,6 +869,25 @@ static void stop_vm_links(const struct netctl *ctx, bool *ok)
 	closedir(d);
 }
 
+/* The sockets netctl made for a stopped appliance's QEMU (QEMU did not make
+ * them, so it does not remove them): a command that finds none knows at once
+ * that nothing answers. */
+static bool socks_remove(const struct netctl *ctx, const char *name)
+{
+	char qmp[4096], control[4096];
+	if (!run_file(ctx, qmp, sizeof(qmp), name, "qmp") ||
+	    (strcmp(name, "firewallvm") == 0 ? !pathf(control, sizeof(control), "%s", ctx->control)
+					     : !run_file(ctx, control, sizeof(control), name, "ctl")))
+		return false;
+	const char *paths[] = { qmp, control };
+	for (size_t i = 0; i < 2; i++) {
+		struct stat st;
+		if (lstat(paths[i], &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(paths[i]);
+	}
+	return true;
+}
+
 int down_main(struct netctl *ctx, int argc, char **argv)
 {
 	if (argc != 1) {
@@ -879,8 +898,8 @@ int down_main(struct netctl *ctx, int argc, char **argv)
 		return NETCTL_FAILED;
 	bool ok = true;
 	stop_vm_links(ctx, &ok);
-	ok = stop(ctx, "firewallvm", "appliance") && ok;
-	ok = stop(ctx, "netvm", "appliance") && ok;
+	ok = stop(ctx, "firewallvm", "appliance") && socks_remove(ctx, "firewallvm") && ok;
+	ok = stop(ctx, "netvm", "appliance") && socks_remove(ctx, "netvm") && ok;
 	ok = link_stop(ctx, UPLINK) && ok;
 	return ok ? NETCTL_OK : NETCTL_FAILED;
 }
