@@ -114,6 +114,45 @@ static bool mkdirs(const char *path)
 	}
 }
 
+/* What up was told for app VMs' links, STATE/run/app-links, so that plug
+ * (add-vm) starts a link the same way: "owner USER[:GROUP]" and
+ * "memory-max-mb N" lines. */
+#define APP_LINKS "app-links"
+
+static bool app_links_save(const struct netctl *ctx, const struct up_opts *o, gid_t moat)
+{
+	char path[4096], tmp[4200];
+	if (!pathf(path, sizeof(path), "%s/run/" APP_LINKS, ctx->state_dir) ||
+	    !pathf(tmp, sizeof(tmp), "%s.tmp", path))
+		return false;
+	FILE *f = fopen(tmp, "we");
+	bool ok = f && fprintf(f, "owner %s\nmemory-max-mb %u\n", o->vm_owner, o->vm_memory_max_mb) > 0;
+	ok = (f && fclose(f) == 0) && ok && priv_own(tmp, 0, moat, 0640) && rename(tmp, path) == 0;
+	if (!ok)
+		fprintf(stderr, "netctl: writing %s: %s\n", path, strerror(errno));
+	return ok;
+}
+
+/* What app_links_save wrote, into O, if up wrote it. */
+static void app_links_load(const struct netctl *ctx, struct up_opts *o)
+{
+	static char owner[256];
+	char path[4096], line[300];
+	if (!pathf(path, sizeof(path), "%s/run/" APP_LINKS, ctx->state_dir))
+		return;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	unsigned mb;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "owner %255[A-Za-z0-9_.:-]", owner) == 1)
+			o->vm_owner = owner;
+		else if (sscanf(line, "memory-max-mb %u", &mb) == 1 && mb >= 64)
+			o->vm_memory_max_mb = mb;
+	}
+	fclose(f);
+}
+
 /* ---- processes ---- */
 
 static bool run_file(const struct netctl *ctx, char *buf, size_t len, const char *name, const char *ext)
@@ -804,7 +843,7 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 	 * group reads them; links/: the VMs' users reach their own socket */
 	if (!pathf(dir, sizeof(dir), "%s/run", ctx->state_dir) || !mkdirs(dir) || !priv_own(dir, 0, moat, 0750) ||
 	    !pathf(dir, sizeof(dir), "%s/links", ctx->state_dir) || !mkdirs(dir) || !priv_own(dir, 0, 0, 0711) ||
-	    !searchable(dir) || !pathf(dir, sizeof(dir), "%s", ctx->control))
+	    !searchable(dir) || !app_links_save(ctx, &o, moat) || !pathf(dir, sizeof(dir), "%s", ctx->control))
 		goto out;
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
@@ -1027,6 +1066,7 @@ static int plug_common(struct netctl *ctx, int argc, char **argv, bool plug)
 	struct qmp q = { .fd = -1 };
 	struct up_opts o;
 	up_opts_defaults(&o);
+	app_links_load(ctx, &o);
 	if (plug && i < 0) {
 		fprintf(stderr, "netctl plug: no VM '%s' in %s\n", argv[1], ctx->conf);
 		goto out;
