@@ -75,8 +75,8 @@ static bool need_root(const char *cmd)
 	if (geteuid() == 0)
 		return true;
 	fprintf(stderr, "netctl %s: only root may do this: it starts and stops the appliances and links as their "
-		"own users (and binds VFIO devices); the read-only commands (status, stats, log, appliances, "
-		"show, check, generations) need only the group '%s'\n", cmd, PRIV_GROUP_READ);
+		"own users (and binds VFIO devices); the read-only commands (status, stats, log, appliances, diff, "
+		"vm-args, show, check, generations) need only the group '%s'\n", cmd, PRIV_GROUP_READ);
 	return false;
 }
 
@@ -264,8 +264,12 @@ static bool spawn(const struct netctl *ctx, const char *name, char *const *argv,
 		dup2(fd, 1);
 		dup2(fd, 2);
 		signal(SIGPIPE, SIG_DFL);
+		/* out of the way of the descriptors placed at 3, 4, ... */
+		int report = fcntl(ready[1], F_DUPFD_CLOEXEC, 64);
 		const char *step = "run";
-		if (!place_fds(as))
+		if (report < 0)
+			step = "report on";
+		else if (!place_fds(as))
 			step = "pass descriptors to";
 		else if (as->id ? !priv_drop(as->id, &as->limits) :
 				  !priv_limit(&as->limits) || !priv_bound(as->keep, as->nkeep))
@@ -274,7 +278,7 @@ static bool spawn(const struct netctl *ctx, const char *name, char *const *argv,
 			execvp(argv[0], argv);
 		int e = errno;
 		dprintf(2, "netctl: cannot %s %s: %s\n", step, argv[0], strerror(e));
-		ssize_t w = write(ready[1], &e, sizeof(e));
+		ssize_t w = write(report < 0 ? ready[1] : report, &e, sizeof(e));
 		(void)w;
 		_exit(127);
 	}
