@@ -15,6 +15,7 @@ export MOAT_LINK=$PWD/build/moat-link
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 dir=$(mktemp -d /tmp/moat-demo.XXXXXX)
+chmod 0711 "$dir"   # the appliances' users reach their link sockets in $dir/s/links
 ns=moatdemo-inet-$$
 tap=moatdemo$$
 pids=()
@@ -49,6 +50,8 @@ say "netctl appliances"
 nc appliances
 
 say "the app VMs boot, each attached with: qemu ... \$(netctl vm-args VM)"
+echo "(each QEMU as nobody in the group moat-vm, which may open the app side of every link)"
+export VM_USER=nobody:moat-vm
 vms=$(awk '$1 == "vm" {print $2}' "$dir/moat.conf")
 nc vm-args dev --memory "${VM_MB}M" | sed 's/^/  /'
 for vm in $vms; do

@@ -3,13 +3,16 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 BINDIR  := $(PREFIX)/bin
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 INSTALL_PROGRAMS = $(filter-out $(B)/nftload,$(PROGRAMS))
 
 install: programs
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/moat $(DESTDIR)/etc/moat
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(PREFIX)/share/moat \
+		$(DESTDIR)/etc/moat
 	install -m 0755 $(INSTALL_PROGRAMS) $(DESTDIR)$(BINDIR)/
 	sed 's|@BINDIR@|$(BINDIR)|g' host/systemd/moat.service >$(DESTDIR)$(UNITDIR)/moat.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/moat.service
+	install -m 0644 host/systemd/moat-sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/moat.conf
 	install -m 0644 host/systemd/moat-vm.conf $(DESTDIR)$(PREFIX)/share/moat/moat-vm.conf
 	install -m 0644 examples/moat.conf $(DESTDIR)/etc/moat/moat.conf.example
 .PHONY: install
@@ -22,3 +25,6 @@ UNIT_TESTS += $(HOST_TESTS)
 
 CHECKS += tests/host/install tests/host/up-down tests/host/hotplug
 CHECK_DEPS += $(T)/netctl $(B)/moat-link $(T)/moat-firewalld
+# who runs what once the appliances are booted (needs the images)
+CHECKS += tests/host/confinement
+CHECK_DEPS += images

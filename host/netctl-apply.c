@@ -17,6 +17,7 @@
 #include "stage.h"
 #include "netctl.h"
 #include "netctl-reply.h"
+#include "priv.h"
 
 NETCTL_COMMAND(apply_main, "apply", "",
 	       "Check the policy file, then load it into the firewall in one transaction; records a new generation.", 20);

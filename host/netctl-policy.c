@@ -4,13 +4,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "netctl.h"
+#include "priv.h"
 #include "ruleset.h"
 
 struct policy *netctl_load_policy(const struct netctl *ctx, const char *file)
 {
-	return policy_load_file(file, ctx->now, stderr);
+	struct policy *p = policy_load_file(file, ctx->now, stderr);
+	if (!p && access(file, R_OK) < 0)
+		priv_explain(file, errno);
+	return p;
 }
 
 static size_t count_rules(const struct policy *p)

@@ -123,7 +123,10 @@ static void add_outside(struct qemu_args *a, const struct qemu_appliance *q)
 		return;
 	case UPLINK_TAP:
 		qemu_args_add(a, "-netdev");
-		qemu_args_add(a, "tap,id=outside,ifname=%s,script=no,downscript=no", q->uplink_arg);
+		if (q->fds)
+			qemu_args_add(a, "tap,id=outside,fd=%d", QEMU_FD_TAP);
+		else
+			qemu_args_add(a, "tap,id=outside,ifname=%s,script=no,downscript=no", q->uplink_arg);
 		break;
 	case UPLINK_USER:
 		qemu_args_add(a, "-netdev");
@@ -153,20 +156,37 @@ bool qemu_appliance_args(struct qemu_args *a, const struct qemu_appliance *q)
 	qemu_args_add(a, "-nodefaults");
 	qemu_args_add(a, "-no-user-config");
 	qemu_args_add(a, "-no-reboot");
+	qemu_args_add(a, "-sandbox");
+	qemu_args_add(a, QEMU_SANDBOX);
 	qemu_args_add(a, "-kernel");
 	qemu_args_add(a, "%s", q->kernel);
 	qemu_args_add(a, "-initrd");
 	qemu_args_add(a, "%s", q->initrd);
 	qemu_args_add(a, "-append");
 	qemu_args_add(a, "console=ttyS0 panic=-1 quiet moat.role=%s", q->name);
-	qemu_args_add(a, "-serial");
-	qemu_args_add(a, "file:%s", q->console);
-	qemu_args_add(a, "-qmp");
-	qemu_args_add(a, "unix:%s,server=on,wait=off", q->qmp);
+	if (q->fds) {
+		/* QEMU opens /dev/fdset/N as a dup of the fd added to set N */
+		qemu_args_add(a, "-add-fd");
+		qemu_args_add(a, "fd=%d,set=%d", QEMU_FD_CONSOLE, QEMU_FD_CONSOLE);
+		qemu_args_add(a, "-serial");
+		qemu_args_add(a, "file:/dev/fdset/%d", QEMU_FD_CONSOLE);
+		qemu_args_add(a, "-chardev");
+		qemu_args_add(a, "socket,id=qmp,fd=%d,server=on,wait=off", QEMU_FD_QMP);
+		qemu_args_add(a, "-mon");
+		qemu_args_add(a, "chardev=qmp,mode=control");
+	} else {
+		qemu_args_add(a, "-serial");
+		qemu_args_add(a, "file:%s", q->console);
+		qemu_args_add(a, "-qmp");
+		qemu_args_add(a, "unix:%s,server=on,wait=off", q->qmp);
+	}
 	qemu_args_add(a, "-device");
 	qemu_args_add(a, "virtio-serial-pci,id=serial0");
 	qemu_args_add(a, "-chardev");
-	qemu_args_add(a, "socket,id=control,path=%s,server=on,wait=off", q->control);
+	if (q->fds)
+		qemu_args_add(a, "socket,id=control,fd=%d,server=on,wait=off", QEMU_FD_CONTROL);
+	else
+		qemu_args_add(a, "socket,id=control,path=%s,server=on,wait=off", q->control);
 	qemu_args_add(a, "-device");
 	qemu_args_add(a, "virtserialport,bus=serial0.0,chardev=control,name=org.moat.control");
 	/* every link NIC on its own root port, so each can be unplugged, and

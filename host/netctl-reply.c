@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "netctl-reply.h"
+#include "priv.h"
 
 void netctl_call_failed(const char *who, const char *path, int err, long timeout_ms)
 {
@@ -14,7 +15,7 @@ void netctl_call_failed(const char *who, const char *path, int err, long timeout
 			(timeout_ms + 999) / 1000);
 	else if (err == -EPROTO)
 		fprintf(stderr, "netctl: %s control channel %s: malformed reply, ignored\n", who, path);
-	else
+	else if (!priv_explain(path, err))
 		fprintf(stderr, "netctl: %s control channel %s: %s\n", who, path, strerror(-err));
 }
 

@@ -12,6 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -22,11 +27,12 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "netctl.h"
+#include "priv.h"
 #include "qemu.h"
 #include "qmp.h"
 #include "vfio.h"
 
-NETCTL_COMMAND(up_main, "up", "[--images DIR] [--accel kvm|tcg] [--notify]",
+NETCTL_COMMAND(up_main, "up", "[--images DIR] [--accel kvm|tcg] [--vm-owner U[:G]] [--notify]",
 	       "Start the links, the netvm and the firewallvm, apply the policy; return once it is loaded.", 1);
 NETCTL_COMMAND(down_main, "down", "", "Stop the app VMs' links, the firewallvm, the netvm and the uplink link.", 2);
 NETCTL_COMMAND(appliances_main, "appliances", "[--json]", "Which appliances and links are running.", 3);
@@ -42,12 +48,37 @@ int apply_main(struct netctl *ctx, int argc, char **argv);
 #define STOP_WAIT_MS   5000
 #define RELEASE_WAIT_MS 10000   /* a guest's PCIe hot-plug takes up to 5 s */
 #define KVM_TRUST_MS   30000    /* the appliances load the policy in 2 s under KVM */
+#define DEFAULT_VM_OWNER "root:" PRIV_GROUP_VM
+#define DEFAULT_VM_MEMORY_MAX_MB (64u * 1024)
+#define MIB            (1024ull * 1024)
 
 struct up_opts {
 	const char *images, *accel, *qemu, *link, *sysfs;
+	const char *vm_owner;      /* USER[:GROUP] of every app VM's side of its link */
+	unsigned vm_memory_max_mb; /* the most guest memory an app VM may share with its link */
 	unsigned timeout;
 	bool notify;
 };
+
+/* What every command that starts links uses unless told otherwise. */
+static void up_opts_defaults(struct up_opts *o)
+{
+	const char *owner = getenv("MOAT_VM_OWNER");
+	*o = (struct up_opts){ .images = DEFAULT_IMAGES, .sysfs = VFIO_SYSFS, .timeout = 300,
+			       .accel = getenv("MOAT_ACCEL"), .vm_owner = owner && *owner ? owner : DEFAULT_VM_OWNER,
+			       .vm_memory_max_mb = DEFAULT_VM_MEMORY_MAX_MB };
+}
+
+/* Only root starts and stops what runs as the moat users. */
+static bool need_root(const char *cmd)
+{
+	if (geteuid() == 0)
+		return true;
+	fprintf(stderr, "netctl %s: only root may do this: it starts and stops the appliances and links as their "
+		"own users (and binds VFIO devices); the read-only commands (status, stats, log, appliances, diff, "
+		"vm-args, show, check, generations) need only the group '%s'\n", cmd, PRIV_GROUP_READ);
+	return false;
+}
 
 static bool pathf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static bool pathf(char *buf, size_t len, const char *fmt, ...)
@@ -81,6 +112,45 @@ static bool mkdirs(const char *path)
 			*p = c;
 		}
 	}
+}
+
+/* What up was told for app VMs' links, STATE/run/app-links, so that plug
+ * (add-vm) starts a link the same way: "owner USER[:GROUP]" and
+ * "memory-max-mb N" lines. */
+#define APP_LINKS "app-links"
+
+static bool app_links_save(const struct netctl *ctx, const struct up_opts *o, gid_t moat)
+{
+	char path[4096], tmp[4200];
+	if (!pathf(path, sizeof(path), "%s/run/" APP_LINKS, ctx->state_dir) ||
+	    !pathf(tmp, sizeof(tmp), "%s.tmp", path))
+		return false;
+	FILE *f = fopen(tmp, "we");
+	bool ok = f && fprintf(f, "owner %s\nmemory-max-mb %u\n", o->vm_owner, o->vm_memory_max_mb) > 0;
+	ok = (f && fclose(f) == 0) && ok && priv_own(tmp, 0, moat, 0640) && rename(tmp, path) == 0;
+	if (!ok)
+		fprintf(stderr, "netctl: writing %s: %s\n", path, strerror(errno));
+	return ok;
+}
+
+/* What app_links_save wrote, into O, if up wrote it. */
+static void app_links_load(const struct netctl *ctx, struct up_opts *o)
+{
+	static char owner[256];
+	char path[4096], line[300];
+	if (!pathf(path, sizeof(path), "%s/run/" APP_LINKS, ctx->state_dir))
+		return;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	unsigned mb;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "owner %255[A-Za-z0-9_.:-]", owner) == 1)
+			o->vm_owner = owner;
+		else if (sscanf(line, "memory-max-mb %u", &mb) == 1 && mb >= 64)
+			o->vm_memory_max_mb = mb;
+	}
+	fclose(f);
 }
 
 /* ---- processes ---- */
@@ -134,17 +204,51 @@ static pid_t running(const struct netctl *ctx, const char *name)
 	return pid > 0 && pid_is(pid, name) ? pid : 0;
 }
 
-/* ARGV started in its own session, stdout and stderr to NAME.log. Its
- * pidfile is written before we return. */
-static bool spawn(const struct netctl *ctx, const char *name, char *const *argv)
+/* How spawn starts a process: as whom (NULL: as netctl itself, with only the
+ * capabilities KEEP), under which limits, and which of our descriptors it
+ * inherits, as 3, 4, ... */
+struct spawn_as {
+	const struct priv_id *id;
+	const int *keep;
+	size_t nkeep;
+	struct priv_limits limits;
+	const int *fds;
+	size_t nfds;
+};
+
+/* In the child: AS's descriptors at 3, 4, ... (moved out of the way first,
+ * so that none overwrites another before it is placed). */
+static bool place_fds(const struct spawn_as *as)
+{
+	int tmp[8];
+	if (as->nfds > sizeof(tmp) / sizeof(tmp[0]))
+		return false;
+	for (size_t i = 0; i < as->nfds; i++)
+		if ((tmp[i] = fcntl(as->fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
+			return false;
+	for (size_t i = 0; i < as->nfds; i++)
+		if (dup2(tmp[i], 3 + (int)i) < 0)   /* dup2 clears close-on-exec */
+			return false;
+	return true;
+}
+
+/* ARGV started in its own session as AS says, stdout and stderr to
+ * NAME.log. Its pidfile is written before we return. */
+static bool spawn(const struct netctl *ctx, const char *name, char *const *argv, const struct spawn_as *as)
 {
 	char log[4096], pidf[4096], tmp[4200];
 	if (!run_file(ctx, log, sizeof(log), name, "log") || !run_file(ctx, pidf, sizeof(pidf), name, "pid") ||
 	    !pathf(tmp, sizeof(tmp), "%s.tmp", pidf))
 		return false;
-	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0) {
 		fprintf(stderr, "netctl: %s: %s\n", log, strerror(errno));
+		return false;
+	}
+	struct group *gr = getgrnam(PRIV_GROUP_READ);
+	if (gr && fchown(fd, 0, gr->gr_gid) < 0) {
+		fprintf(stderr, "netctl: %s: %s\n", log, strerror(errno));
+		close(fd);
 		return false;
 	}
 	int ready[2];
@@ -160,10 +264,21 @@ static bool spawn(const struct netctl *ctx, const char *name, char *const *argv)
 		dup2(fd, 1);
 		dup2(fd, 2);
 		signal(SIGPIPE, SIG_DFL);
-		execvp(argv[0], argv);
+		/* out of the way of the descriptors placed at 3, 4, ... */
+		int report = fcntl(ready[1], F_DUPFD_CLOEXEC, 64);
+		const char *step = "run";
+		if (report < 0)
+			step = "report on";
+		else if (!place_fds(as))
+			step = "pass descriptors to";
+		else if (as->id ? !priv_drop(as->id, &as->limits) :
+				  !priv_limit(&as->limits) || !priv_bound(as->keep, as->nkeep))
+			step = as->id ? "drop privileges for" : "set limits for";
+		else
+			execvp(argv[0], argv);
 		int e = errno;
-		dprintf(2, "netctl: cannot run %s: %s\n", argv[0], strerror(e));
-		ssize_t w = write(ready[1], &e, sizeof(e));
+		dprintf(2, "netctl: cannot %s %s: %s\n", step, argv[0], strerror(e));
+		ssize_t w = write(report < 0 ? ready[1] : report, &e, sizeof(e));
 		(void)w;
 		_exit(127);
 	}
@@ -179,7 +294,8 @@ static bool spawn(const struct netctl *ctx, const char *name, char *const *argv)
 	close(ready[0]);
 	if (r == sizeof(e)) {
 		waitpid(pid, NULL, 0);
-		fprintf(stderr, "netctl: cannot run %s for %s: %s\n", argv[0], name, strerror(e));
+		fprintf(stderr, "netctl: cannot run %s for %s%s%s: %s (see %s)\n", argv[0], name,
+			as->id ? " as user " : "", as->id ? as->id->name : "", strerror(e), log);
 		return false;
 	}
 	FILE *f = fopen(tmp, "we");
@@ -252,11 +368,17 @@ static const char *link_binary(const struct up_opts *o)
 	return "moat-link";
 }
 
-/* Link NAME with side a SIDE_A ("app", or "net" for the uplink), side b "fw". */
+/* Link NAME with side a SIDE_A ("app", or "net" for the uplink), side b "fw".
+ * moat-link makes its sockets as root, gives each side's to its VM's user
+ * (0660) and becomes PRIV_USER_LINK before it serves; its stats socket is
+ * the moat group's. Each side maps no more guest memory than its VM has. */
 static bool link_start(const struct netctl *ctx, const struct up_opts *o, const char *name, const char *side_a)
 {
 	char a[QEMU_PATH_MAX], b[QEMU_PATH_MAX], stats[4096], lname[64];
-	if (!pathf(lname, sizeof(lname), "%s.link", name))
+	char a_max[32], b_max[32];
+	bool uplink = strcmp(side_a, "net") == 0;
+	gid_t moat;
+	if (!pathf(lname, sizeof(lname), "%s.link", name) || !priv_group(PRIV_GROUP_READ, &moat))
 		return false;
 	if (running(ctx, lname))
 		return true;
@@ -269,13 +391,26 @@ static bool link_start(const struct netctl *ctx, const struct up_opts *o, const 
 		return false;
 	}
 	unlink(stats);
-	char *argv[] = { (char *)link_binary(o), "--name", lname, "--a", a, "--b", b, "--stats", stats, NULL };
-	if (!spawn(ctx, lname, argv))
+	snprintf(a_max, sizeof(a_max), "%llu", (uplink ? QEMU_APPLIANCE_MB : o->vm_memory_max_mb) * MIB);
+	snprintf(b_max, sizeof(b_max), "%llu", QEMU_APPLIANCE_MB * MIB);
+	char *argv[] = { (char *)link_binary(o), "--name", lname, "--a", a, "--b", b, "--stats", stats,
+			 "--user", PRIV_USER_LINK,
+			 "--a-owner", uplink ? PRIV_USER_NET ":" PRIV_USER_NET : (char *)o->vm_owner,
+			 "--a-mem-max", a_max,
+			 "--b-owner", PRIV_USER_FW ":" PRIV_USER_FW, "--b-mem-max", b_max, NULL };
+	/* root until it has made, given away and bound its sockets, and then
+	 * dropped to PRIV_USER_LINK: no capability beyond what that takes (it
+	 * sets its own limits) */
+	static const int keep[] = { CAP_CHOWN, CAP_FOWNER, CAP_SETGID, CAP_SETUID, CAP_SETPCAP };
+	struct spawn_as as = { .keep = keep, .nkeep = sizeof(keep) / sizeof(keep[0]) };
+	if (!spawn(ctx, lname, argv, &as))
 		return false;
 	/* the stats socket is the last thing it creates before serving */
 	for (int i = 0; i < 100; i++) {
 		struct stat st;
 		if (stat(stats, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			if (!priv_own(stats, 0, moat, 0660))
+				break;
 			printf("started link %s\n", name);
 			return true;
 		}
@@ -309,11 +444,83 @@ static bool image_paths(const char *images, const char *vm, char *kernel, char *
 	return true;
 }
 
+/* A listening unix socket at PATH (a stale socket there is replaced, any
+ * other file is not), UID:GID mode MODE before anyone can connect. */
+static int listen_at(const char *path, uid_t uid, gid_t gid, mode_t mode)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path) >= (int)sizeof(sa.sun_path)) {
+		fprintf(stderr, "netctl: socket path too long: %s\n", path);
+		return -1;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			fprintf(stderr, "netctl: %s exists and is not a socket\n", path);
+			return -1;
+		}
+		unlink(path);
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "netctl: %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!priv_own(path, uid, gid, mode) || listen(fd, 16) < 0) {
+		unlink(path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The tap NAME of this network namespace, opened the way QEMU would. */
+static int tap_open(const char *name)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	if (snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name) >= (int)sizeof(ifr.ifr_name)) {
+		fprintf(stderr, "netctl: tap name too long: %s\n", name);
+		return -1;
+	}
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		fprintf(stderr, "netctl: opening the tap %s: %s\n", name, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The user an appliance's QEMU runs as: moat-fw or moat-net, with the group
+ * kvm when it uses KVM. */
+static bool appliance_user(const char *name, const char *accel, struct priv_id *id)
+{
+	if (!priv_user(strcmp(name, "firewallvm") == 0 ? PRIV_USER_FW : PRIV_USER_NET, id))
+		return false;
+	struct group *kvm = strcmp(accel, "kvm") == 0 ? getgrnam("kvm") : NULL;
+	if (kvm) {
+		id->groups[0] = kvm->gr_gid;
+		id->ngroups = 1;
+	}
+	return true;
+}
+
+/* An appliance's QEMU, as its own user under -sandbox: netctl opens what that
+ * user may not (the control and QMP sockets, the console, the tap) and
+ * passes the descriptors. A VFIO uplink's group device was given to the
+ * netvm's user by up. */
 static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, const struct policy *p,
 			    const char *accel, const char *name)
 {
 	if (running(ctx, name))
 		return true;
+	struct priv_id id;
+	gid_t moat;
+	if (!appliance_user(name, accel, &id) || !priv_group(PRIV_GROUP_READ, &moat))
+		return false;
 	bool fw = strcmp(name, "firewallvm") == 0;
 	char kernel[4096], initrd[4096], qmp[4096], console[4096], control[4096];
 	if (!image_paths(o->images, name, kernel, initrd, sizeof(kernel)) ||
@@ -342,17 +549,42 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 		.binary = o->qemu, .name = name, .accel = accel, .kernel = kernel, .initrd = initrd,
 		.control = control, .qmp = qmp, .console = console, .nics = nics, .nnics = nnics,
 		.spare_ports = fw ? QEMU_SPARE_PORTS : 0, .outside = !fw, .uplink = p->net.uplink,
-		.uplink_arg = p->net.uplink_arg,
+		.uplink_arg = p->net.uplink_arg, .fds = true,
 	};
+	/* in the order of QEMU_FD_*: control, QMP, console, tap */
+	int fds[4] = { -1, -1, -1, -1 };
+	size_t nfds = !fw && p->net.uplink == UPLINK_TAP ? 4 : 3;
+	if (ok) {
+		/* the read-only commands ask the control channels; only root
+		 * speaks QMP */
+		fds[0] = listen_at(control, 0, moat, 0660);
+		fds[1] = fds[0] < 0 ? -1 : listen_at(qmp, 0, 0, 0600);
+		fds[2] = fds[1] < 0 ? -1 : open(console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+		if (fds[1] >= 0 && (fds[2] < 0 || fchown(fds[2], 0, moat) < 0))
+			fprintf(stderr, "netctl: %s: %s\n", console, strerror(errno));
+		else if (fds[2] >= 0 && nfds == 4)
+			fds[3] = tap_open(p->net.uplink_arg);
+		ok = fds[nfds - 1] >= 0;
+	}
 	struct qemu_args a;
 	qemu_args_init(&a);
 	if (ok && !qemu_appliance_args(&a, &q)) {
 		fprintf(stderr, "netctl: building %s's command line failed\n", name);
 		ok = false;
 	}
-	ok = ok && spawn(ctx, name, a.v);
+	/* a vhost-user NIC takes a socket and an eventfd per queue and side;
+	 * VFIO pins all of the guest's memory */
+	struct spawn_as as = {
+		.id = &id, .fds = fds, .nfds = nfds,
+		.limits = { .nofile = 1024 + 32 * (nnics + q.spare_ports),
+			    .memlock = !fw && p->net.uplink == UPLINK_PCI ? (QEMU_APPLIANCE_MB + 1024) * MIB : 0 },
+	};
+	ok = ok && spawn(ctx, name, a.v, &as);
 	if (ok)
-		printf("started %s (%s)\n", name, accel);
+		printf("started %s (%s) as %s\n", name, accel, id.name);
+	for (size_t i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	qemu_args_free(&a);
 	free(nics);
 	free(socks);
@@ -514,16 +746,47 @@ static bool notify_ready(const char *status)
 	return ok;
 }
 
+/* Every directory down to DIR lets others through (x): the appliances' and
+ * the app VMs' users reach their link sockets in STATE/links. */
+static bool searchable(const char *dir)
+{
+	char buf[4096];
+	if (!pathf(buf, sizeof(buf), "%s", dir))
+		return false;
+	for (char *end = buf + strlen(buf); end && end > buf; end = strrchr(buf, '/')) {
+		*end = 0;
+		struct stat st;
+		bool there = stat(buf, &st) == 0;
+		if (!there || !(st.st_mode & S_IXOTH)) {
+			fprintf(stderr, "netctl up: the VMs' users cannot reach %s: %s is %s (every directory above the "
+				"state directory needs search permission for others)\n", dir, buf,
+				there ? "not searchable by others" : "missing");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The uplink NIC's IOMMU group bound to vfio-pci, its /dev/vfio device the
+ * netvm's user's alone. */
+static bool vfio_netvm_group(const struct up_opts *o, const char *bdf)
+{
+	struct priv_id id;
+	return vfio_bind_group(o->sysfs, bdf) && priv_user(PRIV_USER_NET, &id) &&
+	       vfio_group_give(o->sysfs, VFIO_DEV, bdf, id.uid, id.gid);
+}
+
 int up_main(struct netctl *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "images", required_argument, NULL, 'i' }, { "accel", required_argument, NULL, 'a' },
 		{ "qemu", required_argument, NULL, 'q' },   { "link", required_argument, NULL, 'l' },
 		{ "sysfs", required_argument, NULL, 's' },  { "timeout", required_argument, NULL, 't' },
-		{ "notify", no_argument, NULL, 'n' },       { 0 },
+		{ "notify", no_argument, NULL, 'n' },       { "vm-owner", required_argument, NULL, 'o' },
+		{ "vm-memory-max", required_argument, NULL, 'M' }, { 0 },
 	};
-	struct up_opts o = { .images = DEFAULT_IMAGES, .sysfs = VFIO_SYSFS, .timeout = 300,
-			     .accel = getenv("MOAT_ACCEL") };
+	struct up_opts o;
+	up_opts_defaults(&o);
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -533,6 +796,13 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		case 'l': o.link = optarg; break;
 		case 's': o.sysfs = optarg; break;
 		case 'n': o.notify = true; break;
+		case 'o': o.vm_owner = optarg; break;
+		case 'M':
+			if (!qemu_parse_memory(optarg, &o.vm_memory_max_mb)) {
+				fprintf(stderr, "netctl up: --vm-memory-max wants a size like 4G, not '%s'\n", optarg);
+				return NETCTL_USAGE;
+			}
+			break;
 		case 't': {
 			char *end;
 			unsigned long t = strtoul(optarg, &end, 10);
@@ -545,7 +815,7 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		}
 		default:
 			fprintf(stderr, "usage: netctl up [--images DIR] [--accel kvm|tcg] [--qemu BIN] [--link BIN] "
-				"[--timeout SECONDS] [--notify]\n");
+				"[--timeout SECONDS] [--vm-owner USER[:GROUP]] [--vm-memory-max SIZE] [--notify]\n");
 			return NETCTL_USAGE;
 		}
 	}
@@ -553,6 +823,8 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		fprintf(stderr, "usage: netctl up [--images DIR] [--accel kvm|tcg] [--notify]\n");
 		return NETCTL_USAGE;
 	}
+	if (!need_root("up"))
+		return NETCTL_FAILED;
 	if (o.accel && !*o.accel)
 		o.accel = NULL;
 	const char *accel = qemu_accel_pick(o.accel, o.accel ? false : qemu_kvm_works("/dev/kvm"));
@@ -570,9 +842,14 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 	if (!image_paths(o.images, "netvm", kernel, initrd, sizeof(kernel)) ||
 	    !image_paths(o.images, "firewallvm", kernel, initrd, sizeof(kernel)))
 		goto out;
-	if (!pathf(dir, sizeof(dir), "%s/run", ctx->state_dir) || !mkdirs(dir) ||
-	    !pathf(dir, sizeof(dir), "%s/links", ctx->state_dir) || !mkdirs(dir) ||
-	    !pathf(dir, sizeof(dir), "%s", ctx->control))
+	gid_t moat;
+	if (!priv_accounts_ensure() || !priv_group(PRIV_GROUP_READ, &moat))
+		goto out;
+	/* run/: pidfiles, logs, consoles, control and stats sockets: the moat
+	 * group reads them; links/: the VMs' users reach their own socket */
+	if (!pathf(dir, sizeof(dir), "%s/run", ctx->state_dir) || !mkdirs(dir) || !priv_own(dir, 0, moat, 0750) ||
+	    !pathf(dir, sizeof(dir), "%s/links", ctx->state_dir) || !mkdirs(dir) || !priv_own(dir, 0, 0, 0711) ||
+	    !searchable(dir) || !app_links_save(ctx, &o, moat) || !pathf(dir, sizeof(dir), "%s", ctx->control))
 		goto out;
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
@@ -581,7 +858,7 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 			goto out;
 	}
 	bool was_up = running(ctx, "firewallvm") != 0;
-	if (p->net.uplink == UPLINK_PCI && !running(ctx, "netvm") && !vfio_bind_group(o.sysfs, p->net.uplink_arg))
+	if (p->net.uplink == UPLINK_PCI && !running(ctx, "netvm") && !vfio_netvm_group(&o, p->net.uplink_arg))
 		goto out;
 	if (!link_start(ctx, &o, UPLINK, "net"))
 		goto out;
@@ -637,16 +914,37 @@ static void stop_vm_links(const struct netctl *ctx, bool *ok)
 	closedir(d);
 }
 
+/* The sockets netctl made for a stopped appliance's QEMU (QEMU did not make
+ * them, so it does not remove them): a command that finds none knows at once
+ * that nothing answers. */
+static bool socks_remove(const struct netctl *ctx, const char *name)
+{
+	char qmp[4096], control[4096];
+	if (!run_file(ctx, qmp, sizeof(qmp), name, "qmp") ||
+	    (strcmp(name, "firewallvm") == 0 ? !pathf(control, sizeof(control), "%s", ctx->control)
+					     : !run_file(ctx, control, sizeof(control), name, "ctl")))
+		return false;
+	const char *paths[] = { qmp, control };
+	for (size_t i = 0; i < 2; i++) {
+		struct stat st;
+		if (lstat(paths[i], &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(paths[i]);
+	}
+	return true;
+}
+
 int down_main(struct netctl *ctx, int argc, char **argv)
 {
 	if (argc != 1) {
 		fprintf(stderr, "usage: netctl down\n");
 		return NETCTL_USAGE;
 	}
+	if (!need_root("down"))
+		return NETCTL_FAILED;
 	bool ok = true;
 	stop_vm_links(ctx, &ok);
-	ok = stop(ctx, "firewallvm", "appliance") && ok;
-	ok = stop(ctx, "netvm", "appliance") && ok;
+	ok = stop(ctx, "firewallvm", "appliance") && socks_remove(ctx, "firewallvm") && ok;
+	ok = stop(ctx, "netvm", "appliance") && socks_remove(ctx, "netvm") && ok;
 	ok = link_stop(ctx, UPLINK) && ok;
 	return ok ? NETCTL_OK : NETCTL_FAILED;
 }
@@ -686,6 +984,28 @@ int appliances_main(struct netctl *ctx, int argc, char **argv)
 	return NETCTL_OK;
 }
 
+/* The most guest memory (MiB) VM's running link lets its app side map: the
+ * --a-mem-max it was started with. 0 if no link runs or it says nothing. */
+static unsigned long long link_mem_max_mb(const struct netctl *ctx, const char *vm)
+{
+	char lname[64], path[64], args[8192];
+	pid_t pid;
+	if (snprintf(lname, sizeof(lname), "%s.link", vm) >= (int)sizeof(lname) || !(pid = running(ctx, lname)))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, args, sizeof(args) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	args[n] = 0;
+	for (char *a = args; a < args + n; a += strlen(a) + 1)
+		if (strcmp(a, "--a-mem-max") == 0 && a + strlen(a) + 1 < args + n)
+			return strtoull(a + strlen(a) + 1, NULL, 10) / MIB;
+	return 0;
+}
+
 int vm_args_main(struct netctl *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "memory", required_argument, NULL, 'm' }, { 0 } };
@@ -710,8 +1030,12 @@ int vm_args_main(struct netctl *ctx, int argc, char **argv)
 	int rc = NETCTL_FAILED, i = policy_find_vm(p, argv[optind]);
 	struct qemu_args a;
 	qemu_args_init(&a);
+	unsigned long long max = i < 0 ? 0 : link_mem_max_mb(ctx, argv[optind]);
 	if (i < 0)
 		fprintf(stderr, "netctl vm-args: no VM '%s' in %s\n", argv[optind], ctx->conf);
+	else if (max && mb > max)
+		fprintf(stderr, "netctl vm-args: %s's link maps at most %llu MiB of the VM's memory (netctl up "
+			"--vm-memory-max): it would refuse a VM of %u MiB\n", argv[optind], max, mb);
 	else if (qemu_app_args(&a, ctx->state_dir, &p->vms[i], mb)) {
 		for (size_t k = 0; k < a.n; k++)
 			printf("%s%s", k ? " " : "", a.v[k]);
@@ -738,13 +1062,17 @@ static int plug_common(struct netctl *ctx, int argc, char **argv, bool plug)
 		fprintf(stderr, "usage: netctl %s [--if-running] VM\n", plug ? "plug" : "unplug");
 		return NETCTL_USAGE;
 	}
+	if (!need_root(argv[0]))
+		return NETCTL_FAILED;
 	struct policy *p = netctl_load_policy(ctx, ctx->conf);
 	if (!p)
 		return NETCTL_FAILED;
 	int rc = NETCTL_FAILED, i = policy_find_vm(p, argv[1]);
 	char qmp_path[4096], sock[QEMU_PATH_MAX];
 	struct qmp q = { .fd = -1 };
-	struct up_opts o = { 0 };
+	struct up_opts o;
+	up_opts_defaults(&o);
+	app_links_load(ctx, &o);
 	if (plug && i < 0) {
 		fprintf(stderr, "netctl plug: no VM '%s' in %s\n", argv[1], ctx->conf);
 		goto out;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vfio.h"
@@ -157,4 +158,35 @@ bool vfio_bind_group(const char *sysfs, const char *bdf)
 		free(devs[i]);
 	free(devs);
 	return ok;
+}
+
+bool vfio_group_give(const char *sysfs, const char *devdir, const char *bdf, uid_t uid, gid_t gid)
+{
+	char link[PATH_MAX], target[PATH_MAX], dev[PATH_MAX];
+	if (!path_of(link, sizeof(link), "%s/bus/pci/devices/%s/iommu_group", sysfs, bdf))
+		return false;
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0) {
+		fprintf(stderr, "netctl: vfio: %s: %s\n", link, n < 0 ? strerror(errno) : "empty");
+		return false;
+	}
+	target[n] = 0;
+	const char *group = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+	if (!path_of(dev, sizeof(dev), "%s/%s", devdir, group))
+		return false;
+	/* udev makes the device once vfio-pci has the group */
+	for (int i = 0; i < 100 && access(dev, F_OK) != 0; i++)
+		usleep(20000);
+	struct stat st;
+	int fd = open(dev, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_PATH);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0 ||
+	    fchmodat(AT_FDCWD, dev, 0600, 0) < 0) {
+		fprintf(stderr, "netctl: vfio: giving %s to the netvm's user: %s\n", dev,
+			fd >= 0 && !S_ISCHR(st.st_mode) ? "not a character device" : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	close(fd);
+	return true;
 }

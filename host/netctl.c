@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "netctl.h"
+#include "priv.h"
 
 NETCTL_COMMAND(help_main, "help", "[COMMAND]", "Say what a command does.", 99);
 
@@ -56,6 +58,19 @@ void netctl_json_str(FILE *out, const char *s)
 	ctl_fput_json(out, s);   /* no control character, even decoded */
 }
 
+/* A command failed for a user who is not root: if what the read-only
+ * commands read is closed to them, say which and what would open it. */
+static void explain_failure(const struct netctl *ctx)
+{
+	char run[4096];
+	snprintf(run, sizeof(run), "%s/run", ctx->state_dir);
+	const char *paths[] = { ctx->conf, ctx->state_dir, run, ctx->control };
+	int modes[] = { R_OK, R_OK | X_OK, R_OK | X_OK, R_OK | W_OK };
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (access(paths[i], modes[i]) < 0 && priv_explain(paths[i], errno))
+			return;
+}
+
 static const char *env_or(const char *name, const char *def)
 {
 	const char *v = getenv(name);
@@ -99,5 +114,8 @@ int main(int argc, char **argv)
 	int cargc = argc - optind;
 	char **cargv = argv + optind;
 	optind = 0;   /* the command runs getopt afresh on its own arguments */
-	return cmd->fn(&ctx, cargc, cargv);
+	int rc = cmd->fn(&ctx, cargc, cargv);
+	if (rc == NETCTL_FAILED && geteuid() != 0)
+		explain_failure(&ctx);
+	return rc;
 }

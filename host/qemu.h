@@ -20,6 +20,14 @@
 #define QEMU_SPARE_PORTS     8     /* hot-plug slots the firewallvm keeps free */
 #define QEMU_PATH_MAX        108   /* a unix socket path, with its NUL */
 
+/* seccomp: no obsolete syscalls, no setuid & co, no fork/exec, no
+ * priorities, affinities or limits (QEMU 7.2's -sandbox) */
+#define QEMU_SANDBOX "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+
+/* The descriptors an appliance's QEMU inherits when netctl opens for it what
+ * its user may not open (qemu_appliance.fds). */
+enum { QEMU_FD_CONTROL = 3, QEMU_FD_QMP, QEMU_FD_CONSOLE, QEMU_FD_TAP };
+
 /* The uplink link's fixed MACs (DESIGN.md), and the netvm's outside NIC when
  * it is a virtio NIC (tap, user) rather than a passed-through one. */
 extern const uint8_t qemu_uplink_fw_mac[6], qemu_uplink_net_mac[6], qemu_outside_mac[6];
@@ -56,9 +64,14 @@ struct qemu_appliance {
 	bool outside;          /* the netvm: its NIC to the world */
 	enum uplink_kind uplink;
 	const char *uplink_arg; /* PCI BDF or tap name */
+	/* The control and QMP sockets (listening), the console (open for
+	 * writing) and a tap uplink are the inherited descriptors QEMU_FD_*
+	 * rather than paths QEMU opens: its user needs no access to them. */
+	bool fds;
 };
 
-/* The whole command line of an appliance, argv[0] included. */
+/* The whole command line of an appliance, argv[0] included, always under
+ * -sandbox QEMU_SANDBOX. */
 bool qemu_appliance_args(struct qemu_args *a, const struct qemu_appliance *q);
 
 /* What attaches app VM V to its link (no argv[0]): chardev, netdev, device

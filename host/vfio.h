@@ -5,8 +5,10 @@
 #define MOAT_VFIO_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #define VFIO_SYSFS "/sys"
+#define VFIO_DEV   "/dev/vfio"
 
 /* "0000:03:00.0" (domain:bus:device.function, hex). */
 bool vfio_bdf_valid(const char *bdf);
@@ -16,5 +18,10 @@ bool vfio_bdf_valid(const char *bdf);
  * bus/pci/drivers_probe. Devices already on vfio-pci are left alone. False,
  * with one line on stderr, when BDF has no IOMMU group or a write fails. */
 bool vfio_bind_group(const char *sysfs, const char *bdf);
+
+/* DEVDIR/GROUP, the VFIO device of BDF's IOMMU group (waited for up to 2 s:
+ * udev makes it), to UID:GID mode 0600: the netvm's QEMU opens it as its
+ * own user. False, with one line on stderr, if that fails. */
+bool vfio_group_give(const char *sysfs, const char *devdir, const char *bdf, uid_t uid, gid_t gid);
 
 #endif

@@ -51,7 +51,7 @@ CHECK_DEPS += images $(T)/netctl $(B)/moat-link
 # control sockets), and the libFuzzer target over netctl's decoding of replies.
 CHECKS += tests/netctl/hostile-appliance
 CHECK_DEPS += $(T)/netctl
-$(F)/fuzz_netctl_reply: $(F)/tests/fuzz/fuzz_netctl_reply.o $(F)/host/netctl-reply.o $(F)/lib/ctl.o \
+$(F)/fuzz_netctl_reply: $(F)/tests/fuzz/fuzz_netctl_reply.o $(F)/host/netctl-reply.o $(F)/host/netctl-priv.o $(F)/lib/ctl.o \
 		$(F)/libpolicy.a
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ $(NFT_LIBS)
 FUZZ_TARGETS += $(F)/fuzz_netctl_reply

@@ -98,7 +98,7 @@ static void test_firewallvm_args(void **state)
 	const char *want[] = {
 		"qemu-system-x86_64", "-name", "firewallvm", "-machine", "q35", "-accel", "tcg",
 		"-m", "128", "-object", "memory-backend-memfd,id=mem,size=128M,share=on", "-numa", "node,memdev=mem",
-		"-nographic", "-nodefaults", "-no-user-config", "-no-reboot",
+		"-nographic", "-nodefaults", "-no-user-config", "-no-reboot", "-sandbox", QEMU_SANDBOX,
 		"-kernel", "/img/firewallvm/vmlinuz", "-initrd", "/img/firewallvm/initrd.img",
 		"-append", "console=ttyS0 panic=-1 quiet moat.role=firewallvm",
 		"-serial", "file:/s/run/firewallvm.console",
@@ -118,6 +118,26 @@ static void test_firewallvm_args(void **state)
 		NULL,
 	};
 	assert_argv(&a, want);
+	qemu_args_free(&a);
+	/* what netctl opens for QEMU's user: inherited descriptors, no paths */
+	q.fds = true;
+	qemu_args_init(&a);
+	assert_true(qemu_appliance_args(&a, &q));
+	const char *want_fds[] = {
+		"-add-fd", "fd=5,set=5", "-serial", "file:/dev/fdset/5",
+		"-chardev", "socket,id=qmp,fd=4,server=on,wait=off", "-mon", "chardev=qmp,mode=control",
+		"-device", "virtio-serial-pci,id=serial0",
+		"-chardev", "socket,id=control,fd=3,server=on,wait=off", NULL,
+	};
+	size_t at = 0;
+	while (at < a.n && strcmp(a.v[at], "-add-fd") != 0)
+		at++;
+	for (size_t i = 0; want_fds[i]; i++) {
+		assert_true(at + i < a.n);
+		assert_string_equal(a.v[at + i], want_fds[i]);
+	}
+	for (size_t i = 0; i < a.n; i++)
+		assert_null(strstr(a.v[i], "/s/run/"));
 	qemu_args_free(&a);
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -138,6 +139,33 @@ static void test_refusals(void **state)
 	mkdir(p, 0755);
 }
 
+/* The group's /dev/vfio device becomes the netvm user's, mode 0600; a file
+ * there that is not a character device (or a link to one) is refused. */
+static void test_group_give(void **state)
+{
+	char dev[600], devdir[512];
+	mk("dev/vfio");
+	snprintf(devdir, sizeof(devdir), "%s/dev/vfio", root);
+	snprintf(dev, sizeof(dev), "%s/7", devdir);
+	if (mknod(dev, S_IFCHR | 0600, makedev(1, 3)) < 0)
+		skip();   /* not root */
+	assert_true(vfio_group_give(root, devdir, "0000:03:00.0", 4242, 4343));
+	struct stat st;
+	assert_int_equal(stat(dev, &st), 0);
+	assert_int_equal(st.st_uid, 4242);
+	assert_int_equal(st.st_gid, 4343);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	unlink(dev);
+	file("dev/vfio/7", "");
+	assert_false(vfio_group_give(root, devdir, "0000:03:00.0", 4242, 4343));
+	unlink(dev);
+	assert_int_equal(symlink("/dev/null", dev), 0);
+	assert_false(vfio_group_give(root, devdir, "0000:03:00.0", 4242, 4343));
+	struct stat null;
+	assert_int_equal(stat("/dev/null", &null), 0);
+	assert_int_not_equal(null.st_uid, 4242);
+}
+
 static void test_qmp_build(void **state)
 {
 	char b[1024];
@@ -186,6 +214,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bind_group, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_already_vfio, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_group_give, tree_setup, tree_teardown),
 		cmocka_unit_test(test_qmp_build),
 		cmocka_unit_test(test_qmp_parse),
 	};

@@ -12,15 +12,29 @@ vm_image_ok() { [ -r "$IMAGES/testvm/vmlinuz" ] && [ -r "$IMAGES/testvm/initrd.i
 # vm_start NAME APPEND ARGS...: boot the test VM NAME with APPEND added to
 # its kernel command line and ARGS (its NIC, and the shared memory vhost-user
 # needs: `netctl vm-args VM --memory ${VM_MB}M` gives both); its pid goes in
-# vm_pid_NAME (and pids).
+# vm_pid_NAME (and pids). With VM_USER=USER[:GROUPS] (GROUPS: comma-separated
+# supplementary groups) QEMU runs as that user with no capabilities, the way
+# a desktop user or libvirt's runs it; its files are then in $dir/NAME.d/,
+# which that user owns, with links to them at $dir/NAME.{console,sh}.
 vm_start() {
-	local name=$1 append=$2; shift 2
-	rm -f "$dir/$name.console" "$dir/$name.sh"
-	qemu-system-x86_64 -accel "$VM_ACCEL" -machine q35 -m "$VM_MB" \
+	local name=$1 append=$2 con=$dir/$1.console sh=$dir/$1.sh runas=(); shift 2
+	rm -rf "$con" "$sh" "$dir/$name.d"
+	if [ -n "${VM_USER:-}" ]; then
+		local user=${VM_USER%%:*} groups=
+		[ "$user" != "$VM_USER" ] && groups=${VM_USER#*:}
+		mkdir "$dir/$name.d" && chown "$user" "$dir/$name.d" && chmod 0700 "$dir/$name.d"
+		ln -s "$name.d/console" "$con"
+		ln -s "$name.d/sh" "$sh"
+		con=$dir/$name.d/console sh=$dir/$name.d/sh
+		runas=(setpriv --reuid="$user" --regid="$(id -g "$user")" --inh-caps=-all --bounding-set=-all
+			--no-new-privs)
+		if [ -n "$groups" ]; then runas+=(--groups="$groups"); else runas+=(--clear-groups); fi
+	fi
+	"${runas[@]}" qemu-system-x86_64 -accel "$VM_ACCEL" -machine q35 -m "$VM_MB" \
 		-nodefaults -no-user-config -display none -monitor none \
 		-kernel "$IMAGES/testvm/vmlinuz" -initrd "$IMAGES/testvm/initrd.img" \
 		-append "console=ttyS0 quiet panic=-1 $append" \
-		-serial "file:$dir/$name.console" -serial "unix:$dir/$name.sh,server=on,wait=off" \
+		-serial "file:$con" -serial "unix:$sh,server=on,wait=off" \
 		"$@" >"$dir/$name.qemu" 2>&1 &
 	printf -v "vm_pid_$name" %s "$!"
 	pids+=("$!")
