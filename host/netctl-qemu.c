@@ -129,8 +129,10 @@ static void add_outside(struct qemu_args *a, const struct qemu_appliance *q)
 			qemu_args_add(a, "tap,id=outside,ifname=%s,script=no,downscript=no", q->uplink_arg);
 		break;
 	case UPLINK_USER:
+		/* no host forwarding (none is asked for), no IPv6 (the netvm NATs
+		 * IPv4 only); not restrict=on, which would cut the internet too */
 		qemu_args_add(a, "-netdev");
-		qemu_args_add(a, "user,id=outside");
+		qemu_args_add(a, "user,id=outside,net=" QEMU_USER_NET ",ipv6=off");
 		break;
 	}
 	qemu_args_add(a, "-device");

@@ -641,16 +641,15 @@ static long now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The netvm routes the app subnet via the firewall: moat-netd's SUBNETS,
- * bounded by `up`'s deadline, so a netvm that never answers cannot hold it.
- * Its answer is printed; no answer is a warning, not a failure: the
- * firewall enforces the policy either way. */
-static void netvm_subnets(const struct netctl *ctx, const struct policy *p, long deadline_ms)
+/* One request to moat-netd (TEXT in a SUBNETS request), bounded by `up`'s
+ * deadline, so a netvm that never answers cannot hold it. Its answer is
+ * printed as "the netvm: WHAT: ..."; no answer is a warning, not a failure:
+ * the firewall enforces the policy either way. */
+static void netvm_tell(const struct netctl *ctx, const char *text, const char *what, long deadline_ms)
 {
-	char path[4096], net[MOAT_ADDR_STRLEN];
-	if (!(p->net.has & NET_HAS_SUBNET) || !run_file(ctx, path, sizeof(path), "netvm", "ctl"))
+	char path[4096];
+	if (!run_file(ctx, path, sizeof(path), "netvm", "ctl"))
 		return;
-	addr_format(&p->net.subnet, net, sizeof(net));
 	struct ctl_msg m;
 	uint8_t *reply = NULL;
 	size_t len;
@@ -658,7 +657,7 @@ static void netvm_subnets(const struct netctl *ctx, const struct policy *p, long
 	ctl_msg_init(&m, CTL_REQ_SUBNETS);
 	int rc = -ETIMEDOUT;
 	long end = now_ms() + deadline_ms;
-	while (ctl_put_str(&m, CTL_A_TEXT, net) && now_ms() < end) {
+	while (ctl_put_str(&m, CTL_A_TEXT, text) && now_ms() < end) {
 		rc = ctl_call_within(path, &m, &reply, &len, end - now_ms());
 		if (rc != -ENOENT && rc != -ECONNREFUSED)
 			break;
@@ -669,17 +668,36 @@ static void netvm_subnets(const struct netctl *ctx, const struct policy *p, long
 	}
 	if (!rc && ctl_get_u32(reply, len, CTL_A_STATUS, &st)) {
 		const char *said = ctl_get_str(reply, len, CTL_A_MESSAGE);
-		printf("the netvm: %s: ", net);
+		printf("the netvm: %s: ", what);
 		ctl_fput_safe(stdout, said ? said : "", false);
 		putchar('\n');
 		if (st)
-			fprintf(stderr, "netctl: warning: the netvm did not take the subnet %s\n", net);
+			fprintf(stderr, "netctl: warning: the netvm did not take %s\n", what);
 	} else {
 		fprintf(stderr, "netctl: warning: the netvm never answered on %s: app VMs may get no internet "
 			"(see %s/run/netvm.console)\n", path, ctx->state_dir);
 	}
 	free(reply);
 	ctl_msg_free(&m);
+}
+
+/* The netvm routes the app subnet via the firewall (moat-netd's SUBNETS),
+ * and forwards nothing to the host's own addresses (HOSTADDRS, sent as a
+ * SUBNETS request until the control channel has a request of its own): it
+ * forwards nothing at all before it has them. */
+static void netvm_subnets(const struct netctl *ctx, const struct policy *p, long deadline_ms)
+{
+	char net[MOAT_ADDR_STRLEN];
+	static char hosts[16384];
+	long end = now_ms() + deadline_ms;
+	if (p->net.has & NET_HAS_SUBNET) {
+		addr_format(&p->net.subnet, net, sizeof(net));
+		netvm_tell(ctx, net, net, end - now_ms());
+	}
+	if (netctl_host_addrs(p->net.uplink, hosts, sizeof(hosts)))
+		netvm_tell(ctx, hosts, "the host's addresses", end - now_ms());
+	else
+		fprintf(stderr, "netctl: warning: the netvm forwards nothing until it has the host's addresses\n");
 }
 
 static bool control_reachable(const char *path)

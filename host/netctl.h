@@ -47,6 +47,11 @@ void netctl_status_vms(const struct netctl *ctx, bool firewall_up);
 /* netctl status: the netvm as moat-netd reports it (nothing when not up). */
 void netctl_status_netvm(const struct netctl *ctx);
 
+/* moat-netd's HOSTADDRS text: the host's own addresses (and, for UPLINK,
+ * QEMU's user network), never forwarded to (netctl-hostaddrs.c). false and
+ * a message when they cannot all be read or sent. */
+bool netctl_host_addrs(enum uplink_kind uplink, char *buf, size_t len);
+
 /* Read and check FILE; print every diagnostic to stderr. NULL on error. */
 struct policy *netctl_load_policy(const struct netctl *ctx, const char *file);
 

@@ -19,6 +19,9 @@
 #define QEMU_APP_DEFAULT_MB  1024
 #define QEMU_SPARE_PORTS     8     /* hot-plug slots the firewallvm keeps free */
 #define QEMU_PATH_MAX        108   /* a unix socket path, with its NUL */
+/* `uplink user`: QEMU's user network (its default, said outright because
+ * the netvm is told never to forward into it) */
+#define QEMU_USER_NET        "10.0.2.0/24"
 
 /* seccomp: no obsolete syscalls, no setuid & co, no fork/exec, no
  * priorities, affinities or limits (QEMU 7.2's -sandbox) */

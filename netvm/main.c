@@ -4,13 +4,18 @@
  *             [--static ADDR/PREFIX --gateway ADDR] [--dns ADDR,...]
  *             [--run-dir DIR] [--dnsmasq PATH|none] [--udhcpc PATH]
  *   moat-netd --dhcp-event EVENT --control PATH    (udhcpc's script)
- *   moat-netd --control PATH --status | --subnets CIDR,...   (a client)
+ *   moat-netd --control PATH --status | --subnets CIDR,... | --hostaddrs 'ADDR ...'
+ *                                                            (a client)
  *
  * Before anything else table inet moat-net drops everything. The firewall
  * link is found by its MAC, the NIC by name or MAC; once the NIC has an
  * address (static, or udhcpc's lease) the forwarding ruleset replaces the
  * closed one in one transaction and dnsmasq answers the firewall's DNS. The
  * table has the persist flag: it stays when the daemon exits or dies.
+ *
+ * Nothing is forwarded to the host (netd.h, hostaddrs.c): the open table
+ * forwards nothing until netctl has sent the host's addresses (HOSTADDRS),
+ * which are kept in the run dir for the next daemon the init starts.
  *
  * --control is the unix socket udhcpc's script (and a local --status) talks
  * to; --host-control is the virtio-serial port netctl reaches from the host.
@@ -34,6 +39,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "stage.h"
 #include "batch.h"
 #include "ctl.h"
 #include "ctlserver.h"
@@ -62,6 +68,8 @@ struct netd {
 	bool has_lease, fw_ready, nic_ready, open;
 	struct netd_net nets[NETD_MAX_NETS];
 	size_t nnets;
+	struct netd_hosts hosts;     /* never forwarded to */
+	bool hosts_known;            /* until then, nothing is forwarded */
 	struct netd_child udhcpc_child, dnsmasq_child;
 	int64_t retry_at;
 	bool stop;
@@ -73,14 +81,15 @@ static void usage(FILE *out)
 		"usage: moat-netd --control PATH [--host-control PATH] [--nic IFNAME|--nic-mac MAC]\n"
 		"                 [--static ADDR/PREFIX --gateway ADDR] [--dns ADDR,...]\n"
 		"                 [--run-dir DIR] [--dnsmasq PATH|none] [--udhcpc PATH]\n"
-		"       moat-netd --control PATH --status | --subnets CIDR,...\n"
+		"       moat-netd --control PATH --status | --subnets CIDR,... | --hostaddrs 'ADDR[/N] ...'\n"
 		"       moat-netd --control PATH --dhcp-event EVENT   (udhcpc's -s script)\n"
 		"  --nic, --nic-mac  the uplink NIC (default: eth0)\n"
 		"  --static          an address instead of DHCP (with --gateway)\n"
 		"  --dns             resolvers to forward to instead of the lease's\n"
 		"  --run-dir DIR     udhcpc's script, dnsmasq's config (default %s)\n"
 		"  --dnsmasq PATH    dnsmasq (default %s); none: no DNS for the firewall\n"
-		"  --udhcpc PATH     udhcpc or busybox (default %s)\n",
+		"  --udhcpc PATH     udhcpc or busybox (default %s)\n"
+		"  --hostaddrs LIST  tell the daemon the host's addresses, never forwarded to\n",
 		DEFAULT_RUN_DIR, DEFAULT_DNSMASQ, DEFAULT_UDHCPC);
 }
 
@@ -90,7 +99,7 @@ static int load(struct netd *d, bool open_table)
 {
 	struct nl_batch b;
 	batch_init(&b, d->seq);
-	if (open_table && !netd_batch_open(&b, d->nic, d->table_flags)) {
+	if (open_table && !netd_batch_open(&b, d->nic, d->table_flags, d->hosts_known ? &d->hosts : NULL)) {
 		batch_free(&b);
 		return -ENAMETOOLONG;
 	}
@@ -107,7 +116,9 @@ static int load(struct netd *d, bool open_table)
 	}
 	d->open = open_table;
 	fprintf(stderr, "moat-netd: table inet %s %s\n", NETD_TABLE,
-		open_table ? "forwards from the firewall link" : "drops everything");
+		!open_table       ? "drops everything"
+		: d->hosts_known ? "forwards from the firewall link, never to the host"
+				  : "forwards nothing until netctl sends the host's addresses");
 	return 0;
 }
 
@@ -248,11 +259,19 @@ static void status_text(struct netd *d, char *buf, size_t len)
 			  : !dns_enabled(d)                ? "not installed"
 			  : d->dnsmasq_child.pid > 0       ? "running"
 							   : "stopped";
+	size_t host_nets = 0;
+	for (size_t i = 0; i < d->hosts.n; i++)
+		host_nets += !hostaddrs_full(&d->hosts.v[i]);
+	char hosts[96] = "not known yet: nothing is forwarded";
+	if (d->hosts_known)
+		snprintf(hosts, sizeof(hosts), "%zu addresses, %zu networks: never forwarded to",
+			 d->hosts.n - host_nets, host_nets);
 	int n = snprintf(buf, len,
-			 "state %s\nnic %s%s\naddress %s\nsource %s\nfirewall %s %s/%d\nsubnets %s\ndnsmasq %s\n",
+			 "state %s\nnic %s%s\naddress %s\nsource %s\nfirewall %s %s/%d\nsubnets %s\n"
+			 "host %s\ndnsmasq %s\n",
 			 d->open ? "forwarding" : "closed", d->nic[0] ? d->nic : "-",
 			 d->nic_ready ? "" : " (not found yet)", lease, d->use_dhcp ? "dhcp" : "static",
-			 NETD_FW_IF, NETD_FW_ADDR, NETD_FW_PREFIX, nets, dns);
+			 NETD_FW_IF, NETD_FW_ADDR, NETD_FW_PREFIX, nets, hosts, dns);
 	if (n < 0 || (size_t)n >= len)
 		return;
 	if (rc)
@@ -260,16 +279,78 @@ static void status_text(struct netd *d, char *buf, size_t len)
 	else
 		snprintf(buf + n, len - (size_t)n,
 			 "nat connections %llu\nforwarded packets %llu\nreplies packets %llu\n"
-			 "dropped input %llu forward %llu output %llu\n",
+			 "dropped input %llu forward %llu output %llu\ndropped to the host %llu\n",
 			 (unsigned long long)c.nat, (unsigned long long)c.forwarded,
 			 (unsigned long long)c.replies, (unsigned long long)c.dropped_in,
-			 (unsigned long long)c.dropped_fwd, (unsigned long long)c.dropped_out);
+			 (unsigned long long)c.dropped_fwd, (unsigned long long)c.dropped_out,
+			 (unsigned long long)c.to_host);
+}
+
+static bool hostaddrs_path(const struct netd *d, char *path, char *tmp)
+{
+	return snprintf(path, PATH_MAX, "%s/hostaddrs", d->run_dir) < PATH_MAX &&
+	       snprintf(tmp, PATH_MAX, "%s/hostaddrs.tmp", d->run_dir) < PATH_MAX;
+}
+
+/* The list a daemon before this one was sent (the init starts it again). */
+static void hostaddrs_recall(struct netd *d)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], text[NETD_HOSTADDRS_MAX + 1], why[128];
+	FILE *f = hostaddrs_path(d, path, tmp) ? fopen(path, "re") : NULL;
+	if (!f)
+		return;
+	size_t len = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[len] = 0;
+	if (len && text[len - 1] == '\n')
+		text[--len] = 0;
+	if (!hostaddrs_parse(text, &d->hosts, why, sizeof(why))) {
+		fprintf(stderr, "moat-netd: %s: %s: ignored (nothing forwarded until netctl sends them)\n",
+			path, why);
+		return;
+	}
+	d->hosts_known = true;
+	fprintf(stderr, "moat-netd: the host's addresses from %s: %zu\n", path, d->hosts.n);
+}
+
+static void do_hostaddrs(struct netd *d, struct ctl_client *cl, const char *text)
+{
+	struct netd_hosts h;
+	char why[160], path[PATH_MAX], tmp[PATH_MAX];
+	if (!hostaddrs_parse(text, &h, why, sizeof(why))) {
+		fprintf(stderr, "moat-netd: the host's addresses refused: %s\n", why);
+		reply(cl, EINVAL, why, NULL);
+		return;
+	}
+	struct netd_hosts old = d->hosts;
+	bool was_known = d->hosts_known;
+	d->hosts = h;
+	d->hosts_known = true;
+	if (d->open && load(d, true)) {
+		/* the kernel keeps the table it had: so does this daemon */
+		d->hosts = old;
+		d->hosts_known = was_known;
+		reply(cl, EIO, "the host's addresses did not load (see the log)", NULL);
+		return;
+	}
+	/* for the next daemon; this one already enforces them */
+	int err = hostaddrs_path(d, path, tmp) ? stage_write_now(path, tmp, 0600, text, strlen(text))
+						: ENAMETOOLONG;
+	if (err)
+		fprintf(stderr, "moat-netd: keeping the host's addresses in %s/hostaddrs: %s\n", d->run_dir,
+			strerror(err));
+	fprintf(stderr, "moat-netd: never forwarding to the host's %zu addresses\n", h.n);
+	reply(cl, 0, d->open ? "never forwarded to" : "recorded; nothing is forwarded yet", NULL);
 }
 
 static void do_subnets(struct netd *d, struct ctl_client *fd, const char *text)
 {
 	struct netd_net nets[NETD_MAX_NETS];
 	size_t n;
+	if (text && strncmp(text, "HOSTADDRS", 9) == 0) {
+		do_hostaddrs(d, fd, text);
+		return;
+	}
 	if (!text || !lease_parse_nets(text, nets, &n)) {
 		reply(fd, EINVAL, "subnets: want CIDR,... (network addresses, at most 16)", NULL);
 		return;
@@ -478,7 +559,7 @@ static int dhcp_event(const char *control, const char *event)
 int main(int argc, char **argv)
 {
 	enum { O_HOST_CONTROL = 255, O_NIC = 256, O_NIC_MAC, O_STATIC, O_GATEWAY, O_DNS, O_RUN_DIR, O_DNSMASQ, O_UDHCPC,
-	       O_DHCP_EVENT, O_STATUS, O_SUBNETS };
+	       O_DHCP_EVENT, O_STATUS, O_SUBNETS, O_HOSTADDRS };
 	static const struct option opts[] = {
 		{ "control", required_argument, NULL, 'c' },
 		{ "host-control", required_argument, NULL, O_HOST_CONTROL },
@@ -493,12 +574,14 @@ int main(int argc, char **argv)
 		{ "dhcp-event", required_argument, NULL, O_DHCP_EVENT },
 		{ "status", no_argument, NULL, O_STATUS },
 		{ "subnets", required_argument, NULL, O_SUBNETS },
+		{ "hostaddrs", required_argument, NULL, O_HOSTADDRS },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct netd d = { .sigfd = -1, .run_dir = DEFAULT_RUN_DIR,
 			  .dnsmasq = DEFAULT_DNSMASQ, .udhcpc = DEFAULT_UDHCPC, .use_dhcp = true };
-	const char *static_addr = NULL, *gateway = NULL, *dns = NULL, *event = NULL, *subnets = NULL;
+	const char *static_addr = NULL, *gateway = NULL, *dns = NULL, *event = NULL, *subnets = NULL,
+		   *hostaddrs = NULL;
 	bool status = false;
 	int c, rc = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -522,6 +605,7 @@ int main(int argc, char **argv)
 		case O_DHCP_EVENT: event = optarg; break;
 		case O_STATUS: status = true; break;
 		case O_SUBNETS: subnets = optarg; break;
+		case O_HOSTADDRS: hostaddrs = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -536,6 +620,15 @@ int main(int argc, char **argv)
 		return call(d.control, CTL_REQ_STATUS, NULL, true);
 	if (subnets)
 		return call(d.control, CTL_REQ_SUBNETS, subnets, false);
+	if (hostaddrs) {
+		char text[NETD_HOSTADDRS_MAX];
+		if (snprintf(text, sizeof(text), "HOSTADDRS%s%s", *hostaddrs ? " " : "", hostaddrs) >=
+		    (int)sizeof(text)) {
+			fprintf(stderr, "moat-netd: --hostaddrs: too long\n");
+			return 2;
+		}
+		return call(d.control, CTL_REQ_SUBNETS, text, false);
+	}
 
 	if (!d.nic[0] && !d.nic_mac)
 		strcpy(d.nic, "eth0");
@@ -595,6 +688,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "moat-netd: %s: %s\n", d.run_dir, strerror(errno));
 		goto cleanup;
 	}
+	hostaddrs_recall(&d);
 	/* the dnsmasq and udhcpc of a daemon that died: one holds port 53 with
 	 * an old config, the other keeps calling back with leases */
 	char left[PATH_MAX + 32];

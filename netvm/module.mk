@@ -1,6 +1,6 @@
 # netvm/: moat-netd, the network VM's daemon. It sends its batches through
 # policy/'s nl_batch and nft_sock (libpolicy.a) and speaks lib/ctl.c.
-NETD_SRCS := $(wildcard netvm/*.c) lib/ctl.c lib/ctlserver.c lib/daemon.c lib/nlroute.c lib/spawn.c
+NETD_SRCS := $(wildcard netvm/*.c) lib/ctl.c lib/ctlserver.c lib/daemon.c lib/nlroute.c lib/spawn.c lib/stage.c
 NETD_LIBS := $(NFT_LIBS) $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
 NETD_CFLAGS := -Inetvm $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 
@@ -15,13 +15,16 @@ PROGRAMS += $(B)/moat-netd
 
 $(T)/tests/test_netd_lease: $(T)/tests/unit/test_netd_lease.o $(T)/netvm/lease.o
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
-$(T)/tests/test_netd_ruleset: $(T)/tests/unit/test_netd_ruleset.o $(T)/netvm/ruleset.o $(T)/libpolicy.a
+$(T)/tests/test_netd_ruleset: $(T)/tests/unit/test_netd_ruleset.o $(T)/netvm/ruleset.o $(T)/netvm/hostaddrs.o \
+		$(T)/libpolicy.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(NFT_LIBS)
 UNIT_TESTS += $(T)/tests/test_netd_lease $(T)/tests/test_netd_ruleset
 
 $(F)/fuzz_netd_lease: $(F)/tests/fuzz/fuzz_netd_lease.o $(F)/netvm/lease.o
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
-FUZZ_TARGETS += $(F)/fuzz_netd_lease
+$(F)/fuzz_netd_hostaddrs: $(F)/tests/fuzz/fuzz_netd_hostaddrs.o $(F)/netvm/hostaddrs.o
+	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
+FUZZ_TARGETS += $(F)/fuzz_netd_lease $(F)/fuzz_netd_hostaddrs
 
 CHECKS += tests/netns/netd
 CHECK_DEPS += $(T)/moat-netd

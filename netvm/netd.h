@@ -7,6 +7,7 @@
  * links.c    libnl-3: the firewall link found by MAC, renamed and addressed,
  *            the NIC up with its address, routes
  * lease.c    udhcpc's event (key=value lines, from the network) parsed
+ * hostaddrs.c the host's own addresses (netctl's HOSTADDRS), never forwarded to
  * dhcp.c     udhcpc and dnsmasq as supervised children
  * control.c  the control channel server (lib/ctl.h framing)
  */
@@ -31,6 +32,9 @@
 #define NETD_MAX_DNS      4
 #define NETD_MAX_NETS     16
 #define NETD_MARK         0x6d6e0001u       /* forwarded from the firewall: masqueraded */
+#define NETD_MAX_HOSTS     256              /* host addresses netctl may send */
+#define NETD_MAX_HOST_NETS 8                /* of which networks (QEMU's user net) */
+#define NETD_HOSTADDRS_MAX (NETD_MAX_HOSTS * (INET6_ADDRSTRLEN + 4) + 16)   /* as text */
 
 struct nl_batch;
 
@@ -46,6 +50,19 @@ struct netd_lease {
 	struct in_addr gateway;      /* s_addr 0: none */
 	struct in_addr dns[NETD_MAX_DNS];
 	size_t ndns;
+};
+
+/* An address of the host, or a network that leads to it (QEMU's user
+ * network): addr in network order, its first PREFIX bits. */
+struct netd_host {
+	uint8_t family;              /* AF_INET or AF_INET6 */
+	uint8_t prefix;
+	uint8_t addr[16];
+};
+
+struct netd_hosts {
+	struct netd_host v[NETD_MAX_HOSTS];
+	size_t n;
 };
 
 /* ---- lease.c ---- */
@@ -69,6 +86,21 @@ bool lease_equal(const struct netd_lease *a, const struct netd_lease *b);
 /* "192.0.2.10/24 gateway 192.0.2.1 resolvers 1.1.1.1,9.9.9.9" */
 void lease_format(const struct netd_lease *l, char *buf, size_t len);
 
+/* ---- hostaddrs.c ---- */
+
+/* The host's addresses never forwarded to. netctl sends them at every
+ * `netctl up` as the text of a SUBNETS request (until the control channel
+ * has a request of its own for them):
+ *   "HOSTADDRS 10.0.2.0/24 127.0.0.1 ::1"
+ * the word, then items after one space each: an IPv4 or IPv6 address, or
+ * ADDR/PREFIX (host bits zero); no duplicates, at most NETD_MAX_HOSTS items
+ * of which NETD_MAX_HOST_NETS networks. false + a reason in WHY. */
+bool hostaddrs_parse(const char *text, struct netd_hosts *h, char *why, size_t whylen);
+/* The same text back; false if it does not fit in LEN. */
+bool hostaddrs_format(const struct netd_hosts *h, char *buf, size_t len);
+/* A single address (/32, /128), not a network. */
+bool hostaddrs_full(const struct netd_host *h);
+
 /* ---- ruleset.c ---- */
 
 /* The drop-everything table, created with TABLE_FLAGS (what
@@ -77,12 +109,15 @@ void lease_format(const struct netd_lease *l, char *buf, size_t len);
 void netd_batch_closed(struct nl_batch *b, uint32_t table_flags);
 /* The configured table, one transaction: masquerade and forwarding from the
  * firewall link out of NIC and the replies back; DNS and ping from the
- * firewall VM; the netvm's own DHCP and DNS on NIC. false: NIC's name does
- * not fit. */
-bool netd_batch_open(struct nl_batch *b, const char *nic, uint32_t table_flags);
+ * firewall VM; the netvm's own DHCP and DNS on NIC. Nothing is ever
+ * forwarded to HOSTS (sets host4 and host6, a rule per network, counted as
+ * "to the host"); with HOSTS NULL (not known yet) nothing is forwarded at
+ * all. false: NIC's name does not fit. */
+bool netd_batch_open(struct nl_batch *b, const char *nic, uint32_t table_flags,
+		     const struct netd_hosts *hosts);
 
 struct netd_counters {
-	uint64_t nat, forwarded, replies, dropped_in, dropped_fwd, dropped_out;
+	uint64_t nat, forwarded, replies, dropped_in, dropped_fwd, dropped_out, to_host;
 };
 /* From the kernel's table: 0 or -errno. */
 int netd_counters_read(struct netd_counters *c);

@@ -1,7 +1,14 @@
 /* ruleset.c: table inet moat-net, the netvm's one table, as libnftnl
  * messages in one nl_batch (policy/batch.h sends it). The ruleset is fixed
- * but for the NIC's name, so it is written here rule by rule rather than
- * compiled. Every rule carries a comment: the counters are found by it.
+ * but for the NIC's name and the host's addresses, so it is written here
+ * rule by rule rather than compiled. Every rule carries a comment: the
+ * counters are found by it.
+ *
+ * Never the host: behind QEMU's user network the gateway is the host's
+ * loopback and any other address is connected to by the host, and on a tap
+ * or a shared LAN the host is a neighbour. So the forward chain starts by
+ * dropping whatever goes to the addresses netctl says are the host's (and
+ * QEMU's whole user network), and forwards nothing before it has heard them.
  *
  * In postrouting the input interface is gone, so "came from the firewall
  * link" is a packet mark set by the forward rule that let it through.
@@ -13,6 +20,7 @@
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 #include <linux/netfilter.h>
@@ -136,6 +144,21 @@ static void match_port(struct nftnl_rule *r, uint32_t off, uint16_t port)
 	cmp(r, NFT_CMP_EQ, &be, 2);
 }
 
+/* reg 1 &= MASK (LEN bytes) */
+static void bitwise(struct nftnl_rule *r, const void *mask, uint32_t len)
+{
+	static const uint8_t zero[16];
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+	if (!e)
+		abort();
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
+	nftnl_rule_add_expr(r, e);
+}
+
 static void match_established(struct nftnl_rule *r)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("ct");
@@ -145,15 +168,7 @@ static void match_established(struct nftnl_rule *r)
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
 	nftnl_rule_add_expr(r, e);
 	uint32_t mask = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED), zero = 0;
-	e = nftnl_expr_alloc("bitwise");
-	if (!e)
-		abort();
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
-	nftnl_rule_add_expr(r, e);
+	bitwise(r, &mask, 4);
 	cmp(r, NFT_CMP_NEQ, &zero, 4);
 }
 
@@ -191,9 +206,37 @@ static void verdict(struct nftnl_rule *r, int v)
 	nftnl_rule_add_expr(r, e);
 }
 
+static void match_daddr(struct nftnl_rule *r, const struct netd_host *h)
+{
+	bool v4 = h->family == AF_INET;
+	uint32_t len = v4 ? 4 : 16;
+	payload_load(r, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 16 : 24, len);
+	if (hostaddrs_full(h)) {
+		cmp(r, NFT_CMP_EQ, h->addr, len);
+		return;
+	}
+	uint8_t mask[16] = { 0 };
+	for (int i = 0; i < (int)len; i++) {
+		int keep = h->prefix - 8 * i;
+		mask[i] = keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+	}
+	bitwise(r, mask, len);
+	cmp(r, NFT_CMP_EQ, h->addr, len);
+}
+
+static void lookup(struct nftnl_rule *r, const char *set)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+	if (!e)
+		abort();
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	nftnl_rule_add_expr(r, e);
+}
+
 /* ---- rules ---- */
 
-enum r_flags { R_COUNT = 1, R_V4 = 2 };
+enum r_flags { R_COUNT = 1, R_V4 = 2, R_V6 = 4 };
 
 static struct nftnl_rule *rule_new(const char *chain, unsigned flags)
 {
@@ -205,6 +248,8 @@ static struct nftnl_rule *rule_new(const char *chain, unsigned flags)
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	if (flags & R_V4)
 		match_u8(r, NFT_META_NFPROTO, NFPROTO_IPV4);
+	if (flags & R_V6)
+		match_u8(r, NFT_META_NFPROTO, NFPROTO_IPV6);
 	return r;
 }
 
@@ -261,6 +306,65 @@ static void rule_drop(struct nl_batch *b, const char *chain, const char *comment
 	rule_msg(b, rule_new(chain, 0), comment, R_COUNT, NF_DROP);
 }
 
+/* ---- the host, never forwarded to ---- */
+
+#define HOST_COMMENT "to the host"
+
+static const struct { const char *set; int family; unsigned flag; uint32_t off, len; } host_sets[] = {
+	{ "host4", AF_INET, R_V4, 16, 4 },
+	{ "host6", AF_INET6, R_V6, 24, 16 },
+};
+
+/* Sets host4 and host6 with HOSTS's addresses, a drop for each, and a drop
+ * for each of its networks: first in the forward chain, so no allow can
+ * come before them. */
+static void host_drops(struct nl_batch *b, const struct netd_hosts *hosts)
+{
+	for (size_t s = 0; s < sizeof(host_sets) / sizeof(host_sets[0]); s++) {
+		struct rs_set set = { .type = host_sets[s].family == AF_INET ? RST_IPV4 : RST_IPV6 };
+		snprintf(set.name, sizeof(set.name), "%s", host_sets[s].set);
+		batch_set(b, NFT_MSG_NEWSET, &set);
+		struct nftnl_set *ns = nftnl_set_alloc();
+		if (!ns)
+			abort();
+		nftnl_set_set_str(ns, NFTNL_SET_TABLE, NETD_TABLE);
+		nftnl_set_set_str(ns, NFTNL_SET_NAME, host_sets[s].set);
+		nftnl_set_set_u32(ns, NFTNL_SET_FAMILY, NFPROTO_INET);
+		size_t n = 0;
+		for (size_t i = 0; hosts && i < hosts->n; i++) {
+			const struct netd_host *h = &hosts->v[i];
+			if (h->family != host_sets[s].family || !hostaddrs_full(h))
+				continue;
+			struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+			if (!e)
+				abort();
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, h->addr, host_sets[s].len);
+			nftnl_set_elem_add(ns, e);
+			n++;
+		}
+		if (n) {
+			char what[64];
+			snprintf(what, sizeof(what), "elements of %s", host_sets[s].set);
+			struct nlmsghdr *nlh = batch_msg(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE, what);
+			nftnl_set_elems_nlmsg_build_payload(nlh, ns);
+			batch_msg_done(b, nlh);
+		}
+		nftnl_set_free(ns);
+		struct nftnl_rule *r = rule_new("forward", host_sets[s].flag);
+		payload_load(r, NFT_PAYLOAD_NETWORK_HEADER, host_sets[s].off, host_sets[s].len);
+		lookup(r, host_sets[s].set);
+		rule_msg(b, r, HOST_COMMENT, R_COUNT, NF_DROP);
+	}
+	for (size_t i = 0; hosts && i < hosts->n; i++) {
+		const struct netd_host *h = &hosts->v[i];
+		if (hostaddrs_full(h))
+			continue;
+		struct nftnl_rule *r = rule_new("forward", h->family == AF_INET ? R_V4 : R_V6);
+		match_daddr(r, h);
+		rule_msg(b, r, HOST_COMMENT, R_COUNT, NF_DROP);
+	}
+}
+
 static void closed_chains(struct nl_batch *b, uint32_t flags)
 {
 	table_msg(b, NFT_MSG_NEWTABLE, flags);
@@ -283,10 +387,12 @@ void netd_batch_closed(struct nl_batch *b, uint32_t table_flags)
 	batch_end(b);
 }
 
-bool netd_batch_open(struct nl_batch *b, const char *nic, uint32_t table_flags)
+bool netd_batch_open(struct nl_batch *b, const char *nic, uint32_t table_flags,
+		     const struct netd_hosts *hosts)
 {
 	if (!*nic || strlen(nic) >= IFNAMSIZ)
 		return false;
+	b->table = NETD_TABLE;
 	batch_begin(b);
 	closed_chains(b, table_flags);
 	chain_msg(b, "postrouting", "nat", NF_INET_POST_ROUTING, 100, false);
@@ -313,16 +419,20 @@ bool netd_batch_open(struct nl_batch *b, const char *nic, uint32_t table_flags)
 	rule_msg(b, r, "dhcp replies", 0, NF_ACCEPT);
 	rule_drop(b, "input", "dropped input");
 
-	r = rule_new("forward", R_V4);
-	match_ifname(r, NFT_META_IIFNAME, NETD_FW_IF);
-	match_ifname(r, NFT_META_OIFNAME, nic);
-	set_mark(r);
-	rule_msg(b, r, "forwarded", R_COUNT, NF_ACCEPT);
-	r = rule_new("forward", 0);
-	match_ifname(r, NFT_META_IIFNAME, nic);
-	match_ifname(r, NFT_META_OIFNAME, NETD_FW_IF);
-	match_established(r);
-	rule_msg(b, r, "replies forwarded", R_COUNT, NF_ACCEPT);
+	/* the host first; until its addresses are known, nothing passes */
+	host_drops(b, hosts);
+	if (hosts) {
+		r = rule_new("forward", R_V4);
+		match_ifname(r, NFT_META_IIFNAME, NETD_FW_IF);
+		match_ifname(r, NFT_META_OIFNAME, nic);
+		set_mark(r);
+		rule_msg(b, r, "forwarded", R_COUNT, NF_ACCEPT);
+		r = rule_new("forward", 0);
+		match_ifname(r, NFT_META_IIFNAME, nic);
+		match_ifname(r, NFT_META_OIFNAME, NETD_FW_IF);
+		match_established(r);
+		rule_msg(b, r, "replies forwarded", R_COUNT, NF_ACCEPT);
+	}
 	rule_drop(b, "forward", "dropped forward");
 
 	rule_loopback(b, "output", NFT_META_OIFNAME);
@@ -384,6 +494,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 			{ "dropped input", offsetof(struct netd_counters, dropped_in) },
 			{ "dropped forward", offsetof(struct netd_counters, dropped_fwd) },
 			{ "dropped output", offsetof(struct netd_counters, dropped_out) },
+			{ HOST_COMMENT, offsetof(struct netd_counters, to_host) },
 		};
 		for (size_t i = 0; comment && i < sizeof(slots) / sizeof(slots[0]); i++)
 			if (strcmp(comment, slots[i].comment) == 0)

@@ -44,7 +44,7 @@ bench-apply: $(B)/moat-firewalld $(B)/netctl
 
 # The whole chain under QEMU TCG from the images of guest-image/ (needs the
 # images: make images).
-CHECKS += tests/vm/chain tests/vm/images-reproducible
+CHECKS += tests/vm/chain tests/vm/host-isolation tests/vm/images-reproducible
 CHECK_DEPS += images $(T)/netctl $(B)/moat-link
 
 # netctl against a compromised appliance (a fake firewall and netvm on the

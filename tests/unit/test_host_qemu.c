@@ -179,7 +179,7 @@ static void test_netvm_uplinks(void **state)
 	const char *pci[] = { "-device", "vfio-pci,host=0000:03:00.0", NULL };
 	const char *tap[] = { "-netdev", "tap,id=outside,ifname=moat-up0,script=no,downscript=no", "-device",
 			      "virtio-net-pci,id=nic-outside,netdev=outside,mac=02:6d:6e:ff:ff:02", NULL };
-	const char *user[] = { "-netdev", "user,id=outside", "-device",
+	const char *user[] = { "-netdev", "user,id=outside,net=10.0.2.0/24,ipv6=off", "-device",
 			       "virtio-net-pci,id=nic-outside,netdev=outside,mac=02:6d:6e:ff:ff:02", NULL };
 	netvm_tail(UPLINK_PCI, "0000:03:00.0", "kvm", pci);
 	netvm_tail(UPLINK_TAP, "moat-up0", "tcg", tap);
