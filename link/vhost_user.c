@@ -172,8 +172,13 @@ static bool set_mem_table(struct vu_dev *d, const uint8_t *p, uint32_t size, con
 	}
 	/* the old table goes first, so a side never holds two (its address
 	 * space is limited to one); failing, the side is hung up anyway */
-	for (unsigned i = 0; i < VU_NQUEUES; i++)
+	for (unsigned i = 0; i < VU_NQUEUES; i++) {
+		/* keep our place: a running ring re-pointed at the new table
+		 * goes on where it was, not back at SET_VRING_BASE's value */
+		if (d->q[i].ready)
+			d->q[i].base = d->q[i].vq.last_avail;
 		d->q[i].ready = false;
+	}
 	if (!gm_release(&d->mem)) {
 		d->why = "could not unmap its old guest memory";
 		return false;
@@ -349,6 +354,12 @@ static int handle(struct vu_dev *d, uint32_t req, const uint8_t *p, uint32_t siz
 		q->started = true;
 		return queue_apply(d, q) ? OK : HANGUP;
 	case VU_SET_VRING_CALL:
+		if (nfds == 1 && !vu_is_eventfd(fds[0])) {
+			/* we write to it with our own credentials: only an
+			 * eventfd, never a socket or a file of the frontend's */
+			d->why = "call fd is not an eventfd";
+			return HANGUP;
+		}
 		close_fd(&q->call_fd);
 		q->call_gen++;
 		if (nfds == 1) {
