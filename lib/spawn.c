@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -122,9 +123,10 @@ static void child(int errfd, int gofd, pid_t parent, const char *path, char *con
 	sa.sa_handler = SIG_DFL;
 	for (int s = 1; s < NSIG; s++)
 		sigaction(s, &sa, NULL);   /* SIGKILL, SIGSTOP and glibc's own refuse: fine */
-	sigset_t none;
-	sigemptyset(&none);
-	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+	/* the raw call: glibc's sigprocmask leaves its own two real-time
+	 * signals as they were, and a starter may have them blocked */
+	uint64_t none = 0;
+	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none)) < 0)
 		child_fail(errfd);
 	if (o->stdin_fd > 0 && dup2(o->stdin_fd, 0) < 0)
 		child_fail(errfd);
