@@ -215,7 +215,7 @@ static bool gen_record(const struct netctl *ctx, uint32_t gen, struct gen_stage 
 /* One request, one reply. Prints why on failure; NULL then. */
 static uint8_t *firewall_call(const struct netctl *ctx, struct ctl_msg *req, size_t *len)
 {
-	return netctl_call("firewall", ctx->control, req, len, 0);
+	return netctl_call("firewall", ctx->control, req, len, ctx->call_ms);
 }
 
 static const char *reply_message(const uint8_t *f, size_t len)

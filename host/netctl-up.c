@@ -614,6 +614,9 @@ static bool apply_within(struct netctl *ctx, long deadline_ms, bool quiet)
 	pid_t pid = fork();
 	if (pid == 0) {
 		char *argv[] = { "apply", NULL };
+		/* a firewall still booting (TCG: many seconds) answers late:
+		 * the call may take what is left of up's deadline */
+		ctx->call_ms = deadline_ms > 0 ? deadline_ms : 1;
 		_exit(apply_main(ctx, 1, argv));
 	}
 	if (pid < 0)

@@ -17,6 +17,7 @@ struct netctl {
 	const char *control;
 	const char *state_dir;
 	time_t now;
+	long call_ms;           /* a firewall call's deadline; 0: the default */
 };
 
 struct command {
