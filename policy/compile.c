@@ -257,16 +257,27 @@ static void compile_pre(struct builder *b, const struct vm *v, int vm)
 	}
 }
 
-static bool vm_allows_dns(const struct vm *v)
+/* DNS for the VM: -1 none, 0 with no end, else the last `until` of its
+ * `allow dns` rules (the kernel stops it then, daemon or not) */
+static time_t vm_dns_until(const struct vm *v)
 {
-	for (size_t i = 0; i < v->nrules; i++)
-		if (v->rules[i].kind == RULE_DNS && !v->rules[i].expired)
-			return true;
-	return false;
+	time_t t = -1;
+	for (size_t i = 0; i < v->nrules; i++) {
+		const struct rule *ru = &v->rules[i];
+		if (ru->kind != RULE_DNS || ru->expired)
+			continue;
+		if (!ru->has_until)
+			return 0;
+		if (ru->until > t)
+			t = ru->until;
+	}
+	return t;
 }
 
-static void input_service(struct rs_chain *c, const struct vm *v, int vm, int family,
-			  const struct addr *gw, int proto, uint16_t port, const char *what)
+
+static void input_service_until(struct rs_chain *c, const struct vm *v, int vm, int family,
+				const struct addr *gw, int proto, uint16_t port, const char *what,
+				time_t until)
 {
 	struct rs_rule *r = rule_new(c, 0, 0);
 	match_nfproto(r, family);
@@ -279,8 +290,16 @@ static void input_service(struct rs_chain *c, const struct vm *v, int vm, int fa
 		match_u8(r, RK_ICMP6_TYPE, RO_EQ, port);
 	else
 		match_u16(r, RK_TH_DPORT, port, port);
+	if (until > 0)
+		match_time_before(r, until);
 	r->verdict = RV_ACCEPT;
 	comment_vm(r, v, what);
+}
+
+static void input_service(struct rs_chain *c, const struct vm *v, int vm, int family,
+			  const struct addr *gw, int proto, uint16_t port, const char *what)
+{
+	input_service_until(c, v, vm, family, gw, proto, port, what, 0);
 }
 
 static void compile_in(struct builder *b, const struct vm *v, int vm)
@@ -300,10 +319,20 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 	memcpy(match(r, RK_DHCP_CHADDR, RO_NE)->val, v->mac, 6);
 	r->verdict = RV_DROP;
 	comment_vm(r, v, "DHCP not its own MAC");
+	/* a VM is a client, never a relay: dnsmasq would send its answer (and
+	 * the relay's option 82) to any giaddr, inside or out */
+	r = rule_new(c, 0, 0);
+	match_nfproto(r, AF_INET);
+	match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+	match_u16(r, RK_TH_DPORT, 67, 67);
+	match(r, RK_DHCP_GIADDR, RO_NE);   /* != 0.0.0.0 */
+	r->verdict = RV_DROP;
+	comment_vm(r, v, "DHCP through a relay");
 	input_service(c, v, vm, AF_INET, NULL, IPPROTO_UDP, 67, "DHCP");
-	if (vm_allows_dns(v)) {
-		input_service(c, v, vm, AF_INET, &gw, IPPROTO_UDP, 53, "DNS");
-		input_service(c, v, vm, AF_INET, &gw, IPPROTO_TCP, 53, "DNS");
+	time_t dns = vm_dns_until(v);
+	if (dns >= 0) {
+		input_service_until(c, v, vm, AF_INET, &gw, IPPROTO_UDP, 53, "DNS", dns);
+		input_service_until(c, v, vm, AF_INET, &gw, IPPROTO_TCP, 53, "DNS", dns);
 	}
 	input_service(c, v, vm, AF_INET, &gw, IPPROTO_ICMP, 8, "ping gateway");
 	if (v->has_addr6 && (p->net.has & NET_HAS_SUBNET6)) {
@@ -312,13 +341,23 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 135, "neighbour solicitation");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 136, "neighbour advertisement");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 128, "ping gateway");
-		/* its address6 by DHCPv6 (dnsmasq, static by MAC) */
+		/* its address6 by DHCPv6 (dnsmasq, static by MAC); relay
+		 * messages (12, 13 and above) would let it speak for another */
+		r = rule_new(c, 0, 0);
+		match_nfproto(r, AF_INET6);
+		match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+		match_u16(r, RK_TH_DPORT, 547, 547);
+		struct rs_match *m6 = match(r, RK_DHCP6_TYPE, RO_RANGE);
+		m6->val[0] = 12;
+		m6->val2[0] = 255;
+		r->verdict = RV_DROP;
+		comment_vm(r, v, "DHCPv6 relay message");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_UDP, 547, "DHCPv6");
-		if (vm_allows_dns(v)) {
+		if (dns >= 0) {
 			struct addr gw6;
 			policy_gateway6(p, &gw6);
-			input_service(c, v, vm, AF_INET6, &gw6, IPPROTO_UDP, 53, "DNS");
-			input_service(c, v, vm, AF_INET6, &gw6, IPPROTO_TCP, 53, "DNS");
+			input_service_until(c, v, vm, AF_INET6, &gw6, IPPROTO_UDP, 53, "DNS", dns);
+			input_service_until(c, v, vm, AF_INET6, &gw6, IPPROTO_TCP, 53, "DNS", dns);
 		}
 	}
 	add_deny(p, c, v, vm, 0, 0, false, NULL, 0);

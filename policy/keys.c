@@ -26,4 +26,6 @@ const struct rs_keyinfo rs_keys[RK__COUNT] = {
 	[RK_CT_OPROTO_DST]= { "ct original proto-dst", RS_CT, NFT_CT_PROTO_DST, 0, 2, true },
 	[RK_META_TIME]    = { "meta time", RS_META, NFT_META_TIME_NS, 0, 8, false },
 	[RK_DHCP_CHADDR]  = { "@th,288,48", RS_PAYLOAD, NFT_PAYLOAD_TRANSPORT_HEADER, 36, 6, false },
+	[RK_DHCP_GIADDR]  = { "@th,256,32", RS_PAYLOAD, NFT_PAYLOAD_TRANSPORT_HEADER, 32, 4, false },
+	[RK_DHCP6_TYPE]   = { "@th,64,8", RS_PAYLOAD, NFT_PAYLOAD_TRANSPORT_HEADER, 8, 1, false },
 };

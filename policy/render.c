@@ -105,6 +105,15 @@ static void render_value(FILE *out, const struct rs_match *m)
 		fprintf(out, "%llu", (unsigned long long)(ns / 1000000000ull));
 		break;
 	}
+	case RK_DHCP_GIADDR:
+		fprintf(out, "0x%02x%02x%02x%02x", m->val[0], m->val[1], m->val[2], m->val[3]);
+		break;
+	case RK_DHCP6_TYPE:
+		if (m->op == RO_RANGE)
+			fprintf(out, "%u-%u", m->val[0], m->val2[0]);
+		else
+			fprintf(out, "%u", m->val[0]);
+		break;
 	case RK_DHCP_CHADDR:
 		fprintf(out, "0x%02x%02x%02x%02x%02x%02x", m->val[0], m->val[1], m->val[2],
 			m->val[3], m->val[4], m->val[5]);

@@ -68,6 +68,8 @@ enum rs_key {
 	RK_CT_ODADDR, RK_CT_ODADDR6, RK_CT_OPROTO_DST,
 	RK_META_TIME,    /* ns since the epoch, compared big-endian like nft */
 	RK_DHCP_CHADDR,  /* the client MAC of a DHCPv4 message: @th,288,48 */
+	RK_DHCP_GIADDR,  /* the relay agent address of a DHCPv4 message: @th,256,32 */
+	RK_DHCP6_TYPE,   /* the message type of DHCPv6: @th,64,8 */
 	RK__COUNT
 };
 

@@ -12,6 +12,9 @@ Run inside a test namespace (ip netns exec ...):
       within SECONDS, else "none"
   craft.py decline SERVER CHADDR ADDRESS
       a DHCPDECLINE of ADDRESS carrying CHADDR, sent to SERVER:67
+  craft.py relay SERVER CHADDR GIADDR MARKER
+      a DHCPDISCOVER carrying the sender's own CHADDR but a relay agent
+      address GIADDR and MARKER in option 82 (what a relay would add)
   craft.py session HOST PORT CTLFIFO
       a TCP session to HOST:PORT driven line by line from CTLFIFO: each line
       is sent, and "echo LINE" or "stalled LINE" is printed (2 s to answer);
@@ -98,6 +101,21 @@ def decline(server, chaddr, address):
         time.sleep(0.1)
 
 
+def relay(server, chaddr, giaddr, marker):
+    mac = bytes(int(x, 16) for x in chaddr.split(":"))
+    bootp = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 1, 0x6d6f6175, 0, 0,
+                        b"\0" * 4, b"\0" * 4, b"\0" * 4, socket.inet_aton(giaddr),
+                        mac.ljust(16, b"\0"), b"", b"")
+    m = marker.encode()[:200]
+    opts = bytes([99, 130, 83, 99, 53, 1, 1, 82, len(m) + 2, 1, len(m)]) + m + bytes([255])
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", 68))
+    for _ in range(3):
+        s.sendto(bootp + opts, (server, 67))
+        time.sleep(0.1)
+
+
 def session(host, port, ctl):
     s = socket.create_connection((host, int(port)), timeout=3)
     print("open", s.getsockname()[1], flush=True)
@@ -131,6 +149,8 @@ def main():
         sniff(*args)
     elif cmd == "decline":
         decline(*args)
+    elif cmd == "relay":
+        relay(*args)
     elif cmd == "session":
         session(*args)
     else:
