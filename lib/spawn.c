@@ -118,11 +118,14 @@ static void child_fail(int errfd)
 static void child(int errfd, int gofd, pid_t parent, const char *path, char *const argv[],
 		  const struct spawn_opts *o)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
+	/* the raw call: glibc's sigaction refuses its own two real-time
+	 * signals, and an ignored signal stays ignored across exec (a CI
+	 * runner passed them on ignored). The kernel's struct: handler,
+	 * flags, restorer, mask. SIGKILL and SIGSTOP refuse: fine. */
+	struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } dfl;
+	memset(&dfl, 0, sizeof(dfl));   /* SIG_DFL is 0 */
 	for (int s = 1; s < NSIG; s++)
-		sigaction(s, &sa, NULL);   /* SIGKILL, SIGSTOP and glibc's own refuse: fine */
+		syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof(dfl.mask));
 	/* the raw call: glibc's sigprocmask leaves its own two real-time
 	 * signals as they were, and a starter may have them blocked */
 	uint64_t none = 0;
