@@ -302,6 +302,18 @@ static void input_service(struct rs_chain *c, const struct vm *v, int vm, int fa
 	input_service_until(c, v, vm, family, gw, proto, port, what, 0);
 }
 
+/* A drop rule for DHCPv4 messages to the firewall; the caller adds what
+ * makes one unacceptable. */
+static struct rs_rule *dhcp4_guard(struct rs_chain *c)
+{
+	struct rs_rule *r = rule_new(c, 0, 0);
+	match_nfproto(r, AF_INET);
+	match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+	match_u16(r, RK_TH_DPORT, 67, 67);
+	r->verdict = RV_DROP;
+	return r;
+}
+
 static void compile_in(struct builder *b, const struct vm *v, int vm)
 {
 	const struct policy *p = b->p;
@@ -312,21 +324,13 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 	policy_gateway(p, &gw);
 
 	/* a DHCP message speaks for the client its chaddr names: only its own */
-	struct rs_rule *r = rule_new(c, 0, 0);
-	match_nfproto(r, AF_INET);
-	match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
-	match_u16(r, RK_TH_DPORT, 67, 67);
+	struct rs_rule *r = dhcp4_guard(c);
 	memcpy(match(r, RK_DHCP_CHADDR, RO_NE)->val, v->mac, 6);
-	r->verdict = RV_DROP;
 	comment_vm(r, v, "DHCP not its own MAC");
 	/* a VM is a client, never a relay: dnsmasq would send its answer (and
 	 * the relay's option 82) to any giaddr, inside or out */
-	r = rule_new(c, 0, 0);
-	match_nfproto(r, AF_INET);
-	match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
-	match_u16(r, RK_TH_DPORT, 67, 67);
+	r = dhcp4_guard(c);
 	match(r, RK_DHCP_GIADDR, RO_NE);   /* != 0.0.0.0 */
-	r->verdict = RV_DROP;
 	comment_vm(r, v, "DHCP through a relay");
 	input_service(c, v, vm, AF_INET, NULL, IPPROTO_UDP, 67, "DHCP");
 	time_t dns = vm_dns_until(v);
