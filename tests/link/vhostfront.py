@@ -59,6 +59,11 @@ class Frontend:
             send(self.sock, 13, struct.pack("<Q", q), [self.calls[q]])
             send(self.sock, 12, struct.pack("<Q", q), [self.kicks[q]])
 
+    def sync(self):
+        """returns once the link has handled every message sent before"""
+        send(self.sock, 1)
+        recv_reply(self.sock)
+
     def mem_table(self, regions, fds):
         payload = struct.pack("<II", len(regions), 0)
         for gpa, size, uva, off in regions:
