@@ -1,6 +1,7 @@
 /* apply.c: policy text -> checked policy -> ruleset -> one nftables
  * transaction. What is in force changes only after the kernel took all of it;
  * then the text is saved so a restarted daemon loads the same policy. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netfilter.h>
@@ -211,6 +212,113 @@ static int marks_reserve(struct fw_state *st, uint32_t upto)
 	return rc;
 }
 
+/* Births: one line per VM, "NAME BIRTH IPV4 IPV6". Written before the
+ * commit, like the marks: a birth on record that the kernel never saw only
+ * makes a restarted daemon cut connections, never keep one it should not. */
+static void births_load(struct fw_state *st)
+{
+	if (!st->state_dir || st->births)
+		return;
+	char path[4096];
+	if ((size_t)snprintf(path, sizeof(path), "%s/births", st->state_dir) >= sizeof(path))
+		return;
+	size_t len;
+	char *text = policy_read_file(path, &len);
+	if (!text)
+		return;
+	size_t n = 0, cap = 0;
+	struct rs_vm *vms = NULL;
+	bool bad = false;
+	for (char *line = text, *next; *line && !bad; line = next) {
+		next = strchr(line, '\n');
+		if (!next) {
+			bad = true;
+			break;
+		}
+		*next++ = 0;
+		struct rs_vm v = { 0 };
+		char a4[16], a6[40], tail;
+		unsigned long birth;
+		if (sscanf(line, "%15s %lu %15s %39s %c", v.name, &birth, a4, a6, &tail) != 4 ||
+		    birth == 0 || birth > UINT32_MAX || inet_pton(AF_INET, a4, v.addr) != 1 ||
+		    inet_pton(AF_INET6, a6, v.addr6) != 1) {
+			bad = true;
+			break;
+		}
+		v.birth = (uint32_t)birth;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct rs_vm *more = realloc(vms, cap * sizeof(*vms));
+			if (!more) {
+				bad = true;
+				break;
+			}
+			vms = more;
+		}
+		vms[n++] = v;
+	}
+	free(text);
+	if (bad) {
+		/* every VM gets a new birth: its connections from before are cut */
+		fprintf(stderr, "moat-firewalld: %s: not a list of births, ignored\n", path);
+		free(vms);
+		return;
+	}
+	st->births = vms;
+	st->nbirths = n;
+}
+
+static bool births_recorded(const struct fw_state *st, const struct ruleset *rs)
+{
+	if (!st->births || st->nbirths != rs->nvms)
+		return false;
+	for (size_t i = 0; i < rs->nvms; i++) {
+		const struct rs_vm *a = &st->births[i], *b = &rs->vms[i];
+		if (a->birth != b->birth || strcmp(a->name, b->name) != 0 ||
+		    memcmp(a->addr, b->addr, sizeof(a->addr)) != 0 ||
+		    memcmp(a->addr6, b->addr6, sizeof(a->addr6)) != 0)
+			return false;
+	}
+	return true;
+}
+
+static int births_record(struct fw_state *st, const struct ruleset *rs)
+{
+	if (!st->state_dir || births_recorded(st, rs))
+		return 0;
+	struct rs_vm *vms = calloc(rs->nvms ? rs->nvms : 1, sizeof(*vms));
+	size_t cap = 96 * (rs->nvms + 1), n = 0;   /* a line is at most 83 bytes */
+	char *buf = malloc(cap);
+	int rc = ENOMEM;
+	if (!vms || !buf)
+		goto out;
+	for (size_t i = 0; i < rs->nvms; i++) {
+		const struct rs_vm *v = &rs->vms[i];
+		char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET, v->addr, a4, sizeof(a4));
+		inet_ntop(AF_INET6, v->addr6, a6, sizeof(a6));
+		n += (size_t)snprintf(buf + n, cap - n, "%s %u %s %s\n", v->name, v->birth, a4, a6);
+		snprintf(vms[i].name, sizeof(vms[i].name), "%s", v->name);
+		vms[i].birth = v->birth;
+		memcpy(vms[i].addr, v->addr, sizeof(v->addr));
+		memcpy(vms[i].addr6, v->addr6, sizeof(v->addr6));
+	}
+	if (mkdir(st->state_dir, 0700) < 0 && errno != EEXIST) {
+		rc = errno;
+		goto out;
+	}
+	if ((rc = write_atomic(st->state_dir, "births", buf, n)))
+		goto out;
+	free(st->births);
+	st->births = vms;
+	st->nbirths = rs->nvms;
+	vms = NULL;
+out:
+	free(vms);
+	free(buf);
+	return rc;
+}
+
 /* ---- apply ---- */
 
 static time_t earliest_expiry(const struct policy *p)
@@ -271,15 +379,18 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 		goto cleanup;
 	}
 	t1 = now_ms();
-	if (!st->rs)
+	if (!st->rs) {
 		marks_load(st);
-	rs = ruleset_compile(p, st->rs, gen, st->mark_floor);
+		births_load(st);
+	}
+	struct rs_history h = { st->mark_floor, st->births, st->nbirths };
+	rs = ruleset_compile(p, st->rs, gen, &h);
 	if (!rs) {
 		rc = errno ? errno : ENOMEM;
 		snprintf(err, errlen, "%s: cannot compile: %s\n", file, strerror(rc));
 		goto cleanup;
 	}
-	if ((rc = marks_reserve(st, rs->mark_next))) {
+	if ((rc = marks_reserve(st, rs->mark_next)) || (rc = births_record(st, rs))) {
 		snprintf(err, errlen, "%s: cannot record the marks in %s: %s (nothing changed)\n",
 			 file, st->state_dir, strerror(rc));
 		goto cleanup;

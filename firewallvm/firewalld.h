@@ -48,6 +48,11 @@ struct fw_state {
 	 * directory says marks may already have gone (a restarted daemon
 	 * starts there, so no mark is ever live twice) */
 	uint32_t mark_floor, mark_reserved;
+	/* each VM's birth as the state directory has it (see ruleset.h): a
+	 * restarted daemon keeps them, so a VM that had its address all along
+	 * keeps its connections and no other VM gets them */
+	struct rs_vm *births;
+	size_t nbirths;
 	time_t next_expiry;        /* earliest `until` still ahead, or 0 */
 	struct nft_sock *nft;
 	uint32_t table_flags;      /* nft_appliance_table_flags */

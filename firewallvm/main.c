@@ -268,6 +268,7 @@ cleanup:
 	fw_apply_release(&d.st);
 	ruleset_free(d.st.rs);
 	policy_free(d.st.policy);
+	free(d.st.births);
 	free(d.st.text);
 	free(d.st.file);
 	return rc;

@@ -72,7 +72,7 @@ int show_main(struct netctl *ctx, int argc, char **argv)
 		fprintf(stderr, "netctl: no VM '%s' in %s\n", vm, ctx->conf);
 		rc = NETCTL_FAILED;
 	} else if (nft) {
-		struct ruleset *rs = ruleset_compile(p, NULL, 1, 1);
+		struct ruleset *rs = ruleset_compile(p, NULL, 1, NULL);
 		if (!rs) {
 			fprintf(stderr, "netctl: out of memory\n");
 			rc = NETCTL_FAILED;

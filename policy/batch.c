@@ -387,12 +387,22 @@ static void match_exprs(struct nftnl_rule *r, const struct rs_match *m)
 	}
 }
 
+static const struct rs_keyinfo ct_mark_key = { "ct mark", RS_CT, NFT_CT_MARK, 0, 4, false };
+
 /* ct mark == the VM's mark */
 static void match_vm_mark(struct nftnl_rule *r, uint32_t mark)
 {
-	static const struct rs_keyinfo k = { "ct mark", RS_CT, NFT_CT_MARK, 0, 4, false };
-	load(r, &k, 4);
+	load(r, &ct_mark_key, 4);
 	cmp(r, NFT_CMP_EQ, &mark, 4);   /* host order, as the kernel keeps it */
+}
+
+/* ct mark < the VM's birth: compared big-endian, as nft does */
+static void match_below_birth(struct nftnl_rule *r, uint32_t birth)
+{
+	uint8_t be[4] = { birth >> 24, birth >> 16, birth >> 8, birth };
+	load(r, &ct_mark_key, 4);
+	byteorder_hton(r, 4);
+	cmp(r, NFT_CMP_LT, be, 4);
 }
 
 static void verdict(struct nftnl_rule *r, int v)
@@ -431,6 +441,8 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 
 	if (ru->match_mark)
 		match_vm_mark(r, rs->vms[c->vm].mark);
+	if (ru->below_birth)
+		match_below_birth(r, rs->vms[c->vm].birth);
 	for (int i = 0; i < ru->nm; i++)
 		match_exprs(r, &ru->m[i]);
 	if (ru->limit) {
@@ -570,17 +582,26 @@ static bool uses_mark(const struct rs_chain *c)
 	return false;
 }
 
-/* Same rules, and the same mark where the rules set or match one. */
+static bool uses_birth(const struct rs_chain *c)
+{
+	for (size_t i = 0; i < c->nrules; i++)
+		if (c->rules[i].below_birth)
+			return true;
+	return false;
+}
+
+/* Same rules, and the same mark and birth where the rules use them. */
 static bool chain_changed(const struct ruleset *old, const struct rs_chain *oc,
 			  const struct ruleset *new, const struct rs_chain *nc)
 {
 	if (!ruleset_chain_equal(nc, oc))
 		return true;
-	/* the mark first: comparing it is cheaper than looking through the
-	 * rules, and an unchanged VM keeps its mark */
-	if (nc->vm < 0 || oc->vm < 0 || new->vms[nc->vm].mark == old->vms[oc->vm].mark)
+	if (nc->vm < 0 || oc->vm < 0)
 		return false;
-	return uses_mark(nc);
+	/* the values first: comparing them is cheaper than looking through
+	 * the rules, and an unchanged VM keeps both */
+	const struct rs_vm *nv = &new->vms[nc->vm], *ov = &old->vms[oc->vm];
+	return (nv->mark != ov->mark && uses_mark(nc)) || (nv->birth != ov->birth && uses_birth(nc));
 }
 
 /* The chain of OTHER named like SELF's chain I, or NULL: first where it

@@ -591,6 +591,13 @@ static void compile_forward(struct builder *b, const struct vm *v, int vm)
 		comment_vm(r, v, "until its first rule expires");
 	}
 	compile_related(b, v, vm, until);
+
+	/* connections of whoever had its addresses before (see ruleset.h) */
+	snprintf(name, sizeof(name), "born_%s", v->name);
+	r = rule_new(chain_new(b, name, vm), 0, 0);
+	r->below_birth = true;
+	r->verdict = RV_DROP;
+	comment_vm(r, v, "connection of an earlier holder of its address");
 }
 
 /* ---- the fixed part of the table ---- */
@@ -663,6 +670,16 @@ static void compile_base(struct builder *b)
 	match_ct_state(r, CT_STATE_INVALID);
 	r->verdict = RV_DROP;
 	comment_fixed(r, "invalid");
+	/* before any rule may judge it: a connection to or from a VM is that
+	 * VM's only if it was opened since the VM got its address */
+	r = rule_new(c, 0, 0);
+	match_ct_state(r, CT_STATE_ESTABLISHED);
+	match_set(r, RK_IIFNAME, RO_VMAP, "born_vm");
+	comment_fixed(r, "from a VM: not a connection of its address's earlier holder");
+	r = rule_new(c, 0, 0);
+	match_ct_state(r, CT_STATE_ESTABLISHED);
+	match_set(r, RK_OIFNAME, RO_VMAP, "born_vm");
+	comment_fixed(r, "to a VM: not a connection of its address's earlier holder");
 	r = rule_new(c, 0, 0);
 	match_addr(r, RK_CT_ODADDR, RO_EQ, &uplink_net);
 	r->verdict = RV_DROP;
@@ -722,16 +739,41 @@ static bool forward_unchanged(const struct ruleset *rs, const struct ruleset *pr
 	return true;
 }
 
-/* A mark is handed out once: a connection cut by a new mark can never
- * find its old one live again (until expiries, restarts, renames). */
-static void assign_marks(struct ruleset *rs, const struct ruleset *prev, uint32_t first_mark)
+static bool same_addresses(const struct rs_vm *a, const struct rs_vm *b)
 {
-	uint32_t next = first_mark;
+	return memcmp(a->addr, b->addr, sizeof(a->addr)) == 0 &&
+	       memcmp(a->addr6, b->addr6, sizeof(a->addr6)) == 0;
+}
+
+/* The birth a VM had with these addresses, from PREV or else HISTORY; 0: none. */
+static uint32_t known_birth(const struct rs_vm *v, const struct rs_vm *old,
+			    const struct rs_history *h)
+{
+	if (old)
+		return same_addresses(v, old) ? old->birth : 0;
+	for (size_t i = 0; h && i < h->nvms; i++)
+		if (strcmp(h->vms[i].name, v->name) == 0)
+			return same_addresses(v, &h->vms[i]) ? h->vms[i].birth : 0;
+	return 0;
+}
+
+/* A mark is handed out once: a connection cut by a new mark can never
+ * find its old one live again (until expiries, restarts, renames). A new
+ * birth is the counter before this ruleset's marks, so every mark handed
+ * out from now on is at or past it, and every older one below. */
+static void assign_marks(struct ruleset *rs, const struct ruleset *prev,
+			 const struct rs_history *h)
+{
+	uint32_t next = h && h->first_mark ? h->first_mark : 1;
 	if (prev && prev->mark_next > next)
 		next = prev->mark_next;
+	const uint32_t now = next;
 	for (size_t i = 0; i < rs->nvms; i++) {
 		struct rs_vm *v = &rs->vms[i];
 		const struct rs_vm *old = prev_vm(prev, v->name);
+		v->birth = known_birth(v, old, h);
+		if (!v->birth)
+			v->birth = now;
 		if (old && forward_unchanged(rs, prev, i, old)) {
 			v->mark = old->mark;
 			continue;
@@ -818,7 +860,8 @@ static uint64_t vm_fingerprint(const struct policy *p, const struct vm *v)
 
 static void reuse_chains(struct builder *b, const struct ruleset *prev, const struct vm *v, int vm)
 {
-	static const char *prefixes[] = { "pre_", "in_", "out_", "local_", "acc_", "exp_", "own_", "resp_" };
+	static const char *prefixes[] = { "pre_", "in_", "out_", "local_", "acc_", "exp_", "own_", "resp_",
+					  "born_" };
 	for (size_t k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
 		char name[RS_NAME_MAX];
 		snprintf(name, sizeof(name), "%s%s", prefixes[k], v->name);
@@ -882,7 +925,7 @@ static void add_host_sets(struct builder *b)
 }
 
 struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *prev,
-				uint32_t generation, uint32_t first_mark)
+				uint32_t generation, const struct rs_history *history)
 {
 	if (p->nvms > RS_MAX_SLOTS) {
 		errno = E2BIG;
@@ -901,8 +944,8 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *pr
 	}
 
 	compile_base(&b);
-	const char *maps[] = { "pre_vm", "in_vm", "out_vm", "local_vm", "own_vm", "resp_vm" };
-	const char *chains[] = { "pre_", "in_", "out_", "local_", "own_", "resp_" };
+	const char *maps[] = { "pre_vm", "in_vm", "out_vm", "local_vm", "own_vm", "resp_vm", "born_vm" };
+	const char *chains[] = { "pre_", "in_", "out_", "local_", "own_", "resp_", "born_" };
 	const int nmaps = sizeof(maps) / sizeof(maps[0]);
 	for (int k = 0; k < nmaps; k++)
 		set_new(&b, maps[k], RST_IFNAME_VMAP);
@@ -931,7 +974,7 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *pr
 		}
 	}
 	ruleset_index(rs);
-	assign_marks(rs, prev, first_mark);
+	assign_marks(rs, prev, history);
 
 	struct rs_set *live = (struct rs_set *)ruleset_find_set(rs, "live");
 	for (size_t i = 0; i < rs->nvms; i++) {

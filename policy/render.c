@@ -157,6 +157,10 @@ void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_ch
 		fprintf(out, "ct mark 0x%08x", rs->vms[c->vm].mark);
 		sep = " ";
 	}
+	if (r->below_birth) {
+		fprintf(out, "%sct mark < 0x%08x", sep, rs->vms[c->vm].birth);
+		sep = " ";
+	}
 	for (int i = 0; i < r->nm; i++) {
 		fputs(sep, out);
 		render_match(out, &r->m[i]);

@@ -21,6 +21,10 @@
  *                   reply from a VM: iifname @resp_vm -> resp_NAME (the
  *                   connection was opened to it) -> oifname @own_vm
  *                   anything else: dropped, counted as spoofing
+ *                 established, mark not live, to or from a VM: iifname and
+ *                   oifname @born_vm -> born_NAME: a mark below the VM's
+ *                   birth is a connection of an earlier holder of its
+ *                   addresses: dropped, never judged by its rules
  *                 original: iifname, reply: oifname, by the conntrack original
  *                 destination: app subnet -> @local_vm -> local_NAME (vm X rules)
  *                              elsewhere  -> @out_vm   -> out_NAME   (the world)
@@ -31,6 +35,13 @@
  * are judged again, by their original tuple, on their next packet. Marks come
  * from a counter that never goes back (the daemon keeps it across restarts):
  * a mark once retired is never live again, so a cut is final.
+ *
+ * A VM's birth is the mark counter when it got its addresses (or its name).
+ * Every mark handed out since is at least that, so a connection marked below
+ * it was opened by another VM that had the address before: a VM that takes
+ * over an address never inherits the connections made through it. A VM
+ * whose rules accept to another VM names it, so it gets a new mark whenever
+ * that VM's addresses change.
  *
  * Only new connections and established ones whose mark is not live reach the
  * rules, so a packet's protocol is its connection's: `meta l4proto` there
@@ -119,6 +130,7 @@ struct rs_rule {
 	enum { RL_NONE, RL_ALLOW, RL_DENY } log;
 	bool set_mark;           /* ct mark set <the VM's mark> */
 	bool match_mark;         /* ct mark <the VM's mark>, before the matches */
+	bool below_birth;        /* ct mark < <the VM's birth>, before the matches */
 	enum rs_verdict verdict;
 	const char *what;        /* fixed text of the comment, or NULL: "VM rule N" */
 	int rule;                /* rule number in its VM (1-based), 0 for fixed rules */
@@ -163,7 +175,8 @@ struct rs_set {
 struct rs_vm {
 	char name[MOAT_NAME_MAX + 1];
 	uint32_t mark;           /* from the ruleset's mark counter, never reused */
-	uint8_t addr[4], addr6[16];  /* a new address is a new mark */
+	uint32_t birth;          /* the mark counter when it got these addresses */
+	uint8_t addr[4], addr6[16];  /* a new address is a new mark and birth */
 	uint64_t fingerprint;    /* of everything its chains are made from */
 };
 
@@ -181,14 +194,22 @@ struct ruleset {
 	size_t *vm_order;
 };
 
+/* What the daemon keeps across its restarts (its state directory). */
+struct rs_history {
+	uint32_t first_mark;         /* no mark at or past it was handed out */
+	const struct rs_vm *vms;     /* name, addresses and birth of the VMs */
+	size_t nvms;                 /* in force when it stopped */
+};
+
 /* Compile a checked policy. PREV (may be NULL) is the ruleset loaded now: a VM
  * whose forward chains and addresses are unchanged keeps its mark, so its
  * connections are not re-judged; every other VM gets a new mark, counted on
- * from PREV's counter or FIRST_MARK, whichever is higher (the daemon keeps
- * FIRST_MARK across restarts). Returns NULL on out-of-memory, or E2BIG past
+ * from PREV's counter or HISTORY's first mark, whichever is higher. A VM keeps
+ * its birth if PREV, or else HISTORY, has it with the same addresses. HISTORY
+ * may be NULL (first mark 1). Returns NULL on out-of-memory, or E2BIG past
  * RS_MAX_SLOTS VMs. */
 struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *prev,
-				uint32_t generation, uint32_t first_mark);
+				uint32_t generation, const struct rs_history *history);
 void ruleset_free(struct ruleset *rs);
 /* Builds the sorted name indices of a complete ruleset (compile.c calls it). */
 void ruleset_index(struct ruleset *rs);

@@ -15,6 +15,9 @@ Run inside a test namespace (ip netns exec ...):
   craft.py relay SERVER CHADDR GIADDR MARKER
       a DHCPDISCOVER carrying the sender's own CHADDR but a relay agent
       address GIADDR and MARKER in option 82 (what a relay would add)
+  craft.py udp SRC SPORT DST DPORT MARKER
+      one UDP datagram SRC:SPORT -> DST:DPORT holding MARKER, from a raw
+      socket (so SPORT may be a port a server of this namespace holds)
   craft.py session HOST PORT CTLFIFO
       a TCP session to HOST:PORT driven line by line from CTLFIFO: each line
       is sent, and "echo LINE" or "stalled LINE" is printed (2 s to answer);
@@ -116,6 +119,13 @@ def relay(server, chaddr, giaddr, marker):
         time.sleep(0.1)
 
 
+def udp(src, sport, dst, dport, marker):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+    s.bind((src, 0))
+    data = marker.encode()
+    s.sendto(struct.pack(">HHHH", int(sport), int(dport), 8 + len(data), 0) + data, (dst, 0))
+
+
 def session(host, port, ctl):
     s = socket.create_connection((host, int(port)), timeout=3)
     print("open", s.getsockname()[1], flush=True)
@@ -151,6 +161,8 @@ def main():
         decline(*args)
     elif cmd == "relay":
         relay(*args)
+    elif cmd == "udp":
+        udp(*args)
     elif cmd == "session":
         session(*args)
     else:

@@ -33,7 +33,7 @@ static struct policy *load(const char *file)
 /* The table as the daemon loads it (owned: only ST's socket writes it). */
 static int load_table(struct fw_state *st, const struct policy *p)
 {
-	st->rs = ruleset_compile(p, NULL, 1, 1);
+	st->rs = ruleset_compile(p, NULL, 1, NULL);
 	if (!st->rs)
 		return -ENOMEM;
 	struct nl_batch b;

@@ -71,8 +71,25 @@ int main(int argc, char **argv)
 		}
 		double t0 = now_ms();
 		/* a later generation loaded whole starts its marks past the earlier
-		 * ones', as the daemon's kept mark counter would */
-		struct ruleset *rs = ruleset_compile(p, prev, gen, first_gen << 16 | 1);
+		 * ones', as the daemon's kept mark counter would, and its VMs keep
+		 * their births, as the daemon's births file would for VMs that kept
+		 * their addresses: their connections are judged again, not cut */
+		struct rs_vm *born = calloc(p->nvms + 1, sizeof(*born));
+		if (!born) {
+			policy_free(p);
+			rc = 1;
+			break;
+		}
+		for (size_t v = 0; v < p->nvms; v++) {
+			snprintf(born[v].name, sizeof(born[v].name), "%s", p->vms[v].name);
+			memcpy(born[v].addr, p->vms[v].addr.bytes, sizeof(born[v].addr));
+			if (p->vms[v].has_addr6)
+				memcpy(born[v].addr6, p->vms[v].addr6.bytes, sizeof(born[v].addr6));
+			born[v].birth = 1;
+		}
+		struct rs_history h = { .first_mark = first_gen << 16 | 1, .vms = born, .nvms = p->nvms };
+		struct ruleset *rs = ruleset_compile(p, prev, gen, &h);
+		free(born);
 		double t1 = now_ms();
 		struct nl_batch b;
 		batch_init(&b, seq);

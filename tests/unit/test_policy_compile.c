@@ -33,7 +33,7 @@ static struct policy *load(const char *text)
 static struct ruleset *compile(const char *text, const struct ruleset *prev, uint32_t gen)
 {
 	struct policy *p = load(text);
-	struct ruleset *rs = ruleset_compile(p, prev, gen, 1);
+	struct ruleset *rs = ruleset_compile(p, prev, gen, NULL);
 	assert_non_null(rs);
 	policy_free(p);
 	return rs;
@@ -337,9 +337,9 @@ static void adding_and_removing_a_vm(void **state)
 	batch_ruleset_diff(&batch, a, b);
 	assert_only_vm(&batch, 1);
 	struct counts c = count(&batch);
-	assert_int_equal(c.newchain, 7);   /* pre_ in_ out_ local_ acc_ own_ resp_ */
+	assert_int_equal(c.newchain, 8);   /* pre_ in_ out_ local_ acc_ own_ resp_ born_ */
 	assert_int_equal(c.newset, 1);     /* h4_shop.example.com */
-	assert_int_equal(c.newelem, 7);    /* six maps and @live */
+	assert_int_equal(c.newelem, 8);    /* seven maps and @live */
 	assert_int_equal(c.delrule + c.delchain + c.delelem + c.delset, 0);
 	batch_free(&batch);
 
@@ -347,10 +347,10 @@ static void adding_and_removing_a_vm(void **state)
 	batch_init(&batch, 1);
 	batch_ruleset_diff(&batch, b, c2);
 	c = count(&batch);
-	assert_int_equal(c.delchain, 7);
-	assert_int_equal(c.delrule, 7);    /* emptied before they go */
+	assert_int_equal(c.delchain, 8);
+	assert_int_equal(c.delrule, 8);    /* emptied before they go */
 	assert_int_equal(c.delset, 1);
-	assert_int_equal(c.delelem, 7);
+	assert_int_equal(c.delelem, 8);
 	assert_int_equal(c.newrule + c.newchain + c.newelem, 0);
 	batch_free(&batch);
 	ruleset_free(a);
@@ -403,7 +403,8 @@ static void marks_are_never_handed_out_twice(void **state)
 		struct policy *p = policy_load("moat.conf", t, strlen(t), nows[i], &d);
 		diags_free(&d);
 		assert_non_null(p);
-		struct ruleset *rs = ruleset_compile(p, prev, 5, 100);   /* same generation */
+		struct rs_history h = { .first_mark = 100 };
+		struct ruleset *rs = ruleset_compile(p, prev, 5, &h);   /* same generation */
 		policy_free(p);
 		for (int k = 0; k < nseen; k++)
 			assert_int_not_equal(rs->vms[0].mark, seen[k]);
@@ -421,6 +422,77 @@ static void marks_are_never_handed_out_twice(void **state)
 	assert_true(moved->mark_next > moved->vms[1].mark);
 	ruleset_free(moved);
 	ruleset_free(prev);
+	(void)state;
+}
+
+static const struct rs_vm *vm_named(const struct ruleset *rs, const char *name)
+{
+	int i = ruleset_find_vm(rs, name);
+	if (i < 0)
+		fail_msg("no VM %s", name);
+	return &rs->vms[i];
+}
+
+/* A VM that gets an address another VM had is born past every mark handed
+ * out before: born_VM drops the connections marked below, whatever its
+ * rules say. A VM that keeps its addresses keeps its birth. */
+static void an_address_taken_over_brings_no_connections(void **state)
+{
+	struct ruleset *a = compile(BASE "vm dev { address 10.137.0.10\n allow all }\n"
+				    "vm web { address 10.137.0.11\n allow tcp to vm db port 5432 }\n"
+				    "vm db { address 10.137.0.12 }\n", NULL, 1);
+	/* dev goes, evil takes its address; db moves, web follows it */
+	struct ruleset *b = compile(BASE "vm evil { address 10.137.0.10\n allow all }\n"
+				    "vm web { address 10.137.0.11\n allow tcp to vm db port 5432 }\n"
+				    "vm db { address 10.137.0.13 }\n", a, 2);
+	const struct rs_vm *evil = vm_named(b, "evil"), *db = vm_named(b, "db"), *web = vm_named(b, "web");
+	assert_true(evil->birth >= a->mark_next);       /* past every mark dev ever had */
+	assert_true(db->birth >= a->mark_next);         /* a new address is a new birth */
+	assert_int_equal(web->birth, vm_named(a, "web")->birth);
+	assert_true(evil->mark >= evil->birth);
+	/* web's connections to db's old address go back to the rules, and what
+	 * web opens to db from now on is marked past db's birth */
+	assert_int_not_equal(web->mark, vm_named(a, "web")->mark);
+	assert_true(web->mark >= db->birth);
+
+	char buf[4096], want[128];
+	snprintf(want, sizeof(want), "ct mark < 0x%08x counter drop", evil->birth);
+	assert_non_null(strstr(chain_text(b, "born_evil", buf, sizeof(buf)), want));
+	assert_non_null(strstr(chain_text(b, "forward", buf, sizeof(buf)),
+			       "ct state established iifname vmap @born_vm"));
+	assert_non_null(strstr(buf, "ct state established oifname vmap @born_vm"));
+	/* before any rule could judge the connection anew */
+	assert_true(strstr(buf, "oifname vmap @born_vm") < strstr(buf, "iifname vmap @out_vm"));
+
+	/* a rule change keeps the birth; the born chain is not sent again */
+	struct ruleset *c = compile(BASE "vm evil { address 10.137.0.10\n allow tcp port 443 }\n"
+				    "vm web { address 10.137.0.11\n allow tcp to vm db port 5432 }\n"
+				    "vm db { address 10.137.0.13 }\n", b, 3);
+	assert_int_equal(vm_named(c, "evil")->birth, evil->birth);
+	assert_int_not_equal(vm_named(c, "evil")->mark, evil->mark);
+	struct nl_batch nb;
+	batch_init(&nb, 1);
+	batch_ruleset_diff(&nb, b, c);
+	assert_null(memmem(nb.buf, nb.len, "born_evil", 10));
+	batch_free(&nb);
+
+	/* a restarted daemon: no ruleset, the births it kept */
+	struct rs_vm kept[2] = { *vm_named(c, "evil"), *vm_named(c, "db") };
+	kept[1].addr[3] = 99;   /* db's record is for another address */
+	struct rs_history h = { .first_mark = c->mark_next + 4096, .vms = kept, .nvms = 2 };
+	const char *t = BASE "vm evil { address 10.137.0.10\n allow tcp port 443 }\n"
+			"vm db { address 10.137.0.13 }\n";
+	struct policy *p = load(t);
+	struct ruleset *r = ruleset_compile(p, NULL, 4, &h);
+	policy_free(p);
+	assert_non_null(r);
+	assert_int_equal(vm_named(r, "evil")->birth, evil->birth);
+	assert_int_equal(vm_named(r, "db")->birth, h.first_mark);
+	assert_true(vm_named(r, "evil")->mark >= h.first_mark);
+	ruleset_free(r);
+	ruleset_free(c);
+	ruleset_free(b);
+	ruleset_free(a);
 	(void)state;
 }
 
@@ -493,7 +565,7 @@ static void a_big_batch_is_one_buffer(void **state)
 	batch_ruleset_full(&b, rs, 0);
 	assert_true(b.len > 1 << 20);
 	struct counts c = count(&b);
-	assert_int_equal(c.newelem, 7 * 2);   /* 400 elements, 200 a message */
+	assert_int_equal(c.newelem, 8 * 2);   /* 8 maps of 400 elements, 200 a message */
 	batch_free(&b);
 	ruleset_free(rs);
 	free(t);
@@ -517,6 +589,7 @@ int main(void)
 		cmocka_unit_test(adding_and_removing_a_vm),
 		cmocka_unit_test(related_packets_stay_with_their_connection),
 		cmocka_unit_test(marks_are_never_handed_out_twice),
+		cmocka_unit_test(an_address_taken_over_brings_no_connections),
 		cmocka_unit_test(until_rules_match_the_time),
 		cmocka_unit_test(dhcp_must_carry_the_vms_mac),
 		cmocka_unit_test(full_batch_replaces_the_table_in_one_transaction),
