@@ -7,7 +7,8 @@
  * there, a passed-through NIC shares the host's LAN. With `uplink user`, also
  * QEMU's whole user network: its gateway is the host's loopback, its DNS the
  * host's resolver (the netvm's own DNS still goes there; app VMs' does not).
- * Addresses the host gains later are kept out from the next `netctl up` on.
+ * Addresses the host gains later are kept out from the next `netctl up` on,
+ * and with `uplink user` at once by the host itself (netctl-hostguard.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -522,6 +522,9 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 	if (!appliance_user(name, accel, &id) || !priv_group(PRIV_GROUP_READ, &moat))
 		return false;
 	bool fw = strcmp(name, "firewallvm") == 0;
+	/* the host's addresses, also those it gains later (netctl-hostguard.c) */
+	if (!fw && p->net.uplink == UPLINK_USER && !netctl_host_guard(id.uid))
+		return false;
 	char kernel[4096], initrd[4096], qmp[4096], console[4096], control[4096];
 	if (!image_paths(o->images, name, kernel, initrd, sizeof(kernel)) ||
 	    !run_file(ctx, qmp, sizeof(qmp), name, "qmp") || !run_file(ctx, console, sizeof(console), name, "console"))
@@ -967,6 +970,7 @@ int down_main(struct netctl *ctx, int argc, char **argv)
 	ok = stop(ctx, "firewallvm", "appliance") && socks_remove(ctx, "firewallvm") && ok;
 	ok = stop(ctx, "netvm", "appliance") && socks_remove(ctx, "netvm") && ok;
 	ok = link_stop(ctx, UPLINK) && ok;
+	ok = netctl_host_guard_remove() && ok;
 	return ok ? NETCTL_OK : NETCTL_FAILED;
 }
 

@@ -53,6 +53,13 @@ void netctl_status_netvm(const struct netctl *ctx);
  * a message when they cannot all be read or sent. */
 bool netctl_host_addrs(enum uplink_kind uplink, char *buf, size_t len);
 
+/* With `uplink user`: table inet moat_host, which rejects what sockets of
+ * NETVM_UID (the netvm's QEMU) send to any of the host's own addresses, now
+ * or later, but DNS to its resolvers (netctl-hostguard.c). Loaded before the
+ * netvm starts; removed by netctl down. false and a message on failure. */
+bool netctl_host_guard(uid_t netvm_uid);
+bool netctl_host_guard_remove(void);
+
 /* Read and check FILE; print every diagnostic to stderr. NULL on error. */
 struct policy *netctl_load_policy(const struct netctl *ctx, const char *file);
 
