@@ -6,8 +6,10 @@ TAP output."""
 import json
 import mmap
 import os
+import pwd
 import socket
 import struct
+import subprocess
 import time
 
 UVA, GPA, MEM, NUM = 0x7F0000000000, 0x100000, 1 << 20, 256
@@ -179,6 +181,16 @@ def passes_frame(sender, receiver):
     if receiver.rx_avail - receiver.rx_used() < 8:
         receiver.post_rx(32)
     return got
+
+
+def link_user():
+    """the unprivileged user links run as (netctl's PRIV_USER_LINK),
+    created here if missing"""
+    if subprocess.run(["id", "moat-link"], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        "moat-link"], check=True)
+        print("# created the system user moat-link", flush=True)
+    return pwd.getpwnam("moat-link")
 
 
 _tap_n = 0
