@@ -112,9 +112,9 @@ bool sandbox_enter(void)
 {
 	static const int allowed[] = {
 		SCMP_SYS(io_uring_enter), SCMP_SYS(recvmsg), SCMP_SYS(sendto), SCMP_SYS(accept4),
-		SCMP_SYS(close), SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(munmap), SCMP_SYS(fstat),
-		SCMP_SYS(brk), SCMP_SYS(exit_group), SCMP_SYS(exit), SCMP_SYS(rt_sigreturn),
-		SCMP_SYS(clock_gettime), SCMP_SYS(getpid),
+		SCMP_SYS(close), SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(munmap),
+		SCMP_SYS(fstat), SCMP_SYS(fstatfs), SCMP_SYS(brk), SCMP_SYS(exit_group), SCMP_SYS(exit),
+		SCMP_SYS(rt_sigreturn), SCMP_SYS(clock_gettime), SCMP_SYS(getpid),
 	};
 	scmp_filter_ctx ctx;
 	int err = 0;

@@ -53,13 +53,16 @@ class Frontend:
         send(self.sock, 1)
         offered = struct.unpack("<Q", recv_reply(self.sock))[0]
         send(self.sock, 2, struct.pack("<Q", offered & features))
-        self.mem_table([(GPA, mem, UVA, 0)], [self.fd])
-        for q, (desc, avail, used) in RINGS.items():
-            send(self.sock, 8, struct.pack("<II", q, NUM))
-            send(self.sock, 10, struct.pack("<II", q, 0))
-            send(self.sock, 9, struct.pack("<IIQQQQ", q, 0, UVA + desc, UVA + used, UVA + avail, 0))
-            send(self.sock, 13, struct.pack("<Q", q), [self.calls[q]])
-            send(self.sock, 12, struct.pack("<Q", q), [self.kicks[q]])
+        try:
+            self.mem_table([(GPA, mem, UVA, 0)], [self.fd])
+            for q, (desc, avail, used) in RINGS.items():
+                send(self.sock, 8, struct.pack("<II", q, NUM))
+                send(self.sock, 10, struct.pack("<II", q, 0))
+                send(self.sock, 9, struct.pack("<IIQQQQ", q, 0, UVA + desc, UVA + used, UVA + avail, 0))
+                send(self.sock, 13, struct.pack("<Q", q), [self.calls[q]])
+                send(self.sock, 12, struct.pack("<Q", q), [self.kicks[q]])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the link refused our setup and hung up: closed_by_link() says so
 
     def sync(self):
         """returns once the link has handled every message sent before"""
