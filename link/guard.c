@@ -9,7 +9,7 @@ volatile sig_atomic_t guard_armed;
 void *volatile guard_addr;
 static volatile sig_atomic_t sent;
 
-/* Decimal v at the end of buf; returns where it starts. */
+/* v in decimal, NUL-terminated, ending just before end; returns its start. */
 static char *utoa(unsigned long v, char *end)
 {
 	*--end = '\0';
