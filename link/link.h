@@ -61,7 +61,12 @@ bool stats_json(const struct link *l, char *buf, size_t size);
 bool sandbox_uring_restrict(struct io_uring *ring);
 bool sandbox_enter(void);
 
-/* Becomes uid:gid with no supplementary groups and no capabilities. */
+/* Not dumpable: /proc/PID/mem, /proc/PID/fd and ptrace are root's only,
+ * not open to a sibling link running as the same user. */
+bool sandbox_undumpable(void);
+
+/* Becomes uid:gid with no supplementary groups and no capabilities, and
+ * stays undumpable (a change of uid resets that to fs.suid_dumpable). */
 bool sandbox_drop_user(uid_t uid, gid_t gid);
 
 /* Resource limits: address space for mem_max bytes of guest memory plus

@@ -20,6 +20,8 @@
  *                     refused and that side hung up. Default 64G.
  * --no-sandbox        no seccomp filter and no resource limits (debugging)
  *
+ * Always undumpable, from the start: every link runs as the same user, and
+ * none may open another's /proc/PID/mem or ptrace it.
  * Then, unless --no-sandbox: limits (address space: both caps plus
  * RLIMIT_AS_MARGIN; open files: RLIMIT_NOFILE_LINK; no core dumps, which
  * would hold guest memory), no_new_privs and the seccomp filter. */
@@ -214,6 +216,10 @@ int main(int argc, char **argv)
 	bool sandbox = true;
 	int c, rc = 1;
 
+	/* first, before any guest memory: a process of the same user (a
+	 * sibling link) could otherwise write into it through /proc/PID/mem */
+	if (!sandbox_undumpable())
+		return 1;
 	l.side[0] = (struct side){ .label = 'a', .listen_fd = -1, .conn_fd = -1, .mem_max = VU_MEM_MAX_DEFAULT };
 	l.side[1] = (struct side){ .label = 'b', .listen_fd = -1, .conn_fd = -1, .mem_max = VU_MEM_MAX_DEFAULT };
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {

@@ -32,7 +32,7 @@ $(F)/fuzz_link_loop: $(filter-out $(F)/link/main.o,$(LINK_PROG:%.c=$(F)/%.o))
 $(F)/fuzz_link_loop: LINK_FUZZ_LIBS := $(LINK_LIBS)
 FUZZ_TARGETS += $(LINK_FUZZ)
 
-CHECKS += tests/link/dpdk-interop tests/link/qemu-ipxe tests/link/hostile-frontend tests/link/hostile-resources tests/link/privileges tests/link/vhost-state \
+CHECKS += tests/link/dpdk-interop tests/link/qemu-ipxe tests/link/hostile-frontend tests/link/hostile-resources tests/link/privileges tests/link/siblings tests/link/vhost-state \
 	tests/link/qemu-linux
 CHECK_DEPS += $(B)/moat-link images
 

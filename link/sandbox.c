@@ -1,8 +1,9 @@
 /* After setup the link only moves frames and answers its sockets: it runs
- * as its own user with no capabilities and small limits, the io_uring may
- * only read, write, poll and cancel, and the process may only make the few
- * syscalls of its loop and of vhost-user message handling, none that takes
- * a path or makes memory executable. */
+ * as its own user with no capabilities and small limits, undumpable (every
+ * link is that same user, and none may reach into another's memory), the
+ * io_uring may only read, write, poll and cancel, and the process may only
+ * make the few syscalls of its loop and of vhost-user message handling, none
+ * that takes a path or makes memory executable. */
 #include "link.h"
 
 #include <errno.h>
@@ -29,6 +30,15 @@
  * client. A message whose fds would not fit is refused (MSG_CTRUNC). */
 #define RLIMIT_NOFILE_LINK 64
 
+bool sandbox_undumpable(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		fprintf(stderr, "moat-link: cannot make the process undumpable: %s\n", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
 bool sandbox_drop_user(uid_t uid, gid_t gid)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
@@ -51,7 +61,7 @@ bool sandbox_drop_user(uid_t uid, gid_t gid)
 		fprintf(stderr, "moat-link: still not uid %u gid %u\n", (unsigned)uid, (unsigned)gid);
 		return false;
 	}
-	return true;
+	return sandbox_undumpable();
 fail:
 	fprintf(stderr, "moat-link: dropping privileges to uid %u gid %u: %s\n", (unsigned)uid, (unsigned)gid,
 		strerror(errno));
@@ -102,9 +112,9 @@ bool sandbox_enter(void)
 {
 	static const int allowed[] = {
 		SCMP_SYS(io_uring_enter), SCMP_SYS(recvmsg), SCMP_SYS(sendto), SCMP_SYS(accept4),
-		SCMP_SYS(close), SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(munmap), SCMP_SYS(fstat),
-		SCMP_SYS(brk), SCMP_SYS(exit_group), SCMP_SYS(exit), SCMP_SYS(rt_sigreturn),
-		SCMP_SYS(clock_gettime), SCMP_SYS(getpid),
+		SCMP_SYS(close), SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(munmap),
+		SCMP_SYS(fstat), SCMP_SYS(fstatfs), SCMP_SYS(brk), SCMP_SYS(exit_group), SCMP_SYS(exit),
+		SCMP_SYS(rt_sigreturn), SCMP_SYS(clock_gettime), SCMP_SYS(getpid),
 	};
 	scmp_filter_ctx ctx;
 	int err = 0;

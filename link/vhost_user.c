@@ -1,9 +1,11 @@
 #include "vhost_user.h"
 
+#include <linux/magic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 struct vu_hdr {
@@ -125,6 +127,18 @@ static bool queue_apply(struct vu_dev *d, struct vu_queue *q)
 	return true;
 }
 
+/* Guest memory must live in RAM: tmpfs (a memfd, /dev/shm) or hugetlbfs.
+ * On any other file system a page fault may wait on a disk, a network or
+ * a FUSE server the frontend runs, and the whole loop, the other guest's
+ * side with it, would wait too. */
+static bool in_ram(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 &&
+	       (sf.f_type == TMPFS_MAGIC || sf.f_type == (typeof(sf.f_type))HUGETLBFS_MAGIC);
+}
+
 /* Maps whole blocks of the file (huge pages on hugetlbfs: the kernel
  * rounds such a mapping up to them and munmap of anything less fails),
  * from the block holding the region's start. */
@@ -160,6 +174,10 @@ static bool set_mem_table(struct vu_dev *d, const uint8_t *p, uint32_t size, con
 	for (unsigned i = 0; i < n; i++) {
 		struct stat st;
 		memcpy(&r[i], p + 8 + 32 * i, sizeof(r[i]));
+		if (!in_ram(fds[i])) {
+			d->why = "guest memory is on neither tmpfs (a memfd, /dev/shm) nor hugetlbfs";
+			return false;
+		}
 		if (fd_stat(fds[i], &st) < 0 || !region_span(&r[i], &st, &off[i], &len[i]))
 			return false;
 		/* no overflow: len < 2^63 + a block (st_size is an off_t) and

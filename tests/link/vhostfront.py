@@ -6,8 +6,10 @@ TAP output."""
 import json
 import mmap
 import os
+import pwd
 import socket
 import struct
+import subprocess
 import time
 
 UVA, GPA, MEM, NUM = 0x7F0000000000, 0x100000, 1 << 20, 256
@@ -51,13 +53,16 @@ class Frontend:
         send(self.sock, 1)
         offered = struct.unpack("<Q", recv_reply(self.sock))[0]
         send(self.sock, 2, struct.pack("<Q", offered & features))
-        self.mem_table([(GPA, mem, UVA, 0)], [self.fd])
-        for q, (desc, avail, used) in RINGS.items():
-            send(self.sock, 8, struct.pack("<II", q, NUM))
-            send(self.sock, 10, struct.pack("<II", q, 0))
-            send(self.sock, 9, struct.pack("<IIQQQQ", q, 0, UVA + desc, UVA + used, UVA + avail, 0))
-            send(self.sock, 13, struct.pack("<Q", q), [self.calls[q]])
-            send(self.sock, 12, struct.pack("<Q", q), [self.kicks[q]])
+        try:
+            self.mem_table([(GPA, mem, UVA, 0)], [self.fd])
+            for q, (desc, avail, used) in RINGS.items():
+                send(self.sock, 8, struct.pack("<II", q, NUM))
+                send(self.sock, 10, struct.pack("<II", q, 0))
+                send(self.sock, 9, struct.pack("<IIQQQQ", q, 0, UVA + desc, UVA + used, UVA + avail, 0))
+                send(self.sock, 13, struct.pack("<Q", q), [self.calls[q]])
+                send(self.sock, 12, struct.pack("<Q", q), [self.kicks[q]])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the link refused our setup and hung up: closed_by_link() says so
 
     def sync(self):
         """returns once the link has handled every message sent before"""
@@ -179,6 +184,16 @@ def passes_frame(sender, receiver):
     if receiver.rx_avail - receiver.rx_used() < 8:
         receiver.post_rx(32)
     return got
+
+
+def link_user():
+    """the unprivileged user links run as (netctl's PRIV_USER_LINK),
+    created here if missing"""
+    if subprocess.run(["id", "moat-link"], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        "moat-link"], check=True)
+        print("# created the system user moat-link", flush=True)
+    return pwd.getpwnam("moat-link")
 
 
 _tap_n = 0

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -106,6 +107,19 @@ static long fstat_fd(void)
 	return syscall(SYS_fstat, 0, &st);
 }
 
+/* by fd, to see what file system guest memory is on */
+static long fstatfs_fd(void)
+{
+	struct statfs sf;
+	return syscall(SYS_fstatfs, 0, &sf);
+}
+
+static long statfs_path(void)
+{
+	struct statfs sf;
+	return syscall(SYS_statfs, "/", &sf);
+}
+
 static void test_memory_never_executable(void **state)
 {
 	assert_int_equal(outcome(mmap_rw), LET);
@@ -127,6 +141,8 @@ static void test_no_sendmsg_no_paths(void **state)
 	assert_int_equal(outcome(openat_call), KILLED);
 	assert_int_equal(outcome(fstatat_path), KILLED);
 	assert_int_equal(outcome(fstat_fd), LET);
+	assert_int_equal(outcome(fstatfs_fd), LET);
+	assert_int_equal(outcome(statfs_path), KILLED);
 }
 
 int main(void)

@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/timerfd.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -395,6 +397,47 @@ static void test_kick_must_be_eventfd(void **state)
 	assert_int_equal(dev.q[0].kick_fd, fd);
 }
 
+/* An unnamed 1 MiB file in dir, or -1 if dir is on a file system of
+ * another kind than wanted (tmpfs or not). */
+static int file_in(const char *dir, bool tmpfs)
+{
+	struct statfs sf;
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -1;
+	if (fstatfs(fd, &sf) < 0 ||
+	    (sf.f_type == TMPFS_MAGIC || sf.f_type == (typeof(sf.f_type))HUGETLBFS_MAGIC) != tmpfs ||
+	    ftruncate(fd, MEMSZ) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Guest memory on a disk or FUSE file system can stall a page fault, and
+ * with it both guests: only tmpfs (memfd, /dev/shm) and hugetlbfs. */
+static void test_mem_only_tmpfs_or_hugetlbfs(void **state)
+{
+	uint64_t r[1][4] = { { GPA, MEMSZ, UVA, 0 } };
+	int maps = count_maps(), fd = file_in(".", false);
+
+	if (fd < 0)
+		fd = file_in("/var/tmp", false);
+	if (fd < 0)
+		skip();	/* no disk file system at hand */
+	assert_int_equal(mem_table(1, r, &fd, 1), -1);
+	assert_non_null(strstr(dev.why, "tmpfs"));
+	assert_false(fd_open(fd));
+	assert_int_equal(count_maps(), maps);
+	assert_int_equal(dev.mem.n, 0);
+
+	fd = file_in("/dev/shm", true);
+	assert_true(fd >= 0);
+	assert_int_equal(mem_table(1, r, &fd, 1), 0);
+	assert_int_equal(one_region(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +457,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hugetlb_region_unmapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mem_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kick_must_be_eventfd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mem_only_tmpfs_or_hugetlbfs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
