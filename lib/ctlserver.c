@@ -17,6 +17,7 @@
 #include "daemon.h"
 
 #define REOPEN_MS 1000
+#define REFUSED_LOG_MAX 10         /* refusals logged a minute, then counted */
 
 struct ctl_client {
 	int fd;
@@ -34,6 +35,8 @@ struct ctl_server {
 	char *path, *name;
 	bool device;
 	bool read_only;              /* only ctl_request_read_only requests */
+	int64_t refused_since;       /* monotonic ms: this minute of refusals */
+	unsigned long refused, refused_quiet;
 	int listen_fd;               /* -1 for a device */
 	struct ctl_client clients[CTL_SERVER_MAX_CLIENTS];
 	size_t nclients;
@@ -234,6 +237,25 @@ void ctl_server_publish(struct ctl_server *s, struct ctl_msg *m,
 
 /* ---- input ---- */
 
+/* A client may send refused requests as fast as it likes: the log says
+ * REFUSED_LOG_MAX a minute, then how many more. */
+static void log_refused(struct ctl_server *s, uint16_t type)
+{
+	int64_t now = mono_ms();
+	if (!s->refused_since || now - s->refused_since >= 60000) {
+		if (s->refused_quiet)
+			fprintf(stderr, "%s: control: %lu more requests refused on the read-only channel %s\n",
+				s->name, s->refused_quiet, s->path);
+		s->refused_since = now;
+		s->refused = s->refused_quiet = 0;
+	}
+	if (s->refused++ < REFUSED_LOG_MAX)
+		fprintf(stderr, "%s: control: request %u refused on the read-only channel %s\n", s->name,
+			(unsigned)type, s->path);
+	else
+		s->refused_quiet++;
+}
+
 static void handle_frame(struct ctl_server *s, struct ctl_client *cl)
 {
 	uint16_t type;
@@ -254,8 +276,7 @@ static void handle_frame(struct ctl_server *s, struct ctl_client *cl)
 	if (s->read_only && !ctl_request_read_only(type)) {
 		/* well framed, only not for this channel: refused, and the
 		 * stream stays in step for the client's next request */
-		fprintf(stderr, "%s: control: request %u refused on the read-only channel %s\n", s->name,
-			(unsigned)type, s->path);
+		log_refused(s, type);
 		ctl_client_error(cl, EPERM, "this control channel is read-only (status, stats, log): changes go "
 			"through the read-write control channel, which only root on the host may use");
 		return;

@@ -123,6 +123,43 @@ static void test_read_only_refuses_writes(void **state)
 	ctl_server_close(ro);
 }
 
+/* A client that sends refusals as fast as it can does not fill the
+ * appliance's log: REFUSED_LOG_MAX (10) lines a minute. */
+static void test_refusals_logged_bounded(void **state)
+{
+	char path[108], msg[512], logp[108];
+	sock_path(path, sizeof(path), "flood");
+	sock_path(logp, sizeof(logp), "log");
+	struct seen seen = { 0 };
+	struct ctl_server *ro = ctl_server_open_read_only(path, "test", handler, &seen);
+	assert_non_null(ro);
+	int fd = client(path);
+	FILE *log = fopen(logp, "w+");
+	assert_non_null(log);
+	fflush(stderr);
+	int saved = dup(2);
+	assert_true(saved >= 0 && dup2(fileno(log), 2) == 2);
+	uint32_t st[25];
+	for (size_t i = 0; i < 25; i++)
+		st[i] = call(&ro, 1, fd, CTL_REQ_APPLY, msg, sizeof(msg));
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	for (size_t i = 0; i < 25; i++)
+		assert_int_equal(st[i], EPERM);
+	rewind(log);
+	char line[512];
+	int lines = 0;
+	while (fgets(line, sizeof(line), log))
+		lines += strstr(line, "refused on the read-only channel") != NULL;
+	fclose(log);
+	unlink(logp);
+	assert_int_equal(lines, 10);
+	assert_int_equal(seen.n, 0);
+	close(fd);
+	ctl_server_close(ro);
+}
+
 /* The read-only channel is not trusted more than the other: an oversized
  * frame is refused before its payload is read, and the connection closed. */
 static void test_read_only_limits(void **state)
@@ -200,6 +237,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_only_verbs),
 		cmocka_unit_test(test_read_only_refuses_writes),
+		cmocka_unit_test(test_refusals_logged_bounded),
 		cmocka_unit_test(test_read_only_limits),
 		cmocka_unit_test(test_two_channels_one_loop),
 	};
