@@ -1,6 +1,8 @@
 /* control.c: the firewall's requests over the control channel
  * (lib/ctlserver.c does the transport): apply, status, stats, and the packet
- * log, once or followed. */
+ * log, once or followed. The read-only channel (the host's group moat) is a
+ * second server with the same handler: lib/ctlserver.c lets only status,
+ * stats and log through it. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@ _Static_assert(FW_MAX_CLIENTS == CTL_SERVER_MAX_CLIENTS, "main.c polls this many
 
 struct fw_control {
 	struct ctl_server *srv;
+	struct ctl_server *ro;       /* the read-only channel, or NULL */
 	struct fw_state *st;
 	struct fw_nflog *nflog;
 };
@@ -253,8 +256,11 @@ void fw_control_log_line(const char *line, void *control)
 	struct fw_control *c = control;
 	struct ctl_msg m;
 	ctl_msg_init(&m, CTL_EVENT);
-	if (put_log(&m, line) && m.len)
+	if (put_log(&m, line) && m.len) {
 		ctl_server_publish(c->srv, &m, follower_wants, (void *)line);
+		if (c->ro)
+			ctl_server_publish(c->ro, &m, follower_wants, (void *)line);
+	}
 	ctl_msg_free(&m);
 }
 
@@ -272,7 +278,8 @@ static void handle_request(void *arg, struct ctl_client *cl, uint16_t type, cons
 	}
 }
 
-struct fw_control *fw_control_open(const char *path, struct fw_state *st, struct fw_nflog *nflog)
+struct fw_control *fw_control_open(const char *path, const char *status_path, struct fw_state *st,
+				   struct fw_nflog *nflog)
 {
 	struct fw_control *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -280,6 +287,13 @@ struct fw_control *fw_control_open(const char *path, struct fw_state *st, struct
 	c->st = st;
 	c->nflog = nflog;
 	c->srv = ctl_server_open(path, "moat-firewalld", handle_request, c);
+	if (c->srv && status_path) {
+		c->ro = ctl_server_open_read_only(status_path, "moat-firewalld", handle_request, c);
+		if (!c->ro) {
+			ctl_server_close(c->srv);
+			c->srv = NULL;
+		}
+	}
 	if (!c->srv) {
 		free(c);
 		return NULL;
@@ -292,20 +306,26 @@ void fw_control_close(struct fw_control *c)
 	if (!c)
 		return;
 	ctl_server_close(c->srv);
+	ctl_server_close(c->ro);
 	free(c);
 }
 
 size_t fw_control_pollfds(const struct fw_control *c, struct pollfd *fds)
 {
-	return ctl_server_pollfds(c->srv, fds);
+	size_t n = ctl_server_pollfds(c->srv, fds);
+	return c->ro ? n + ctl_server_pollfds(c->ro, fds + n) : n;
 }
 
 int fw_control_timeout(const struct fw_control *c)
 {
-	return ctl_server_timeout(c->srv);
+	int a = ctl_server_timeout(c->srv), b = c->ro ? ctl_server_timeout(c->ro) : -1;
+	return a < 0 ? b : b < 0 || a < b ? a : b;   /* the sooner; -1 is never */
 }
 
 void fw_control_event(struct fw_control *c, const struct pollfd *fds, size_t n)
 {
+	/* each server serves only its own descriptors of FDS */
 	ctl_server_event(c->srv, fds, n);
+	if (c->ro)
+		ctl_server_event(c->ro, fds, n);
 }

@@ -92,10 +92,14 @@ struct pollfd;
 struct fw_control;
 struct fw_nflog;
 /* PATH: a character device (virtio-serial port) is opened; anything else is
- * a unix socket listened on there. LOG reads go to NFLOG (may be NULL). */
-struct fw_control *fw_control_open(const char *path, struct fw_state *st, struct fw_nflog *nflog);
+ * a unix socket listened on there. STATUS_PATH (NULL: none) is the same for
+ * the read-only channel: status, stats and log only. LOG reads go to NFLOG
+ * (may be NULL). */
+struct fw_control *fw_control_open(const char *path, const char *status_path, struct fw_state *st,
+				   struct fw_nflog *nflog);
 void fw_control_close(struct fw_control *c);
-/* The descriptors the loop polls for the channel: at most 1 + FW_MAX_CLIENTS. */
+/* The descriptors the loop polls for the channels: at most
+ * 2 * (1 + FW_MAX_CLIENTS). */
 size_t fw_control_pollfds(const struct fw_control *c, struct pollfd *fds);
 /* After poll: FDS as filled by fw_control_pollfds, with revents. */
 void fw_control_event(struct fw_control *c, const struct pollfd *fds, size_t n);

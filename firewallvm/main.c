@@ -1,6 +1,7 @@
 /* moat-firewalld: the firewall VM's daemon.
  *
- *   moat-firewalld --control PATH [--state-dir DIR] [--run-dir DIR] [--dnsmasq PATH|none]
+ *   moat-firewalld --control PATH [--status PATH] [--state-dir DIR] [--run-dir DIR]
+ *                  [--dnsmasq PATH|none]
  *
  * Before anything else the table inet moat is loaded: the policy the state
  * directory says was in force, or a table that drops everything. Then one
@@ -29,7 +30,7 @@
 #define DEFAULT_RUN_DIR    "/run/moat"
 #define DEFAULT_DNSMASQ    "/usr/sbin/dnsmasq"
 #define EXPIRY_CHECK_MS    10000   /* the wall clock may jump: look again this often */
-#define POLL_MAX           (5 + 1 + FW_MAX_CLIENTS)
+#define POLL_MAX           (5 + 2 * (1 + FW_MAX_CLIENTS))
 
 struct daemon {
 	struct fw_state st;
@@ -45,8 +46,10 @@ struct daemon {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: moat-firewalld --control PATH [--state-dir DIR] [--run-dir DIR] [--dnsmasq PATH|none]\n"
+	fprintf(out, "usage: moat-firewalld --control PATH [--status PATH] [--state-dir DIR] [--run-dir DIR]\n"
+		"                      [--dnsmasq PATH|none]\n"
 		"  --control PATH    virtio-serial port, or a unix socket to listen on\n"
+		"  --status PATH     the same for the read-only channel (status, stats, log)\n"
 		"  --state-dir DIR   the policy in force, re-applied at start (default %s)\n"
 		"  --run-dir DIR     dnsmasq's config and pid (default %s)\n"
 		"  --dnsmasq PATH    dnsmasq binary (default %s); none: no DHCP/DNS\n",
@@ -171,19 +174,21 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "control", required_argument, NULL, 'c' },
+		{ "status", required_argument, NULL, 'R' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "run-dir", required_argument, NULL, 'r' },
 		{ "dnsmasq", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *control = NULL, *run_dir = DEFAULT_RUN_DIR, *dnsmasq = DEFAULT_DNSMASQ;
+	const char *control = NULL, *status = NULL, *run_dir = DEFAULT_RUN_DIR, *dnsmasq = DEFAULT_DNSMASQ;
 	struct daemon d = { .sigfd = -1 };
 	d.st.state_dir = DEFAULT_STATE_DIR;
 	int c, rc = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': control = optarg; break;
+		case 'R': status = optarg; break;
 		case 's': d.st.state_dir = optarg; break;
 		case 'r': run_dir = optarg; break;
 		case 'd': dnsmasq = optarg; break;
@@ -246,10 +251,11 @@ int main(int argc, char **argv)
 	if (d.dnsmasq && d.st.policy && fw_dnsmasq_configure(d.dnsmasq, d.st.policy) < 0)
 		fprintf(stderr, "moat-firewalld: dnsmasq not configured\n");
 
-	d.control = fw_control_open(control, &d.st, d.nflog);
+	d.control = fw_control_open(control, status, &d.st, d.nflog);
 	if (!d.control)
 		goto cleanup;
-	fprintf(stderr, "moat-firewalld: listening on %s\n", control);
+	fprintf(stderr, "moat-firewalld: listening on %s%s%s\n", control, status ? ", read-only on " : "",
+		status ? status : "");
 	rc = daemon_run(&d);
 
 cleanup:

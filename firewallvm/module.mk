@@ -17,6 +17,10 @@ $(T)/tests/test_ctl: $(T)/tests/unit/test_ctl.o $(T)/lib/ctl.o
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
 UNIT_TESTS += $(T)/tests/test_ctl
 
+$(T)/tests/test_ctlserver: $(T)/tests/unit/test_ctlserver.o $(T)/lib/ctlserver.o $(T)/lib/ctl.o $(T)/lib/daemon.o
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
+UNIT_TESTS += $(T)/tests/test_ctlserver
+
 $(T)/tests/test_lib_spawn: $(T)/tests/unit/test_lib_spawn.o $(T)/lib/spawn.o
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
 UNIT_TESTS += $(T)/tests/test_lib_spawn

@@ -191,6 +191,16 @@ bool qemu_appliance_args(struct qemu_args *a, const struct qemu_appliance *q)
 		qemu_args_add(a, "socket,id=control,path=%s,server=on,wait=off", q->control);
 	qemu_args_add(a, "-device");
 	qemu_args_add(a, "virtserialport,bus=serial0.0,chardev=control,name=org.moat.control");
+	if (q->status) {
+		/* the read-only channel: the daemon serves status, stats and log there */
+		qemu_args_add(a, "-chardev");
+		if (q->fds)
+			qemu_args_add(a, "socket,id=status,fd=%d,server=on,wait=off", QEMU_FD_STATUS);
+		else
+			qemu_args_add(a, "socket,id=status,path=%s,server=on,wait=off", q->status);
+		qemu_args_add(a, "-device");
+		qemu_args_add(a, "virtserialport,bus=serial0.0,chardev=status,name=org.moat.status");
+	}
 	/* every link NIC on its own root port, so each can be unplugged, and
 	 * spare ports for the links of VMs added later */
 	size_t ports = q->nnics + q->spare_ports;

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "netctl-reply.h"
 #include "priv.h"
@@ -19,15 +21,41 @@ void netctl_call_failed(const char *who, const char *path, int err, long timeout
 		fprintf(stderr, "netctl: %s control channel %s: %s\n", who, path, strerror(-err));
 }
 
+bool netctl_status_path(const char *path, char *buf, size_t len)
+{
+	size_t n = strlen(path);
+	if (n > 4 && strcmp(path + n - 4, ".ctl") == 0)
+		n -= 4;
+	int r = snprintf(buf, len, "%.*s.status", (int)n, path);
+	return r > 0 && (size_t)r < len;
+}
+
+const char *netctl_channel(const char *path, uint16_t type, char *buf, size_t len)
+{
+	struct stat st;
+	/* an appliance daemon started by hand (or a test's) may serve only
+	 * PATH: where no read-only socket is, PATH answers for it (and the
+	 * kernel still says who may connect) */
+	if (ctl_request_read_only(type) && netctl_status_path(path, buf, len) && lstat(buf, &st) == 0)
+		return buf;
+	return path;
+}
+
 uint8_t *netctl_call(const char *who, const char *path, const struct ctl_msg *req, size_t *len,
 		     long timeout_ms)
 {
 	uint8_t *reply;
+	char ro[4096];
+	const char *to = netctl_channel(path, req->type, ro, sizeof(ro));
 	if (timeout_ms <= 0)
 		timeout_ms = CTL_CALL_MS;
-	int err = ctl_call_within(path, req, &reply, len, timeout_ms);
-	if (err)
-		netctl_call_failed(who, path, err, timeout_ms);
+	int err = ctl_call_within(to, req, &reply, len, timeout_ms);
+	if (err && (err == -EACCES || err == -EPERM) && !ctl_request_read_only(req->type) && geteuid() != 0)
+		fprintf(stderr, "netctl: permission denied on %s: changing the %s needs root (its read-write "
+			"control channel is root's alone; the group '%s' may run the read-only commands)\n",
+			to, who, PRIV_GROUP_READ);
+	else if (err)
+		netctl_call_failed(who, to, err, timeout_ms);
 	return err ? NULL : reply;
 }
 

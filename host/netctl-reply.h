@@ -14,9 +14,21 @@
 
 _Static_assert(CTL_NAME_MAX == MOAT_NAME_MAX, "a VM name on the wire is a VM name");
 
-/* REQ to WHO ("firewall", "netvm") on PATH, within TIMEOUT_MS (<= 0: CTL_CALL_MS).
- * The reply (malloc'd), or NULL after saying why on stderr, e.g.
- * "netctl: firewall not answering on PATH (timeout 10 s)". */
+/* Each appliance has two control sockets: PATH (its read-write channel,
+ * root's alone) and, next to it, the read-only one the group moat may use
+ * (PATH with ".ctl" replaced by ".status", or ".status" added): false if
+ * that does not fit BUF. */
+bool netctl_status_path(const char *path, char *buf, size_t len);
+/* Where a request of TYPE to the appliance behind PATH goes: the read-only
+ * socket for what only reads (ctl_request_read_only) when there is one
+ * (BUF holds it then), else PATH. */
+const char *netctl_channel(const char *path, uint16_t type, char *buf, size_t len);
+
+/* REQ to WHO ("firewall", "netvm") behind PATH (netctl_channel), within
+ * TIMEOUT_MS (<= 0: CTL_CALL_MS). The reply (malloc'd), or NULL after saying
+ * why on stderr, e.g. "netctl: firewall not answering on PATH (timeout 10 s)";
+ * a request that changes something refused for want of permission says
+ * that it needs root. */
 uint8_t *netctl_call(const char *who, const char *path, const struct ctl_msg *req, size_t *len,
 		     long timeout_ms);
 /* Says why a call to WHO on PATH failed with ERR (-errno). */

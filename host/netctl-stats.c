@@ -300,9 +300,11 @@ int log_main(struct netctl *ctx, int argc, char **argv)
 	}
 	/* a subscription: the ring (within the call's deadline), then one event
 	 * per new record until either side hangs up */
-	int fd = ctl_connect_within(ctx->control, CTL_CALL_MS);
+	char ro[4096];
+	const char *path = netctl_channel(ctx->control, CTL_REQ_LOG, ro, sizeof(ro));
+	int fd = ctl_connect_within(path, CTL_CALL_MS);
 	if (fd < 0) {
-		netctl_call_failed("firewall", ctx->control, fd, CTL_CALL_MS);
+		netctl_call_failed("firewall", path, fd, CTL_CALL_MS);
 		return NETCTL_FAILED;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -332,6 +334,6 @@ int log_main(struct netctl *ctx, int argc, char **argv)
 	close(fd);
 	if (err == -ECONNRESET)
 		return NETCTL_OK;   /* the firewall went away: nothing more will come */
-	netctl_call_failed("firewall", ctx->control, err, CTL_CALL_MS);
+	netctl_call_failed("firewall", path, err, CTL_CALL_MS);
 	return NETCTL_FAILED;
 }

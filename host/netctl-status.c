@@ -105,8 +105,8 @@ static void print_counters(const struct netctl_vm_counts *c, const struct vm *v)
 	       " spoofed\n", v->name, rules, c->by_kind[CTL_C_DEFAULT].packets, c->by_kind[CTL_C_SPOOF].packets);
 }
 
-/* What moat-netd says about the netvm (its control port, run/netvm.ctl),
- * when the appliances run. A netvm that does not answer within 2 s is
+/* What moat-netd says about the netvm (its read-only port, run/netvm.status
+ * next to run/netvm.ctl), when the appliances run. A netvm that does not answer within 2 s is
  * reported, not waited for. */
 void netctl_status_netvm(const struct netctl *ctx)
 {
@@ -123,7 +123,8 @@ void netctl_status_netvm(const struct netctl *ctx)
 	const char *said = reply ? ctl_get_str(reply, len, CTL_A_MESSAGE) : NULL;
 	const char *text = reply ? ctl_get_str(reply, len, CTL_A_TEXT) : NULL;
 	if (!said) {
-		printf("netvm: not answering on %s\n", path);
+		char ro[4096];
+		printf("netvm: not answering on %s\n", netctl_channel(path, CTL_REQ_STATUS, ro, sizeof(ro)));
 	} else {
 		printf("netvm: ");
 		ctl_fput_safe(stdout, said, false);

@@ -27,6 +27,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "netctl.h"
+#include "netctl-reply.h"
 #include "priv.h"
 #include "qemu.h"
 #include "qmp.h"
@@ -217,17 +218,20 @@ struct spawn_as {
 };
 
 /* In the child: AS's descriptors at 3, 4, ... (moved out of the way first,
- * so that none overwrites another before it is placed). */
+ * so that none overwrites another before it is placed); one that is -1
+ * leaves its number empty. */
 static bool place_fds(const struct spawn_as *as)
 {
 	int tmp[8];
 	if (as->nfds > sizeof(tmp) / sizeof(tmp[0]))
 		return false;
-	for (size_t i = 0; i < as->nfds; i++)
-		if ((tmp[i] = fcntl(as->fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
+	for (size_t i = 0; i < as->nfds; i++) {
+		tmp[i] = -1;
+		if (as->fds[i] >= 0 && (tmp[i] = fcntl(as->fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
 			return false;
+	}
 	for (size_t i = 0; i < as->nfds; i++)
-		if (dup2(tmp[i], 3 + (int)i) < 0)   /* dup2 clears close-on-exec */
+		if (tmp[i] >= 0 && dup2(tmp[i], 3 + (int)i) < 0)   /* dup2 clears close-on-exec */
 			return false;
 	return true;
 }
@@ -494,6 +498,21 @@ static int tap_open(const char *name)
 	return fd;
 }
 
+/* An appliance's two control sockets: CONTROL, the read-write channel
+ * (root's; the firewall's is --control), and STATUS, the read-only one next
+ * to it (root:moat). */
+static bool control_paths(const struct netctl *ctx, const char *name, char *control, char *status, size_t len)
+{
+	if (strcmp(name, "firewallvm") == 0 ? !pathf(control, len, "%s", ctx->control)
+					    : !run_file(ctx, control, len, name, "ctl"))
+		return false;
+	if (!netctl_status_path(control, status, len)) {
+		fprintf(stderr, "netctl: path too long: %s.status\n", control);
+		return false;
+	}
+	return true;
+}
+
 /* The user an appliance's QEMU runs as: moat-fw or moat-net, with the group
  * kvm when it uses KVM. */
 static bool appliance_user(const char *name, const char *accel, struct priv_id *id)
@@ -525,11 +544,10 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 	/* the host's addresses, also those it gains later (netctl-hostguard.c) */
 	if (!fw && p->net.uplink == UPLINK_USER && !netctl_host_guard(id.uid))
 		return false;
-	char kernel[4096], initrd[4096], qmp[4096], console[4096], control[4096];
+	char kernel[4096], initrd[4096], qmp[4096], console[4096], control[4096], status[4096];
 	if (!image_paths(o->images, name, kernel, initrd, sizeof(kernel)) ||
-	    !run_file(ctx, qmp, sizeof(qmp), name, "qmp") || !run_file(ctx, console, sizeof(console), name, "console"))
-		return false;
-	if (fw ? !pathf(control, sizeof(control), "%s", ctx->control) : !run_file(ctx, control, sizeof(control), name, "ctl"))
+	    !run_file(ctx, qmp, sizeof(qmp), name, "qmp") || !run_file(ctx, console, sizeof(console), name, "console") ||
+	    !control_paths(ctx, name, control, status, sizeof(control)))
 		return false;
 	size_t nnics = fw ? p->nvms + 1 : 1;
 	struct qemu_nic *nics = calloc(nnics, sizeof(*nics));
@@ -550,24 +568,26 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 	}
 	struct qemu_appliance q = {
 		.binary = o->qemu, .name = name, .accel = accel, .kernel = kernel, .initrd = initrd,
-		.control = control, .qmp = qmp, .console = console, .nics = nics, .nnics = nnics,
+		.control = control, .status = status, .qmp = qmp, .console = console, .nics = nics, .nnics = nnics,
 		.spare_ports = fw ? QEMU_SPARE_PORTS : 0, .outside = !fw, .uplink = p->net.uplink,
 		.uplink_arg = p->net.uplink_arg, .fds = true,
 	};
-	/* in the order of QEMU_FD_*: control, QMP, console, tap */
-	int fds[4] = { -1, -1, -1, -1 };
-	size_t nfds = !fw && p->net.uplink == UPLINK_TAP ? 4 : 3;
+	/* in the order of QEMU_FD_*: control, QMP, console, tap (or none), status */
+	int fds[5] = { -1, -1, -1, -1, -1 };
+	size_t nfds = 5;
+	bool tap = !fw && p->net.uplink == UPLINK_TAP;
 	if (ok) {
-		/* the read-only commands ask the control channels; only root
-		 * speaks QMP */
-		fds[0] = listen_at(control, 0, moat, 0660);
-		fds[1] = fds[0] < 0 ? -1 : listen_at(qmp, 0, 0, 0600);
+		/* the read-only commands ask the read-only channels (the group
+		 * moat); only root changes anything, and speaks QMP */
+		fds[0] = listen_at(control, 0, 0, 0600);
+		fds[4] = fds[0] < 0 ? -1 : listen_at(status, 0, moat, 0660);
+		fds[1] = fds[4] < 0 ? -1 : listen_at(qmp, 0, 0, 0600);
 		fds[2] = fds[1] < 0 ? -1 : open(console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
 		if (fds[1] >= 0 && (fds[2] < 0 || fchown(fds[2], 0, moat) < 0))
 			fprintf(stderr, "netctl: %s: %s\n", console, strerror(errno));
-		else if (fds[2] >= 0 && nfds == 4)
+		else if (fds[2] >= 0 && tap)
 			fds[3] = tap_open(p->net.uplink_arg);
-		ok = fds[nfds - 1] >= 0;
+		ok = fds[2] >= 0 && (!tap || fds[3] >= 0);
 	}
 	struct qemu_args a;
 	qemu_args_init(&a);
@@ -943,13 +963,11 @@ static void stop_vm_links(const struct netctl *ctx, bool *ok)
  * that nothing answers. */
 static bool socks_remove(const struct netctl *ctx, const char *name)
 {
-	char qmp[4096], control[4096];
-	if (!run_file(ctx, qmp, sizeof(qmp), name, "qmp") ||
-	    (strcmp(name, "firewallvm") == 0 ? !pathf(control, sizeof(control), "%s", ctx->control)
-					     : !run_file(ctx, control, sizeof(control), name, "ctl")))
+	char qmp[4096], control[4096], status[4096];
+	if (!run_file(ctx, qmp, sizeof(qmp), name, "qmp") || !control_paths(ctx, name, control, status, sizeof(control)))
 		return false;
-	const char *paths[] = { qmp, control };
-	for (size_t i = 0; i < 2; i++) {
+	const char *paths[] = { qmp, control, status };
+	for (size_t i = 0; i < 3; i++) {
 		struct stat st;
 		if (lstat(paths[i], &st) == 0 && S_ISSOCK(st.st_mode))
 			unlink(paths[i]);

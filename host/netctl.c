@@ -10,6 +10,7 @@
 
 #include "ctl.h"
 #include "netctl.h"
+#include "netctl-reply.h"
 #include "priv.h"
 
 NETCTL_COMMAND(help_main, "help", "[COMMAND]", "Say what a command does.", 99);
@@ -33,7 +34,8 @@ static void usage(FILE *out)
 			if (c->rank == rank)
 				fprintf(out, "  %-12s %-22s %s\n", c->name, c->args, c->help);
 	fprintf(out, "\n  -c FILE          policy file (default $MOAT_CONF or %s)\n"
-		"  --control PATH   firewall control channel (default $MOAT_CONTROL or %s)\n"
+		"  --control PATH   firewall control channel, root's (default $MOAT_CONTROL or %s);\n"
+		"                   the read-only one is next to it (NAME.ctl -> NAME.status)\n"
 		"  --state-dir DIR  generations and state (default $MOAT_STATE_DIR or %s)\n",
 		NETCTL_DEFAULT_CONF, NETCTL_DEFAULT_CONTROL, NETCTL_DEFAULT_STATE);
 }
@@ -59,12 +61,14 @@ void netctl_json_str(FILE *out, const char *s)
 }
 
 /* A command failed for a user who is not root: if what the read-only
- * commands read is closed to them, say which and what would open it. */
+ * commands read is closed to them, say which and what would open it (the
+ * firewall's read-write socket is root's: not theirs to reach). */
 static void explain_failure(const struct netctl *ctx)
 {
-	char run[4096];
+	char run[4096], ro[4096];
 	snprintf(run, sizeof(run), "%s/run", ctx->state_dir);
-	const char *paths[] = { ctx->conf, ctx->state_dir, run, ctx->control };
+	const char *paths[] = { ctx->conf, ctx->state_dir, run,
+				netctl_channel(ctx->control, CTL_REQ_STATUS, ro, sizeof(ro)) };
 	int modes[] = { R_OK, R_OK | X_OK, R_OK | X_OK, R_OK | W_OK };
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		if (access(paths[i], modes[i]) < 0 && priv_explain(paths[i], errno))

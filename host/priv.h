@@ -6,7 +6,8 @@
  *   moat-link   every moat-link, once its sockets exist (it drops by itself)
  *
  * and two groups: `moat` may run the read-only commands (status, stats, log,
- * appliances, ...): it reads STATE/run and talks to the control sockets;
+ * appliances, ...): it reads STATE/run and talks to the appliances'
+ * read-only control sockets (NAME.status; the read-write NAME.ctl are root's);
  * `moat-vm` is the app VMMs' group: the app side of every link is
  * root:moat-vm 0660 unless `netctl up --vm-owner` says otherwise.
  *

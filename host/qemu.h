@@ -28,8 +28,9 @@
 #define QEMU_SANDBOX "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 
 /* The descriptors an appliance's QEMU inherits when netctl opens for it what
- * its user may not open (qemu_appliance.fds). */
-enum { QEMU_FD_CONTROL = 3, QEMU_FD_QMP, QEMU_FD_CONSOLE, QEMU_FD_TAP };
+ * its user may not open (qemu_appliance.fds); without a tap, nothing is at
+ * QEMU_FD_TAP. */
+enum { QEMU_FD_CONTROL = 3, QEMU_FD_QMP, QEMU_FD_CONSOLE, QEMU_FD_TAP, QEMU_FD_STATUS };
 
 /* The uplink link's fixed MACs (DESIGN.md), and the netvm's outside NIC when
  * it is a virtio NIC (tap, user) rather than a passed-through one. */
@@ -59,6 +60,7 @@ struct qemu_appliance {
 	const char *accel;     /* "kvm" or "tcg" */
 	const char *kernel, *initrd;
 	const char *control;   /* unix socket behind the org.moat.control port */
+	const char *status;    /* ... the org.moat.status port (read-only); NULL: none */
 	const char *qmp;       /* QMP unix socket */
 	const char *console;   /* file the serial console goes to */
 	const struct qemu_nic *nics;
@@ -67,7 +69,7 @@ struct qemu_appliance {
 	bool outside;          /* the netvm: its NIC to the world */
 	enum uplink_kind uplink;
 	const char *uplink_arg; /* PCI BDF or tap name */
-	/* The control and QMP sockets (listening), the console (open for
+	/* The control, status and QMP sockets (listening), the console (open for
 	 * writing) and a tap uplink are the inherited descriptors QEMU_FD_*
 	 * rather than paths QEMU opens: its user needs no access to them. */
 	bool fds;

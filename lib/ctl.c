@@ -116,6 +116,11 @@ struct attr_spec;
 static const struct attr_spec *attr_spec(uint16_t attr);
 static bool str_ok(const uint8_t *v, uint32_t len, const struct attr_spec *s, const char **why);
 
+bool ctl_request_read_only(uint16_t type)
+{
+	return type == CTL_REQ_STATUS || type == CTL_REQ_STATS || type == CTL_REQ_LOG;
+}
+
 bool ctl_str_allowed(uint16_t attr, const char *s)
 {
 	const struct attr_spec *spec = attr_spec(attr);

@@ -47,6 +47,11 @@ enum ctl_type {
 	CTL_EVENT,             /* LOG: one new log record */
 };
 
+/* Whether a request of TYPE only reads (STATUS, STATS, LOG): the one kind
+ * a read-only channel (ctl_server_open_read_only) serves. Anything else,
+ * an unknown type included, may change something. */
+bool ctl_request_read_only(uint16_t type);
+
 enum ctl_attr {
 	CTL_A_STATUS = 1,       /* u32: 0 ok, else an errno */
 	CTL_A_MESSAGE = 2,      /* string: for the user, or errors (file:line:col) */

@@ -17,6 +17,7 @@
 #include "daemon.h"
 
 #define REOPEN_MS 1000
+#define REFUSED_LOG_MAX 10         /* refusals logged a minute, then counted */
 
 struct ctl_client {
 	int fd;
@@ -33,6 +34,9 @@ struct ctl_client {
 struct ctl_server {
 	char *path, *name;
 	bool device;
+	bool read_only;              /* only ctl_request_read_only requests */
+	int64_t refused_since;       /* monotonic ms: this minute of refusals */
+	unsigned long refused, refused_quiet;
 	int listen_fd;               /* -1 for a device */
 	struct ctl_client clients[CTL_SERVER_MAX_CLIENTS];
 	size_t nclients;
@@ -85,11 +89,13 @@ static bool device_open(struct ctl_server *s)
 	return true;
 }
 
-struct ctl_server *ctl_server_open(const char *path, const char *name, ctl_handler handler, void *arg)
+static struct ctl_server *server_open(const char *path, const char *name, ctl_handler handler, void *arg,
+				      bool read_only)
 {
 	struct ctl_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	s->read_only = read_only;
 	s->handler = handler;
 	s->arg = arg;
 	s->listen_fd = -1;
@@ -115,6 +121,17 @@ fail:;
 	free(s);
 	errno = err;
 	return NULL;
+}
+
+struct ctl_server *ctl_server_open(const char *path, const char *name, ctl_handler handler, void *arg)
+{
+	return server_open(path, name, handler, arg, false);
+}
+
+struct ctl_server *ctl_server_open_read_only(const char *path, const char *name, ctl_handler handler,
+					     void *arg)
+{
+	return server_open(path, name, handler, arg, true);
 }
 
 void ctl_server_close(struct ctl_server *s)
@@ -220,6 +237,25 @@ void ctl_server_publish(struct ctl_server *s, struct ctl_msg *m,
 
 /* ---- input ---- */
 
+/* A client may send refused requests as fast as it likes: the log says
+ * REFUSED_LOG_MAX a minute, then how many more. */
+static void log_refused(struct ctl_server *s, uint16_t type)
+{
+	int64_t now = mono_ms();
+	if (!s->refused_since || now - s->refused_since >= 60000) {
+		if (s->refused_quiet)
+			fprintf(stderr, "%s: control: %lu more requests refused on the read-only channel %s\n",
+				s->name, s->refused_quiet, s->path);
+		s->refused_since = now;
+		s->refused = s->refused_quiet = 0;
+	}
+	if (s->refused++ < REFUSED_LOG_MAX)
+		fprintf(stderr, "%s: control: request %u refused on the read-only channel %s\n", s->name,
+			(unsigned)type, s->path);
+	else
+		s->refused_quiet++;
+}
+
 static void handle_frame(struct ctl_server *s, struct ctl_client *cl)
 {
 	uint16_t type;
@@ -235,6 +271,14 @@ static void handle_frame(struct ctl_server *s, struct ctl_client *cl)
 	if (type == CTL_REPLY || type == CTL_EVENT) {
 		ctl_client_error(cl, EPROTO, "malformed message: not a request");
 		cl->closing = true;
+		return;
+	}
+	if (s->read_only && !ctl_request_read_only(type)) {
+		/* well framed, only not for this channel: refused, and the
+		 * stream stays in step for the client's next request */
+		log_refused(s, type);
+		ctl_client_error(cl, EPERM, "this control channel is read-only (status, stats, log): changes go "
+			"through the read-write control channel, which only root on the host may use");
 		return;
 	}
 	s->handler(s->arg, cl, type, cl->in, cl->in_len);
@@ -353,22 +397,15 @@ static void expire_partial(struct ctl_server *s)
 
 void ctl_server_event(struct ctl_server *s, const struct pollfd *fds, size_t n)
 {
-	size_t at = 0;
+	bool accept_ready = false;
 	/* clients dropped below shift the array: walk FDS by descriptor */
-	if (s->listen_fd >= 0 && n && fds[0].fd == s->listen_fd) {
-		at = 1;
-		if (fds[0].revents & POLLIN) {
-			while (s->nclients < CTL_SERVER_MAX_CLIENTS) {
-				int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-				if (fd < 0)
-					break;
-				client_add(s, fd);
-			}
-		}
-	}
-	for (; at < n; at++) {
+	for (size_t at = 0; at < n; at++) {
 		if (!fds[at].revents)
 			continue;
+		if (s->listen_fd >= 0 && fds[at].fd == s->listen_fd) {
+			accept_ready = (fds[at].revents & POLLIN) != 0;
+			continue;
+		}
 		size_t i = 0;
 		while (i < s->nclients && s->clients[i].fd != fds[at].fd)
 			i++;
@@ -384,6 +421,14 @@ void ctl_server_event(struct ctl_server *s, const struct pollfd *fds, size_t n)
 			alive = client_flush(cl);
 		if (!alive)
 			client_drop(s, i);
+	}
+	/* after the walk: a new client's descriptor may be one that FDS
+	 * reported on for a client (of this or another server) now gone */
+	while (accept_ready && s->nclients < CTL_SERVER_MAX_CLIENTS) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			break;
+		client_add(s, fd);
 	}
 	expire_partial(s);
 	if (s->device && s->reopen_at && mono_ms() >= s->reopen_at && s->nclients == 0)

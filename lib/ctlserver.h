@@ -32,10 +32,17 @@ typedef void (*ctl_handler)(void *arg, struct ctl_client *cl, uint16_t type, con
 
 /* NAME prefixes the daemon's log lines ("moat-firewalld"). NULL + errno. */
 struct ctl_server *ctl_server_open(const char *path, const char *name, ctl_handler handler, void *arg);
+/* The same for a read-only channel: only requests ctl_request_read_only
+ * accepts reach HANDLER; any other gets an EPERM reply naming the read-write
+ * channel, and the connection stays as it was. Framing, size limits and
+ * deadlines are those of any channel. */
+struct ctl_server *ctl_server_open_read_only(const char *path, const char *name, ctl_handler handler,
+					     void *arg);
 void ctl_server_close(struct ctl_server *s);
 /* The descriptors to poll: at most 1 + CTL_SERVER_MAX_CLIENTS. */
 size_t ctl_server_pollfds(const struct ctl_server *s, struct pollfd *fds);
-/* After poll: FDS as filled by ctl_server_pollfds, with revents. */
+/* After poll: FDS as filled by ctl_server_pollfds, with revents. FDS may
+ * hold other descriptors too (another server's): only S's are served. */
 void ctl_server_event(struct ctl_server *s, const struct pollfd *fds, size_t n);
 /* Milliseconds until the server needs the loop again without I/O, or -1. */
 int ctl_server_timeout(const struct ctl_server *s);

@@ -1,6 +1,6 @@
 /* moat-netd: the network VM's daemon.
  *
- *   moat-netd --control PATH [--host-control PATH] [--nic IFNAME|--nic-mac MAC]
+ *   moat-netd --control PATH [--host-control PATH [--host-status PATH]] [--nic IFNAME|--nic-mac MAC]
  *             [--static ADDR/PREFIX --gateway ADDR] [--dns ADDR,...]
  *             [--run-dir DIR] [--dnsmasq PATH|none] [--udhcpc PATH]
  *   moat-netd --dhcp-event EVENT --control PATH    (udhcpc's script)
@@ -18,8 +18,10 @@
  * which are kept in the run dir for the next daemon the init starts.
  *
  * --control is the unix socket udhcpc's script (and a local --status) talks
- * to; --host-control is the virtio-serial port netctl reaches from the host.
- * Both are served by lib/ctlserver.c, without blocking, many clients at once.
+ * to; --host-control is the virtio-serial port netctl reaches from the host,
+ * as root; --host-status the read-only one (status only) the host's group
+ * moat reaches. All are served by lib/ctlserver.c, without blocking, many
+ * clients at once.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,8 +58,8 @@ struct netd {
 	uint32_t table_flags;        /* nft_appliance_table_flags */
 	struct netd_links *links;
 	int sigfd;
-	struct ctl_server *local, *host;
-	const char *control, *host_control, *run_dir, *dnsmasq, *udhcpc;
+	struct ctl_server *local, *host, *host_ro;
+	const char *control, *host_control, *host_status, *run_dir, *dnsmasq, *udhcpc;
 	char self[PATH_MAX];
 	char nic[IFNAMSIZ];
 	const char *nic_mac;
@@ -78,11 +80,14 @@ struct netd {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: moat-netd --control PATH [--host-control PATH] [--nic IFNAME|--nic-mac MAC]\n"
+		"usage: moat-netd --control PATH [--host-control PATH [--host-status PATH]]\n"
+		"                 [--nic IFNAME|--nic-mac MAC]\n"
 		"                 [--static ADDR/PREFIX --gateway ADDR] [--dns ADDR,...]\n"
 		"                 [--run-dir DIR] [--dnsmasq PATH|none] [--udhcpc PATH]\n"
 		"       moat-netd --control PATH --status | --subnets CIDR,... | --hostaddrs 'ADDR[/N] ...'\n"
 		"       moat-netd --control PATH --dhcp-event EVENT   (udhcpc's -s script)\n"
+		"  --host-control    the host's port (virtio-serial), or a unix socket\n"
+		"  --host-status     the host's read-only port: status only\n"
 		"  --nic, --nic-mac  the uplink NIC (default: eth0)\n"
 		"  --static          an address instead of DHCP (with --gateway)\n"
 		"  --dns             resolvers to forward to instead of the lease's\n"
@@ -467,16 +472,17 @@ static int run(struct netd *d)
 			int64_t left = next - netd_now_ms();
 			timeout = left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
 		}
-		struct pollfd fds[1 + 2 * (1 + CTL_SERVER_MAX_CLIENTS)];
+		struct ctl_server *srv[] = { d->local, d->host, d->host_ro };
+		struct pollfd fds[1 + 3 * (1 + CTL_SERVER_MAX_CLIENTS)];
 		fds[0] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
-		size_t local_n = ctl_server_pollfds(d->local, fds + 1), host_n = 0;
-		if (d->host)
-			host_n = ctl_server_pollfds(d->host, fds + 1 + local_n);
-		timeout = min_timeout(timeout, ctl_server_timeout(d->local));
-		if (d->host)
-			timeout = min_timeout(timeout, ctl_server_timeout(d->host));
+		size_t n = 1;
+		for (size_t i = 0; i < 3; i++)
+			if (srv[i]) {
+				n += ctl_server_pollfds(srv[i], fds + n);
+				timeout = min_timeout(timeout, ctl_server_timeout(srv[i]));
+			}
 		/* the one place the daemon sleeps */
-		if (poll(fds, 1 + local_n + host_n, timeout) < 0 && errno != EINTR) {
+		if (poll(fds, n, timeout) < 0 && errno != EINTR) {
 			fprintf(stderr, "moat-netd: poll: %s\n", strerror(errno));
 			return 1;
 		}
@@ -484,9 +490,10 @@ static int run(struct netd *d)
 			signals_read(d);
 		if (d->stop)
 			break;
-		ctl_server_event(d->local, fds + 1, local_n);
-		if (d->host)
-			ctl_server_event(d->host, fds + 1 + local_n, host_n);
+		/* each server serves only its own descriptors of FDS */
+		for (size_t i = 0; i < 3; i++)
+			if (srv[i])
+				ctl_server_event(srv[i], fds + 1, n - 1);
 		int64_t now = netd_now_ms();
 		if (d->retry_at && now >= d->retry_at)
 			reconcile(d);
@@ -558,11 +565,12 @@ static int dhcp_event(const char *control, const char *event)
 
 int main(int argc, char **argv)
 {
-	enum { O_HOST_CONTROL = 255, O_NIC = 256, O_NIC_MAC, O_STATIC, O_GATEWAY, O_DNS, O_RUN_DIR, O_DNSMASQ, O_UDHCPC,
+	enum { O_HOST_CONTROL = 254, O_HOST_STATUS, O_NIC = 256, O_NIC_MAC, O_STATIC, O_GATEWAY, O_DNS, O_RUN_DIR, O_DNSMASQ, O_UDHCPC,
 	       O_DHCP_EVENT, O_STATUS, O_SUBNETS, O_HOSTADDRS };
 	static const struct option opts[] = {
 		{ "control", required_argument, NULL, 'c' },
 		{ "host-control", required_argument, NULL, O_HOST_CONTROL },
+		{ "host-status", required_argument, NULL, O_HOST_STATUS },
 		{ "nic", required_argument, NULL, O_NIC },
 		{ "nic-mac", required_argument, NULL, O_NIC_MAC },
 		{ "static", required_argument, NULL, O_STATIC },
@@ -588,6 +596,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': d.control = optarg; break;
 		case O_HOST_CONTROL: d.host_control = optarg; break;
+		case O_HOST_STATUS: d.host_status = optarg; break;
 		case O_NIC:
 			if (strlen(optarg) >= IFNAMSIZ || !*optarg) {
 				fprintf(stderr, "moat-netd: --nic %s: not an interface name\n", optarg);
@@ -610,7 +619,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!d.control || optind != argc || (d.nic[0] && d.nic_mac) || (!static_addr != !gateway)) {
+	if (!d.control || optind != argc || (d.nic[0] && d.nic_mac) || (!static_addr != !gateway) ||
+	    (d.host_status && !d.host_control)) {
 		usage(stderr);
 		return 2;
 	}
@@ -709,10 +719,15 @@ int main(int argc, char **argv)
 		if (!d.host)
 			goto cleanup;
 	}
+	if (d.host_status) {
+		d.host_ro = ctl_server_open_read_only(d.host_status, "moat-netd", handle_request, &d);
+		if (!d.host_ro)
+			goto cleanup;
+	}
 	if (strcmp(d.dnsmasq, "none") != 0 && !dns_enabled(&d))
 		fprintf(stderr, "moat-netd: %s is not there: no DNS for the firewall\n", d.dnsmasq);
-	fprintf(stderr, "moat-netd: listening on %s%s%s\n", d.control, d.host ? " and " : "",
-		d.host ? d.host_control : "");
+	fprintf(stderr, "moat-netd: listening on %s%s%s%s%s\n", d.control, d.host ? " and " : "",
+		d.host ? d.host_control : "", d.host_ro ? ", read-only on " : "", d.host_ro ? d.host_status : "");
 	reconcile(&d);
 	rc = run(&d);
 
@@ -721,6 +736,7 @@ cleanup:
 	child_clear(&d.dnsmasq_child);
 	ctl_server_close(d.local);
 	ctl_server_close(d.host);
+	ctl_server_close(d.host_ro);
 	links_close(d.links);
 	if (d.sigfd >= 0)
 		close(d.sigfd);
