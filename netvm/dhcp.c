@@ -62,18 +62,18 @@ static bool shell_safe(const char *s)
 	return !strchr(s, '\'') && !strchr(s, '\n');
 }
 
-int dhcp_write_script(const char *run_dir, const char *self, const char *control,
+int dhcp_write_script(const char *dir, const char *self, const char *control,
 		      char *path, size_t pathlen)
 {
 	if (!shell_safe(self) || !shell_safe(control))
 		return -EINVAL;
-	if ((size_t)snprintf(path, pathlen, "%s/udhcpc.script", run_dir) >= pathlen)
+	if ((size_t)snprintf(path, pathlen, "%s/udhcpc.script", dir) >= pathlen)
 		return -ENAMETOOLONG;
 	char text[8192];
 	if ((size_t)snprintf(text, sizeof(text), "#!/bin/sh\nexec '%s' --dhcp-event \"$1\" --control '%s'\n",
 			     self, control) >= sizeof(text))
 		return -ENAMETOOLONG;
-	return write_file(path, text, 0700);
+	return write_file(path, text, 0755);
 }
 
 static bool set_argv(struct netd_child *c, const char *what, ...)
@@ -107,11 +107,10 @@ bool dhcp_argv(struct netd_child *c, const char *udhcpc, const char *nic, const 
 			 "-t", "3", "-T", "2", "-A", "5", NULL) :
 		set_argv(c, "udhcpc", udhcpc, "-f", "-i", nic, "-s", script, "-t", "3", "-T", "2",
 			 "-A", "5", NULL);
-	/* It parses DHCP from the uplink. Root, for its script to reach our
-	 * control socket, but with only its raw socket and port 68: no
-	 * CAP_NET_ADMIN, so no netfilter. XXX: root may still write the
-	 * netns's sysctls; a lease-only socket for another uid would end that. */
-	c->creds = (struct spawn_opts){ .set_ids = true, .uid = 0, .gid = 0,
+	/* It parses DHCP from the uplink: a uid of its own with only its raw
+	 * socket and port 68, no CAP_NET_ADMIN (so no netfilter), nothing root
+	 * owns; its script reaches us on a socket that takes leases only. */
+	c->creds = (struct spawn_opts){ .set_ids = true, .uid = NETD_UDHCPC_UID, .gid = NETD_UDHCPC_UID,
 		.caps = 1ull << CAP_NET_RAW | 1ull << CAP_NET_BIND_SERVICE };
 	return ok;
 }

@@ -17,8 +17,10 @@
  * forwards nothing until netctl has sent the host's addresses (HOSTADDRS),
  * which are kept in the run dir for the next daemon the init starts.
  *
- * --control is the unix socket udhcpc's script (and a local --status) talks
- * to; --host-control is the virtio-serial port netctl reaches from the host,
+ * --control is the unix socket a local --status talks to (root's);
+ * udhcpc's script, run as udhcpc's own uid, gets RUN_DIR/dhcp/lease.sock,
+ * which takes leases and nothing else; --host-control is the virtio-serial
+ * port netctl reaches from the host,
  * as root; --host-status the read-only one (status only) the host's group
  * moat reaches. All are served by lib/ctlserver.c, without blocking, many
  * clients at once.
@@ -58,7 +60,8 @@ struct netd {
 	uint32_t table_flags;        /* nft_appliance_table_flags */
 	struct netd_links *links;
 	int sigfd;
-	struct ctl_server *local, *host, *host_ro;
+	struct ctl_server *local, *host, *host_ro, *leases;
+	char dhcp_dir[PATH_MAX], lease_sock[PATH_MAX];   /* udhcpc's script and socket */
 	const char *control, *host_control, *host_status, *run_dir, *dnsmasq, *udhcpc;
 	char self[PATH_MAX];
 	char nic[IFNAMSIZ];
@@ -216,7 +219,7 @@ static void reconcile(struct netd *d)
 			fprintf(stderr, "moat-netd: NIC %s is up\n", d->nic);
 			if (d->use_dhcp) {
 				char script[4096];
-				rc = dhcp_write_script(d->run_dir, d->self, d->control, script, sizeof(script));
+				rc = dhcp_write_script(d->dhcp_dir, d->self, d->lease_sock, script, sizeof(script));
 				if (rc || !dhcp_argv(&d->udhcpc_child, d->udhcpc, d->nic, script))
 					fprintf(stderr, "moat-netd: udhcpc's script in %s: %s\n", d->run_dir,
 						strerror(rc ? -rc : ENOMEM));
@@ -433,6 +436,46 @@ static void handle_request(void *arg, struct ctl_client *cl, uint16_t type, cons
 	}
 }
 
+/* udhcpc's script: leases, nothing else (it runs as udhcpc's uid) */
+static void handle_lease(void *arg, struct ctl_client *cl, uint16_t type, const uint8_t *f, size_t len)
+{
+	struct netd *d = arg;
+	if (type == CTL_REQ_DHCP) {
+		do_dhcp(d, cl, ctl_get_str(f, len, CTL_A_TEXT));
+		return;
+	}
+	reply(cl, EPERM, "this socket takes udhcpc's leases only", NULL);
+	ctl_client_close(cl);
+}
+
+/* RUN_DIR/dhcp (root's, searchable) holds udhcpc's script and lease.sock,
+ * which only udhcpc's uid may connect to. */
+static bool lease_open(struct netd *d)
+{
+	if ((size_t)snprintf(d->dhcp_dir, sizeof(d->dhcp_dir), "%s/dhcp", d->run_dir) >= sizeof(d->dhcp_dir) ||
+	    (size_t)snprintf(d->lease_sock, sizeof(d->lease_sock), "%s/lease.sock", d->dhcp_dir) >=
+		    sizeof(d->lease_sock)) {
+		fprintf(stderr, "moat-netd: %s: path too long\n", d->run_dir);
+		return false;
+	}
+	struct stat st;
+	if (stat(d->run_dir, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 0011) != 0011)
+		chmod(d->run_dir, (st.st_mode & 07777) | 0011);
+	if ((mkdir(d->dhcp_dir, 0711) < 0 && errno != EEXIST) || lstat(d->dhcp_dir, &st) < 0 ||
+	    !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || chmod(d->dhcp_dir, 0711) < 0) {
+		fprintf(stderr, "moat-netd: %s: not a directory of mine: %s\n", d->dhcp_dir, strerror(errno));
+		return false;
+	}
+	d->leases = ctl_server_open(d->lease_sock, "moat-netd", handle_lease, d);
+	if (!d->leases)
+		return false;
+	if (chown(d->lease_sock, NETD_UDHCPC_UID, NETD_UDHCPC_UID) < 0 || chmod(d->lease_sock, 0600) < 0) {
+		fprintf(stderr, "moat-netd: %s: %s\n", d->lease_sock, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
 /* ---- the loop ---- */
 
 static void signals_read(struct netd *d)
@@ -472,11 +515,12 @@ static int run(struct netd *d)
 			int64_t left = next - netd_now_ms();
 			timeout = left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
 		}
-		struct ctl_server *srv[] = { d->local, d->host, d->host_ro };
-		struct pollfd fds[1 + 3 * (1 + CTL_SERVER_MAX_CLIENTS)];
+		struct ctl_server *srv[] = { d->local, d->host, d->host_ro, d->leases };
+		const size_t nsrv = sizeof(srv) / sizeof(srv[0]);
+		struct pollfd fds[1 + nsrv * (1 + CTL_SERVER_MAX_CLIENTS)];
 		fds[0] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
 		size_t n = 1;
-		for (size_t i = 0; i < 3; i++)
+		for (size_t i = 0; i < nsrv; i++)
 			if (srv[i]) {
 				n += ctl_server_pollfds(srv[i], fds + n);
 				timeout = min_timeout(timeout, ctl_server_timeout(srv[i]));
@@ -491,7 +535,7 @@ static int run(struct netd *d)
 		if (d->stop)
 			break;
 		/* each server serves only its own descriptors of FDS */
-		for (size_t i = 0; i < 3; i++)
+		for (size_t i = 0; i < nsrv; i++)
 			if (srv[i])
 				ctl_server_event(srv[i], fds + 1, n - 1);
 		int64_t now = netd_now_ms();
@@ -694,7 +738,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "moat-netd: signals: %s\n", strerror(errno));
 		goto cleanup;
 	}
-	if (mkdir(d.run_dir, 0700) < 0 && errno != EEXIST) {
+	/* searchable, not readable: udhcpc's uid passes through to RUN_DIR/dhcp */
+	if (mkdir(d.run_dir, 0711) < 0 && errno != EEXIST) {
 		fprintf(stderr, "moat-netd: %s: %s\n", d.run_dir, strerror(errno));
 		goto cleanup;
 	}
@@ -704,7 +749,7 @@ int main(int argc, char **argv)
 	char left[PATH_MAX + 32];
 	snprintf(left, sizeof(left), "dnsmasq@%s", d.run_dir);
 	daemon_stop_leftovers(left, "moat-netd");
-	snprintf(left, sizeof(left), "%s/udhcpc.script", d.run_dir);
+	snprintf(left, sizeof(left), "%s/dhcp/udhcpc.script", d.run_dir);
 	daemon_stop_leftovers(left, "moat-netd");
 	d.links = links_open();
 	if (!d.links) {
@@ -712,7 +757,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	d.local = ctl_server_open(d.control, "moat-netd", handle_request, &d);
-	if (!d.local)
+	if (!d.local || !lease_open(&d))
 		goto cleanup;
 	if (d.host_control) {
 		d.host = ctl_server_open(d.host_control, "moat-netd", handle_request, &d);
@@ -737,6 +782,7 @@ cleanup:
 	ctl_server_close(d.local);
 	ctl_server_close(d.host);
 	ctl_server_close(d.host_ro);
+	ctl_server_close(d.leases);
 	links_close(d.links);
 	if (d.sigfd >= 0)
 		close(d.sigfd);

@@ -31,6 +31,7 @@
 #define NETD_DEFAULT_NETS "10.137.0.0/16"
 #define NETD_MAX_DNS      4
 #define NETD_MAX_NETS     16
+#define NETD_UDHCPC_UID   65533             /* udhcpc's own: nothing else runs as it */
 #define NETD_MARK         0x6d6e0001u       /* forwarded from the firewall: masqueraded */
 #define NETD_MAX_HOSTS     256              /* host addresses netctl may send */
 #define NETD_MAX_HOST_NETS 8                /* of which networks (QEMU's user net) */
@@ -150,8 +151,8 @@ struct netd_child {
 	int64_t restart_at;          /* monotonic ms; 0 = not waiting */
 };
 
-/* Write RUN_DIR/udhcpc.script that runs SELF --dhcp-event "$1" --control CONTROL. */
-int dhcp_write_script(const char *run_dir, const char *self, const char *control,
+/* Write DIR/udhcpc.script (0755) that runs SELF --dhcp-event "$1" --control CONTROL. */
+int dhcp_write_script(const char *dir, const char *self, const char *control,
 		      char *path, size_t pathlen);
 /* udhcpc in the foreground on NIC, retrying forever. */
 bool dhcp_argv(struct netd_child *c, const char *udhcpc, const char *nic, const char *script);
