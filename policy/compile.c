@@ -3,7 +3,8 @@
  * One kernel rule per (config rule, destination, protocol, port item): no
  * anonymous sets, whose load cost grows with the square of their number, and
  * no per-rule named sets either. Host names are the only sets rules look up,
- * one per name, shared by every VM and filled by dnsmasq.
+ * one per name, shared by every VM and filled by moat-firewalld from the
+ * DNS answers it holds before a VM sees them (firewallvm/names.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -643,13 +644,21 @@ static void compile_base(struct builder *b)
 	match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_ORIGINAL);
 	match_set(r, RK_IIFNAME, RO_VMAP, "own_vm");
 	comment_fixed(r, "related, from the VM that opened it");
-	if (p->net.has & NET_HAS_SUBNET) {
-		r = rule_new(c, 0, 0);
-		match_ct_state(r, CT_STATE_RELATED);
-		match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
-		match_addr(r, RK_CT_ODADDR, RO_EQ, &p->net.subnet);
-		r->verdict = RV_DROP;
-		comment_fixed(r, "related packet of another VM's connection");
+	/* a connection between two VMs never leaves: an error from the
+	 * uplink quoting one is forged, whichever family */
+	for (int fam = AF_INET; ; fam = AF_INET6) {
+		bool v4 = fam == AF_INET;
+		if (p->net.has & (v4 ? NET_HAS_SUBNET : NET_HAS_SUBNET6)) {
+			r = rule_new(c, 0, 0);
+			match_ct_state(r, CT_STATE_RELATED);
+			match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
+			match_addr(r, v4 ? RK_CT_ODADDR : RK_CT_ODADDR6, RO_EQ,
+				   v4 ? &p->net.subnet : &p->net.subnet6);
+			r->verdict = RV_DROP;
+			comment_fixed(r, "related packet of another VM's connection");
+		}
+		if (!v4)
+			break;
 	}
 	r = rule_new(c, 0, 0);
 	match_ct_state(r, CT_STATE_RELATED);
