@@ -315,6 +315,21 @@ static struct rs_rule *dhcp4_guard(struct rs_chain *c)
 	return r;
 }
 
+/* A drop rule for DHCPv6 messages of types LO..HI to the firewall. */
+static void dhcp6_guard(struct rs_chain *c, const struct vm *v, uint8_t lo, uint8_t hi,
+			const char *what)
+{
+	struct rs_rule *r = rule_new(c, 0, 0);
+	match_nfproto(r, AF_INET6);
+	match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+	match_u16(r, RK_TH_DPORT, 547, 547);
+	struct rs_match *m = match(r, RK_DHCP6_TYPE, lo == hi ? RO_EQ : RO_RANGE);
+	m->val[0] = lo;
+	m->val2[0] = hi;
+	r->verdict = RV_DROP;
+	comment_vm(r, v, what);
+}
+
 static void compile_in(struct builder *b, const struct vm *v, int vm)
 {
 	const struct policy *p = b->p;
@@ -346,17 +361,16 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 135, "neighbour solicitation");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 136, "neighbour advertisement");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 128, "ping gateway");
-		/* its address6 by DHCPv6 (dnsmasq, static by MAC); relay
-		 * messages (12, 13 and above) would let it speak for another */
-		r = rule_new(c, 0, 0);
-		match_nfproto(r, AF_INET6);
-		match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
-		match_u16(r, RK_TH_DPORT, 547, 547);
-		struct rs_match *m6 = match(r, RK_DHCP6_TYPE, RO_RANGE);
-		m6->val[0] = 12;
-		m6->val2[0] = 255;
-		r->verdict = RV_DROP;
-		comment_vm(r, v, "DHCPv6 relay message");
+		/* its address6 by DHCPv6 (dnsmasq, static, keyed on the link).
+		 * Messages that would let it speak for another: relay messages
+		 * (12, 13 and above); a Rebind (6), which dnsmasq answers with a
+		 * lease on any address it names; a Release or Decline (8, 9),
+		 * which drop the lease of whichever DUID they carry. A client
+		 * needs none of these: its Renew is answered, a static address
+		 * stays its own, and the firewall lets no one else use it. */
+		dhcp6_guard(c, v, 12, 255, "DHCPv6 relay message");
+		dhcp6_guard(c, v, 6, 6, "DHCPv6 rebind");
+		dhcp6_guard(c, v, 8, 9, "DHCPv6 release or decline");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_UDP, 547, "DHCPv6");
 		if (dns >= 0) {
 			struct addr gw6;
