@@ -258,29 +258,11 @@ static void compile_pre(struct builder *b, const struct vm *v, int vm)
 	}
 }
 
-/* DNS for the VM: -1 none, 0 with no end, else the last `until` of its
- * `allow dns` rules (the kernel stops it then, daemon or not) */
-static time_t vm_dns_until(const struct vm *v)
+/* What picks out a service of the firewall: FAMILY, destination GW (or
+ * any), PROTO and PORT (an ICMP type), before UNTIL (0: no end). */
+static void input_match(struct rs_rule *r, int family, const struct addr *gw, int proto,
+			uint16_t port, time_t until)
 {
-	time_t t = -1;
-	for (size_t i = 0; i < v->nrules; i++) {
-		const struct rule *ru = &v->rules[i];
-		if (ru->kind != RULE_DNS || ru->expired)
-			continue;
-		if (!ru->has_until)
-			return 0;
-		if (ru->until > t)
-			t = ru->until;
-	}
-	return t;
-}
-
-
-static void input_service_until(struct rs_chain *c, const struct vm *v, int vm, int family,
-				const struct addr *gw, int proto, uint16_t port, const char *what,
-				time_t until)
-{
-	struct rs_rule *r = rule_new(c, 0, 0);
 	match_nfproto(r, family);
 	if (gw)
 		match_addr(r, family == AF_INET ? RK_IP_DADDR : RK_IP6_DADDR, RO_EQ, gw);
@@ -293,6 +275,14 @@ static void input_service_until(struct rs_chain *c, const struct vm *v, int vm, 
 		match_u16(r, RK_TH_DPORT, port, port);
 	if (until > 0)
 		match_time_before(r, until);
+}
+
+static void input_service_until(struct rs_chain *c, const struct vm *v, int vm, int family,
+				const struct addr *gw, int proto, uint16_t port, const char *what,
+				time_t until)
+{
+	struct rs_rule *r = rule_new(c, 0, 0);
+	input_match(r, family, gw, proto, port, until);
 	r->verdict = RV_ACCEPT;
 	comment_vm(r, v, what);
 }
@@ -301,6 +291,34 @@ static void input_service(struct rs_chain *c, const struct vm *v, int vm, int fa
 			  const struct addr *gw, int proto, uint16_t port, const char *what)
 {
 	input_service_until(c, v, vm, family, gw, proto, port, what, 0);
+}
+
+/* DNS to the gateway of FAMILY: the VM's `allow dns` rules in their order,
+ * so the first in force decides (its `log`, its `until`, which the kernel
+ * matches, daemon or not). No other rule can name the firewall. */
+static void input_dns(struct rs_chain *c, const struct vm *v, int vm, int family,
+		      const struct addr *gw)
+{
+	for (size_t i = 0; i < v->nrules; i++) {
+		const struct rule *ru = &v->rules[i];
+		if (ru->kind != RULE_DNS || ru->expired)
+			continue;
+		time_t until = ru->has_until ? ru->until : 0;
+		for (int proto = IPPROTO_UDP; ; proto = IPPROTO_TCP) {
+			if (ru->log) {
+				struct rs_rule *r = rule_new(c, ru->number, ru->loc.line);
+				input_match(r, family, gw, proto, 53, until);
+				r->limit = true;
+				r->log = RL_ALLOW;
+				comment_vm(r, v, NULL);
+			}
+			input_service_until(c, v, vm, family, gw, proto, 53, "DNS", until);
+			if (proto == IPPROTO_TCP)
+				break;
+		}
+		if (!until)
+			return;   /* no later one is ever reached */
+	}
 }
 
 /* A drop rule for DHCPv4 messages to the firewall; the caller adds what
@@ -349,11 +367,7 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 	match(r, RK_DHCP_GIADDR, RO_NE);   /* != 0.0.0.0 */
 	comment_vm(r, v, "DHCP through a relay");
 	input_service(c, v, vm, AF_INET, NULL, IPPROTO_UDP, 67, "DHCP");
-	time_t dns = vm_dns_until(v);
-	if (dns >= 0) {
-		input_service_until(c, v, vm, AF_INET, &gw, IPPROTO_UDP, 53, "DNS", dns);
-		input_service_until(c, v, vm, AF_INET, &gw, IPPROTO_TCP, 53, "DNS", dns);
-	}
+	input_dns(c, v, vm, AF_INET, &gw);
 	input_service(c, v, vm, AF_INET, &gw, IPPROTO_ICMP, 8, "ping gateway");
 	if (v->has_addr6 && (p->net.has & NET_HAS_SUBNET6)) {
 		/* neighbour discovery: solicitations and advertisements */
@@ -372,12 +386,9 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 		dhcp6_guard(c, v, 6, 6, "DHCPv6 rebind");
 		dhcp6_guard(c, v, 8, 9, "DHCPv6 release or decline");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_UDP, 547, "DHCPv6");
-		if (dns >= 0) {
-			struct addr gw6;
-			policy_gateway6(p, &gw6);
-			input_service_until(c, v, vm, AF_INET6, &gw6, IPPROTO_UDP, 53, "DNS", dns);
-			input_service_until(c, v, vm, AF_INET6, &gw6, IPPROTO_TCP, 53, "DNS", dns);
-		}
+		struct addr gw6;
+		policy_gateway6(p, &gw6);
+		input_dns(c, v, vm, AF_INET6, &gw6);
 	}
 	add_deny(p, c, v, vm, 0, 0, false, NULL, 0);
 }
