@@ -113,7 +113,7 @@ static void do_status(struct fw_control *c, struct ctl_client *cl)
 	summary(c->st, sum, sizeof(sum));
 	size_t n = strlen(sum);
 	if (c->st->names)
-		snprintf(sum + n, sizeof(sum) - n, "\nhost names: %lu addresses copied from dnsmasq; DNS answers %s",
+		snprintf(sum + n, sizeof(sum) - n, "\nhost names: %lu addresses copied from DNS answers; DNS answers %s",
 			 fw_names_copied(c->st->names), fw_names_hold(c->st->names));
 	struct ctl_msg m;
 	ctl_msg_init(&m, CTL_REPLY);

@@ -136,8 +136,7 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 		/* replies to a VM without an address are broadcast: unicast would
 		 * need an ARP entry written (CAP_NET_ADMIN); no ping before an
 		 * offer (a raw socket; the leases are static). A client is its
-		 * MAC, which the firewall checks against the link (chaddr): a
-		 * client identifier, which it cannot check, names no one. */
+		 * link (below): a client identifier names no one. */
 		dm_printf(&b, "dhcp-authoritative\ndhcp-broadcast\nno-ping\ndhcp-ignore-clid\n");
 		dm_printf(&b, "dhcp-range=%s,static,%s,%s\n", net, mask, DNSMASQ_LEASE_TIME);
 		dm_printf(&b, "dhcp-option=option:router,%s\ndhcp-option=option:dns-server,%s\n",
@@ -154,18 +153,24 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 		dm_printf(&b, "enable-ra\ndhcp-range=%s,static,off-link,%d,%s\n", net,
 			  p->net.subnet6.prefix, DNSMASQ_LEASE_TIME);
 	}
+	/* A VM is the link a request arrives on (dnsmasq tags every request
+	 * with its interface's name, a VM's name): any MAC there. Its DHCPv4
+	 * chaddr is checked against the link by the firewall, and the MAC of
+	 * a DHCPv6 client is what the neighbour table says for its source
+	 * address on any link, so a VM using another's link-local address
+	 * would be that VM to dnsmasq. The names dnsmasq gives tags of its
+	 * own are not VM names (parse.c). */
 	for (size_t i = 0; i < p->nvms; i++) {
 		const struct vm *v = &p->vms[i];
-		char mac[MOAT_MAC_STRLEN], ip[MOAT_ADDR_STRLEN], ip6[MOAT_ADDR_STRLEN];
-		policy_format_mac(v->mac, mac, sizeof(mac));
+		char ip[MOAT_ADDR_STRLEN], ip6[MOAT_ADDR_STRLEN];
 		addr_format(&v->addr, ip, sizeof(ip));
 		if (v6 && v->has_addr6) {
 			struct addr a6 = v->addr6;
 			a6.prefix = 128;
 			addr_format(&a6, ip6, sizeof(ip6));
-			dm_printf(&b, "dhcp-host=%s,%s,[%s],%s\n", mac, ip, ip6, v->name);
+			dm_printf(&b, "dhcp-host=*:*:*:*:*:*,tag:%s,%s,[%s],%s\n", v->name, ip, ip6, v->name);
 		} else {
-			dm_printf(&b, "dhcp-host=%s,%s,%s\n", mac, ip, v->name);
+			dm_printf(&b, "dhcp-host=*:*:*:*:*:*,tag:%s,%s,%s\n", v->name, ip, v->name);
 		}
 	}
 	if (b.failed) {

@@ -3,7 +3,8 @@
  * One kernel rule per (config rule, destination, protocol, port item): no
  * anonymous sets, whose load cost grows with the square of their number, and
  * no per-rule named sets either. Host names are the only sets rules look up,
- * one per name, shared by every VM and filled by dnsmasq.
+ * one per name, shared by every VM and filled by moat-firewalld from the
+ * DNS answers it holds before a VM sees them (firewallvm/names.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -257,29 +258,11 @@ static void compile_pre(struct builder *b, const struct vm *v, int vm)
 	}
 }
 
-/* DNS for the VM: -1 none, 0 with no end, else the last `until` of its
- * `allow dns` rules (the kernel stops it then, daemon or not) */
-static time_t vm_dns_until(const struct vm *v)
+/* What picks out a service of the firewall: FAMILY, destination GW (or
+ * any), PROTO and PORT (an ICMP type), before UNTIL (0: no end). */
+static void input_match(struct rs_rule *r, int family, const struct addr *gw, int proto,
+			uint16_t port, time_t until)
 {
-	time_t t = -1;
-	for (size_t i = 0; i < v->nrules; i++) {
-		const struct rule *ru = &v->rules[i];
-		if (ru->kind != RULE_DNS || ru->expired)
-			continue;
-		if (!ru->has_until)
-			return 0;
-		if (ru->until > t)
-			t = ru->until;
-	}
-	return t;
-}
-
-
-static void input_service_until(struct rs_chain *c, const struct vm *v, int vm, int family,
-				const struct addr *gw, int proto, uint16_t port, const char *what,
-				time_t until)
-{
-	struct rs_rule *r = rule_new(c, 0, 0);
 	match_nfproto(r, family);
 	if (gw)
 		match_addr(r, family == AF_INET ? RK_IP_DADDR : RK_IP6_DADDR, RO_EQ, gw);
@@ -292,6 +275,14 @@ static void input_service_until(struct rs_chain *c, const struct vm *v, int vm, 
 		match_u16(r, RK_TH_DPORT, port, port);
 	if (until > 0)
 		match_time_before(r, until);
+}
+
+static void input_service_until(struct rs_chain *c, const struct vm *v, int vm, int family,
+				const struct addr *gw, int proto, uint16_t port, const char *what,
+				time_t until)
+{
+	struct rs_rule *r = rule_new(c, 0, 0);
+	input_match(r, family, gw, proto, port, until);
 	r->verdict = RV_ACCEPT;
 	comment_vm(r, v, what);
 }
@@ -300,6 +291,34 @@ static void input_service(struct rs_chain *c, const struct vm *v, int vm, int fa
 			  const struct addr *gw, int proto, uint16_t port, const char *what)
 {
 	input_service_until(c, v, vm, family, gw, proto, port, what, 0);
+}
+
+/* DNS to the gateway of FAMILY: the VM's `allow dns` rules in their order,
+ * so the first in force decides (its `log`, its `until`, which the kernel
+ * matches, daemon or not). No other rule can name the firewall. */
+static void input_dns(struct rs_chain *c, const struct vm *v, int vm, int family,
+		      const struct addr *gw)
+{
+	for (size_t i = 0; i < v->nrules; i++) {
+		const struct rule *ru = &v->rules[i];
+		if (ru->kind != RULE_DNS || ru->expired)
+			continue;
+		time_t until = ru->has_until ? ru->until : 0;
+		for (int proto = IPPROTO_UDP; ; proto = IPPROTO_TCP) {
+			if (ru->log) {
+				struct rs_rule *r = rule_new(c, ru->number, ru->loc.line);
+				input_match(r, family, gw, proto, 53, until);
+				r->limit = true;
+				r->log = RL_ALLOW;
+				comment_vm(r, v, NULL);
+			}
+			input_service_until(c, v, vm, family, gw, proto, 53, "DNS", until);
+			if (proto == IPPROTO_TCP)
+				break;
+		}
+		if (!until)
+			return;   /* no later one is ever reached */
+	}
 }
 
 /* A drop rule for DHCPv4 messages to the firewall; the caller adds what
@@ -312,6 +331,21 @@ static struct rs_rule *dhcp4_guard(struct rs_chain *c)
 	match_u16(r, RK_TH_DPORT, 67, 67);
 	r->verdict = RV_DROP;
 	return r;
+}
+
+/* A drop rule for DHCPv6 messages of types LO..HI to the firewall. */
+static void dhcp6_guard(struct rs_chain *c, const struct vm *v, uint8_t lo, uint8_t hi,
+			const char *what)
+{
+	struct rs_rule *r = rule_new(c, 0, 0);
+	match_nfproto(r, AF_INET6);
+	match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+	match_u16(r, RK_TH_DPORT, 547, 547);
+	struct rs_match *m = match(r, RK_DHCP6_TYPE, lo == hi ? RO_EQ : RO_RANGE);
+	m->val[0] = lo;
+	m->val2[0] = hi;
+	r->verdict = RV_DROP;
+	comment_vm(r, v, what);
 }
 
 static void compile_in(struct builder *b, const struct vm *v, int vm)
@@ -333,11 +367,7 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 	match(r, RK_DHCP_GIADDR, RO_NE);   /* != 0.0.0.0 */
 	comment_vm(r, v, "DHCP through a relay");
 	input_service(c, v, vm, AF_INET, NULL, IPPROTO_UDP, 67, "DHCP");
-	time_t dns = vm_dns_until(v);
-	if (dns >= 0) {
-		input_service_until(c, v, vm, AF_INET, &gw, IPPROTO_UDP, 53, "DNS", dns);
-		input_service_until(c, v, vm, AF_INET, &gw, IPPROTO_TCP, 53, "DNS", dns);
-	}
+	input_dns(c, v, vm, AF_INET, &gw);
 	input_service(c, v, vm, AF_INET, &gw, IPPROTO_ICMP, 8, "ping gateway");
 	if (v->has_addr6 && (p->net.has & NET_HAS_SUBNET6)) {
 		/* neighbour discovery: solicitations and advertisements */
@@ -345,24 +375,20 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 135, "neighbour solicitation");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 136, "neighbour advertisement");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 128, "ping gateway");
-		/* its address6 by DHCPv6 (dnsmasq, static by MAC); relay
-		 * messages (12, 13 and above) would let it speak for another */
-		r = rule_new(c, 0, 0);
-		match_nfproto(r, AF_INET6);
-		match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
-		match_u16(r, RK_TH_DPORT, 547, 547);
-		struct rs_match *m6 = match(r, RK_DHCP6_TYPE, RO_RANGE);
-		m6->val[0] = 12;
-		m6->val2[0] = 255;
-		r->verdict = RV_DROP;
-		comment_vm(r, v, "DHCPv6 relay message");
+		/* its address6 by DHCPv6 (dnsmasq, static, keyed on the link).
+		 * Messages that would let it speak for another: relay messages
+		 * (12, 13 and above); a Rebind (6), which dnsmasq answers with a
+		 * lease on any address it names; a Release or Decline (8, 9),
+		 * which drop the lease of whichever DUID they carry. A client
+		 * needs none of these: its Renew is answered, a static address
+		 * stays its own, and the firewall lets no one else use it. */
+		dhcp6_guard(c, v, 12, 255, "DHCPv6 relay message");
+		dhcp6_guard(c, v, 6, 6, "DHCPv6 rebind");
+		dhcp6_guard(c, v, 8, 9, "DHCPv6 release or decline");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_UDP, 547, "DHCPv6");
-		if (dns >= 0) {
-			struct addr gw6;
-			policy_gateway6(p, &gw6);
-			input_service_until(c, v, vm, AF_INET6, &gw6, IPPROTO_UDP, 53, "DNS", dns);
-			input_service_until(c, v, vm, AF_INET6, &gw6, IPPROTO_TCP, 53, "DNS", dns);
-		}
+		struct addr gw6;
+		policy_gateway6(p, &gw6);
+		input_dns(c, v, vm, AF_INET6, &gw6);
 	}
 	add_deny(p, c, v, vm, 0, 0, false, NULL, 0);
 }
@@ -643,13 +669,21 @@ static void compile_base(struct builder *b)
 	match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_ORIGINAL);
 	match_set(r, RK_IIFNAME, RO_VMAP, "own_vm");
 	comment_fixed(r, "related, from the VM that opened it");
-	if (p->net.has & NET_HAS_SUBNET) {
-		r = rule_new(c, 0, 0);
-		match_ct_state(r, CT_STATE_RELATED);
-		match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
-		match_addr(r, RK_CT_ODADDR, RO_EQ, &p->net.subnet);
-		r->verdict = RV_DROP;
-		comment_fixed(r, "related packet of another VM's connection");
+	/* a connection between two VMs never leaves: an error from the
+	 * uplink quoting one is forged, whichever family */
+	for (int fam = AF_INET; ; fam = AF_INET6) {
+		bool v4 = fam == AF_INET;
+		if (p->net.has & (v4 ? NET_HAS_SUBNET : NET_HAS_SUBNET6)) {
+			r = rule_new(c, 0, 0);
+			match_ct_state(r, CT_STATE_RELATED);
+			match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
+			match_addr(r, v4 ? RK_CT_ODADDR : RK_CT_ODADDR6, RO_EQ,
+				   v4 ? &p->net.subnet : &p->net.subnet6);
+			r->verdict = RV_DROP;
+			comment_fixed(r, "related packet of another VM's connection");
+		}
+		if (!v4)
+			break;
 	}
 	r = rule_new(c, 0, 0);
 	match_ct_state(r, CT_STATE_RELATED);

@@ -177,7 +177,14 @@ static bool parse_name(struct parser *ps, const char *what, char name[MOAT_NAME_
 			   (int)t->len, t->text, MOAT_NAME_MAX);
 		return false;
 	}
-	if (parse_is(ps, "uplink") || parse_is(ps, "any")) {
+	/* the tags dnsmasq sets itself: it knows a VM by a tag named after
+	 * its link (firewallvm/dnsmasq.c) */
+	static const char *const reserved[] = { "uplink", "any", "known", "known-othernet",
+						"dhcpv6", "bootp", "cpewan-id" };
+	bool is_reserved = false;
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		is_reserved = is_reserved || parse_is(ps, reserved[i]);
+	if (is_reserved) {
 		diag_error(ps->d, t->loc, "'%.*s' is reserved and cannot be a %s", (int)t->len,
 			   t->text, what);
 		return false;

@@ -17,6 +17,8 @@
  *                 related (ICMP errors): only about a connection of the VM
  *                   it comes from or goes to, never judged by the rules:
  *                   original: iifname @own_vm -> own_NAME (its mark: accept)
+ *                   from the uplink about a connection between two VMs
+ *                     (IPv4 or IPv6): dropped, counted as spoofing
  *                   reply from the uplink: oifname @own_vm -> own_NAME
  *                   reply from a VM: iifname @resp_vm -> resp_NAME (the
  *                   connection was opened to it) -> oifname @own_vm
@@ -166,7 +168,9 @@ struct rs_elem {
 struct rs_set {
 	char name[RS_NAME_MAX];
 	enum rs_set_type type;
-	bool dynamic;            /* filled by dnsmasq at run time: never diffed */
+	bool dynamic;            /* a host-name set: filled at run time by
+				  * moat-firewalld from the DNS answers it
+				  * holds (firewallvm/names.c): never diffed */
 	uint32_t timeout_s;      /* default element timeout, 0 = none */
 	struct rs_elem *elems;
 	size_t nelems, cap;
@@ -214,7 +218,7 @@ void ruleset_free(struct ruleset *rs);
 /* Builds the sorted name indices of a complete ruleset (compile.c calls it). */
 void ruleset_index(struct ruleset *rs);
 
-/* The nftables set names for a host-name destination (dnsmasq fills them). */
+/* The nftables set names for a host-name destination (names.c fills them). */
 void ruleset_host_set_name(const char *host, int family, char *buf, size_t len);
 
 /* nft text: `nft -f` loads the same ruleset the batch does. ONLY_VM >= 0:

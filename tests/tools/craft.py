@@ -18,6 +18,12 @@ Run inside a test namespace (ip netns exec ...):
   craft.py udp SRC SPORT DST DPORT MARKER
       one UDP datagram SRC:SPORT -> DST:DPORT holding MARKER, from a raw
       socket (so SPORT may be a port a server of this namespace holds)
+  craft.py dhcp6 IFACE SRC TYPE DUIDMAC IAID [ADDRESS]
+      a DHCPv6 message of TYPE (solicit, request, renew, rebind, release,
+      decline, inform) from SRC (a link-local address of IFACE) to ff02::1:2, with
+      a DUID-LL naming DUIDMAC and one IA_NA IAID (holding ADDRESS if
+      given); a solicit asks for rapid commit. Prints the reply's addresses
+      and status codes ("addr A", "status N"), or "no-answer"
   craft.py session HOST PORT CTLFIFO
       a TCP session to HOST:PORT driven line by line from CTLFIFO: each line
       is sent, and "echo LINE" or "stalled LINE" is printed (2 s to answer);
@@ -126,6 +132,84 @@ def udp(src, sport, dst, dport, marker):
     s.sendto(struct.pack(">HHHH", int(sport), int(dport), 8 + len(data), 0) + data, (dst, 0))
 
 
+DHCP6_TYPES = {"solicit": 1, "request": 3, "renew": 5, "rebind": 6, "release": 8, "decline": 9,
+               "inform": 11}
+
+
+def dhcp6_opt(code, data):
+    return struct.pack(">HH", code, len(data)) + data
+
+
+def dhcp6_option(buf, want):
+    p = 0
+    while p + 4 <= len(buf):
+        code, ln = struct.unpack(">HH", buf[p:p + 4])
+        if code == want:
+            return buf[p + 4:p + 4 + ln]
+        p += 4 + ln
+    return None
+
+
+def dhcp6_reply(data):
+    """The addresses and status codes of a DHCPv6 reply, as lines."""
+    out = []
+    def walk(buf):
+        p = 0
+        while p + 4 <= len(buf):
+            code, ln = struct.unpack(">HH", buf[p:p + 4])
+            body, p = buf[p + 4:p + 4 + ln], p + 4 + ln
+            if code == 3:                     # IA_NA: IAID, T1, T2, options
+                walk(body[12:])
+            elif code == 5 and len(body) >= 24:   # IAADDR: address, lifetimes, options
+                valid = struct.unpack(">I", body[20:24])[0]
+                out.append("addr %s%s" % (socket.inet_ntop(socket.AF_INET6, body[:16]),
+                                          "" if valid else " valid 0"))
+                walk(body[24:])
+            elif code == 13 and len(body) >= 2:   # status code
+                out.append("status %d" % struct.unpack(">H", body[:2]))
+    walk(data[4:])
+    return out
+
+
+def dhcp6(iface, src, mtype, duidmac, iaid, address=None):
+    mac = bytes(int(x, 16) for x in duidmac.split(":"))
+    server = None
+    ia = struct.pack(">III", int(iaid), 0, 0)
+    if address:
+        ia += dhcp6_opt(5, socket.inet_pton(socket.AF_INET6, address) + struct.pack(">II", 0, 0))
+    opts = dhcp6_opt(1, struct.pack(">HH", 3, 1) + mac) + dhcp6_opt(3, ia) + dhcp6_opt(8, b"\0\0")
+    if mtype == "solicit":
+        opts += dhcp6_opt(14, b"")            # rapid commit
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    scope = socket.if_nametoindex(iface)
+    s.bind((src, 546, 0, scope))
+    s.settimeout(1)
+    if mtype in ("request", "renew", "release", "decline"):
+        # these name the server: ask its DUID first (a solicit, no commit)
+        for _ in range(3):
+            s.sendto(b"\1" + os.urandom(3) + opts, ("ff02::1:2", 547, 0, scope))
+            try:
+                data = s.recv(2048)
+            except socket.timeout:
+                continue
+            server = dhcp6_option(data[4:], 2)
+            break
+    for _ in range(3):
+        msg = bytes([DHCP6_TYPES[mtype]]) + os.urandom(3) + opts
+        if server and mtype in ("request", "renew", "release", "decline"):
+            msg += dhcp6_opt(2, server)
+        s.sendto(msg, ("ff02::1:2", 547, 0, scope))
+        try:
+            data = s.recv(2048)
+        except socket.timeout:
+            continue
+        print("\n".join(dhcp6_reply(data)) or "empty")
+        return
+    print("no-answer")
+
+
 def session(host, port, ctl):
     s = socket.create_connection((host, int(port)), timeout=3)
     print("open", s.getsockname()[1], flush=True)
@@ -163,6 +247,8 @@ def main():
         relay(*args)
     elif cmd == "udp":
         udp(*args)
+    elif cmd == "dhcp6":
+        dhcp6(*args)
     elif cmd == "session":
         session(*args)
     else:

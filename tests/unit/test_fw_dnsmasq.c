@@ -59,11 +59,11 @@ static void config_of_the_example(void **state)
 		"dhcp-range=10.137.0.0,static,255.255.255.0,1h\n"
 		"dhcp-option=option:router,10.137.0.1\n"
 		"dhcp-option=option:dns-server,10.137.0.1\n"
-		"dhcp-host=02:6d:61:00:00:0a,10.137.0.10,dev\n"
-		"dhcp-host=02:6d:61:00:00:0b,10.137.0.11,shopping\n"
-		"dhcp-host=02:6d:61:00:00:0c,10.137.0.12,untrusted\n"
-		"dhcp-host=02:6d:61:00:00:0d,10.137.0.13,com\n"
-		"dhcp-host=02:6d:61:00:00:0e,10.137.0.14,personal\n");
+		"dhcp-host=*:*:*:*:*:*,tag:dev,10.137.0.10,dev\n"
+		"dhcp-host=*:*:*:*:*:*,tag:shopping,10.137.0.11,shopping\n"
+		"dhcp-host=*:*:*:*:*:*,tag:untrusted,10.137.0.12,untrusted\n"
+		"dhcp-host=*:*:*:*:*:*,tag:com,10.137.0.13,com\n"
+		"dhcp-host=*:*:*:*:*:*,tag:personal,10.137.0.14,personal\n");
 	free(conf);
 	policy_free(p);
 	free(text);
@@ -84,8 +84,8 @@ static void subnet6_dhcpv6_and_ra(void **state)
 	/* IPv6: a's address6 by DHCPv6 with its IPv4 lease, the router by RA,
 	 * the prefix off-link; b has no address6 */
 	assert_non_null(strstr(conf, "enable-ra\ndhcp-range=fd00:1::,static,off-link,64,1h\n"));
-	assert_non_null(strstr(conf, "dhcp-host=02:00:00:00:00:01,10.1.3.20,[fd00:1::20],a\n"));
-	assert_non_null(strstr(conf, "dhcp-host=02:6d:61:00:02:07,10.1.2.7,b\n"));
+	assert_non_null(strstr(conf, "dhcp-host=*:*:*:*:*:*,tag:a,10.1.3.20,[fd00:1::20],a\n"));
+	assert_non_null(strstr(conf, "dhcp-host=*:*:*:*:*:*,tag:b,10.1.2.7,b\n"));
 	/* RA needs a raw socket in this namespace: dnsmasq starts as root and
 	 * drops to its default user itself, so no "user=" keeps it root */
 	assert_null(strstr(conf, "\nuser="));

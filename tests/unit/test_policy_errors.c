@@ -208,6 +208,18 @@ static void test_vm_name_reserved(void **state)
 		"   ^~~~~~\n");
 }
 
+/* dnsmasq sets these tags itself; a VM's link name is its tag there */
+static void test_vm_name_dnsmasq_tag(void **state)
+{
+	expect_errors(NET
+		"vm dhcpv6 {\n"
+		"    address 10.137.0.2\n"
+		"}\n",
+		"moat.conf:2:4: error: 'dhcpv6' is reserved and cannot be a VM name\n"
+		"vm dhcpv6 {\n"
+		"   ^~~~~~\n");
+}
+
 static void test_define_name_reserved(void **state)
 {
 	expect_errors(
@@ -1091,6 +1103,7 @@ int main(void)
 		cmocka_unit_test(test_vm_name_invalid),
 		cmocka_unit_test(test_vm_name_too_long),
 		cmocka_unit_test(test_vm_name_reserved),
+		cmocka_unit_test(test_vm_name_dnsmasq_tag),
 		cmocka_unit_test(test_define_name_reserved),
 		cmocka_unit_test(test_network_twice),
 		cmocka_unit_test(test_network_setting_twice),
