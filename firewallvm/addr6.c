@@ -110,7 +110,6 @@ struct fw_addr6 *fw_addr6_open(void)
 	if (a->udp < 0 || a->raw < 0 ||
 	    a6_opt(a->udp, IPPROTO_IPV6, IPV6_V6ONLY, 1) < 0 ||
 	    a6_opt(a->udp, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) < 0 ||
-	    a6_opt(a->udp, SOL_SOCKET, SO_REUSEADDR, 1) < 0 ||
 	    bind(a->udp, (struct sockaddr *)&any, sizeof(any)) < 0 ||
 	    setsockopt(a->raw, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof(filter)) < 0 ||
 	    a6_opt(a->raw, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) < 0 ||
