@@ -4,11 +4,12 @@
  *
  * dnsmasq parses DHCP from the VMs and DNS from the internet: it must not be
  * able to change the firewall. It is started through lib/spawn.c with no
- * descriptor of ours, as DNSMASQ_UID, and (without subnet6) as root of a user
- * namespace of its own. dnsmasq 2.90 refuses to serve DHCP unless it holds
- * CAP_NET_ADMIN (for ARP-cache injection, which dhcp-broadcast makes
- * unneeded); held there, it grants nothing over this network namespace,
- * nftables or conntrack. Its ports need no capability either: the firewall
+ * descriptor of ours, as DNSMASQ_UID, and as root of a user namespace of its
+ * own, with or without subnet6: IPv6 addresses and RAs are the daemon's
+ * (addr6.c), since they need a raw ICMPv6 socket in this namespace. dnsmasq
+ * 2.90 refuses to serve DHCP unless it holds CAP_NET_ADMIN (for ARP-cache
+ * injection, which dhcp-broadcast makes unneeded); held there, it grants
+ * nothing over this network namespace, nftables or conntrack. Its ports need no capability either: the firewall
  * VM's ip_unprivileged_port_start is lowered to 53. Host-name rules do not
  * need it to write any set: names.c reads the answers it sends. */
 #include <errno.h>
@@ -38,7 +39,7 @@
 #define DNSMASQ_DIR_MAX    1024
 #define DNSMASQ_UID        65534     /* nobody: owns nothing in the firewall VM */
 #define DNSMASQ_GID        65534
-#define DNSMASQ_PORTS_FROM 53        /* ip_unprivileged_port_start: 53, 67, 547 */
+#define DNSMASQ_PORTS_FROM 53        /* ip_unprivileged_port_start: 53 and 67 */
 
 struct fw_dnsmasq {
 	char *run_dir;
@@ -47,7 +48,6 @@ struct fw_dnsmasq {
 	char name[DNSMASQ_DIR_MAX + 16]; /* its argv[0], "dnsmasq@RUN_DIR": whose it is */
 	char *text;              /* the config dnsmasq runs with */
 	pid_t pid;
-	bool v6;                 /* the config has DHCPv6 and RA: see dm_start */
 	struct timespec started;
 	int fast_deaths;
 };
@@ -90,13 +90,6 @@ static void dm_printf(struct dm_buf *b, const char *fmt, ...)
 	}
 }
 
-/* DHCPv6 and RA: dnsmasq then opens a raw ICMPv6 socket, which needs
- * CAP_NET_RAW over this network namespace, not only in a namespace of its own. */
-static bool dm_ipv6(const struct policy *p)
-{
-	return (p->net.has & NET_HAS_SUBNET6) && p->nvms > 0;
-}
-
 char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 {
 	struct dm_buf b = { 0 };
@@ -117,9 +110,8 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 	 * together stay well inside the set's timeout. */
 	dm_printf(&b, "max-ttl=%d\nmax-cache-ttl=%d\n", RS_HOST_TIMEOUT_S / 6, RS_HOST_TIMEOUT_S / 6);
 	/* it writes no file: the leases are static and we are its parent. It
-	 * keeps the ids it is started with; with IPv6 it starts as root and
-	 * drops to nobody itself (see dm_start) */
-	dm_printf(&b, "log-facility=-\n%spid-file=\nleasefile-ro\n", dm_ipv6(p) ? "" : "user=\ngroup=\n");
+	 * keeps the ids it is started with. */
+	dm_printf(&b, "log-facility=-\nuser=\ngroup=\npid-file=\nleasefile-ro\n");
 	/* one wildcard socket filtered by interface: every VM link carries the
 	 * same gateway address, and links come and go while dnsmasq runs */
 	dm_printf(&b, "except-interface=%s\n", RS_UPLINK_IF);
@@ -142,36 +134,18 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 		dm_printf(&b, "dhcp-option=option:router,%s\ndhcp-option=option:dns-server,%s\n",
 			  gw, gw);
 	}
-	bool v6 = p->net.has & NET_HAS_SUBNET6;
-	if (dm_ipv6(p)) {
-		/* address6 by DHCPv6, static by MAC; the router by RA. The prefix is
-		 * announced off-link: a VM sends everything, its neighbours' packets
-		 * too, through the firewall, and no NDP proxy is needed */
-		a = p->net.subnet6;
-		a.prefix = 128;
-		addr_format(&a, net, sizeof(net));
-		dm_printf(&b, "enable-ra\ndhcp-range=%s,static,off-link,%d,%s\n", net,
-			  p->net.subnet6.prefix, DNSMASQ_LEASE_TIME);
-	}
-	/* A VM is the link a request arrives on (dnsmasq tags every request
-	 * with its interface's name, a VM's name): any MAC there. Its DHCPv4
-	 * chaddr is checked against the link by the firewall, and the MAC of
-	 * a DHCPv6 client is what the neighbour table says for its source
-	 * address on any link, so a VM using another's link-local address
-	 * would be that VM to dnsmasq. The names dnsmasq gives tags of its
-	 * own are not VM names (parse.c). */
+	/* no DHCPv6 and no RA, subnet6 or not: dnsmasq would need a raw
+	 * ICMPv6 socket in this namespace for them (addr6.c serves both). It
+	 * answers DNS on the IPv6 gateway all the same (a wildcard socket).
+	 * A VM is the link a request arrives on (dnsmasq tags every request
+	 * with its interface's name, a VM's name): any MAC there; its chaddr
+	 * is checked against the link by the firewall. The names dnsmasq
+	 * gives tags of its own are not VM names (parse.c). */
 	for (size_t i = 0; i < p->nvms; i++) {
 		const struct vm *v = &p->vms[i];
-		char ip[MOAT_ADDR_STRLEN], ip6[MOAT_ADDR_STRLEN];
+		char ip[MOAT_ADDR_STRLEN];
 		addr_format(&v->addr, ip, sizeof(ip));
-		if (v6 && v->has_addr6) {
-			struct addr a6 = v->addr6;
-			a6.prefix = 128;
-			addr_format(&a6, ip6, sizeof(ip6));
-			dm_printf(&b, "dhcp-host=*:*:*:*:*:*,tag:%s,%s,[%s],%s\n", v->name, ip, ip6, v->name);
-		} else {
-			dm_printf(&b, "dhcp-host=*:*:*:*:*:*,tag:%s,%s,%s\n", v->name, ip, v->name);
-		}
+		dm_printf(&b, "dhcp-host=*:*:*:*:*:*,tag:%s,%s,%s\n", v->name, ip, v->name);
 	}
 	if (b.failed) {
 		free(b.s);
@@ -199,7 +173,7 @@ struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path)
 	/* a dnsmasq a dead daemon left would hold port 53 with an old config
 	 * (one that changed its ids itself lost its parent-death signal) */
 	daemon_stop_leftovers(d->name, "moat-firewalld");
-	/* 53 (DNS), 67 (DHCP) and 547 (DHCPv6) without CAP_NET_BIND_SERVICE;
+	/* 53 (DNS) and 67 (DHCP) without CAP_NET_BIND_SERVICE;
 	 * nothing but dnsmasq and this daemon runs in the firewall VM */
 	FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r+");
 	int from = -1;
@@ -266,17 +240,10 @@ static int dm_start(struct fw_dnsmasq *d)
 		return -errno;
 	}
 	char *argv[] = { d->name, "--keep-in-foreground", "--conf-file=-", NULL };
-	struct spawn_opts o = { .pdeathsig = SIGTERM, .stdin_fd = fd };
-	if (!d->v6) {
-		o.set_ids = true;
-		o.uid = DNSMASQ_UID;
-		o.gid = DNSMASQ_GID;
-		o.userns = true;
-	}
-	/* With DHCPv6 and RA dnsmasq needs a raw ICMPv6 socket in this
-	 * namespace: it starts as root and drops to nobody itself, keeping
-	 * CAP_NET_ADMIN and CAP_NET_RAW. XXX: an RA and DHCPv6 server without
-	 * them (or dnsmasq without the NET_ADMIN check) would end that. */
+	/* nobody, root only of a user namespace of its own: whatever it
+	 * holds there gives nothing over this network namespace */
+	struct spawn_opts o = { .pdeathsig = SIGTERM, .stdin_fd = fd, .set_ids = true,
+				.uid = DNSMASQ_UID, .gid = DNSMASQ_GID, .userns = true };
 	pid_t pid = spawn_child(d->path, argv, &o);
 	int err = errno;
 	close(fd);
@@ -310,7 +277,6 @@ int fw_dnsmasq_configure(struct fw_dnsmasq *d, const struct policy *p)
 	}
 	free(d->text);
 	d->text = text;
-	d->v6 = dm_ipv6(p);
 	/* dnsmasq rereads no dhcp-host on SIGHUP: a new process */
 	dm_stop(d);
 	d->fast_deaths = 0;

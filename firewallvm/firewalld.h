@@ -6,6 +6,9 @@
  *            keeps what is loaded; the state directory; `until` expiry timer
  * ifaces.c   libnl-3: VM interfaces found by MAC, renamed, addressed; the uplink
  * dnsmasq.c  writes dnsmasq's config from the policy, starts and supervises it
+ *            (DHCPv4 and DNS, with no capability over this namespace)
+ * addr6.c    RAs and DHCPv6 for the VM links with an address6 (dhcp6.c
+ *            decides each answer)
  * nflog.c    NFLOG group RS_LOG_GROUP through libmnl: a bounded ring of lines
  * counters.c rule counters read back with libnftnl, summed per VM and rule
  * names.c    DNS answers held in NFQUEUE on their way to a VM: their
@@ -127,13 +130,32 @@ int fw_ifaces_event(struct fw_ifaces *fi, const struct policy *p);
 struct fw_dnsmasq;
 struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path);
 void fw_dnsmasq_free(struct fw_dnsmasq *d);   /* stops it */
-/* Write the config for POLICY (static leases by MAC, DNS on the gateway,
- * forwarding to the uplink's resolver) and (re)start dnsmasq with it,
- * through lib/spawn.c, with no capability over this network namespace
- * (but with subnet6: see dnsmasq.c). */
+/* Write the config for POLICY (static IPv4 leases by MAC, DNS on the
+ * gateway, forwarding to the uplink's resolver) and (re)start dnsmasq with
+ * it, through lib/spawn.c, with no capability over this network namespace.
+ * IPv6 addresses and RAs are addr6.c's, never dnsmasq's. */
 int fw_dnsmasq_configure(struct fw_dnsmasq *d, const struct policy *p);
 /* A child exited: restart dnsmasq if it was ours (called on SIGCHLD). */
 void fw_dnsmasq_reap(struct fw_dnsmasq *d);
+
+/* ---- addr6.c ---- */
+
+struct fw_addr6;
+/* The DHCPv6 server socket (UDP 547) and the raw ICMPv6 one (RAs out,
+ * router solicitations in). NULL with errno. */
+struct fw_addr6 *fw_addr6_open(void);
+void fw_addr6_close(struct fw_addr6 *a);
+/* The descriptors the loop polls: 2. */
+size_t fw_addr6_pollfds(const struct fw_addr6 *a, struct pollfd *fds);
+/* After poll: answer what came (FDS as filled by fw_addr6_pollfds), then
+ * send the RAs that are due. */
+void fw_addr6_event(struct fw_addr6 *a, const struct pollfd *fds, size_t n);
+/* The VM links of POLICY (NULL: none) with an address6, found by name and
+ * firewall-side MAC: call after every apply and link change. */
+void fw_addr6_sync(struct fw_addr6 *a, const struct policy *p);
+/* Milliseconds until an RA is due, or -1; fw_addr6_tick sends those due. */
+int fw_addr6_timeout(const struct fw_addr6 *a);
+void fw_addr6_tick(struct fw_addr6 *a);
 
 /* ---- names.c ---- */
 

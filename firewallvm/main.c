@@ -6,9 +6,10 @@
  * Before anything else the table inet moat is loaded: the policy the state
  * directory says was in force, or a table that drops everything. Then one
  * poll loop serves the control channel, interface and NFLOG events, the
- * DNS answers held on their way to the VMs (names.c), signals and the
- * `until` timer. The table has the persist flag: it stays in force
- * when the daemon exits or dies, and a restarted daemon takes it back.
+ * DNS answers held on their way to the VMs (names.c), RAs and DHCPv6
+ * (addr6.c), signals and the `until` timer. The table has the persist
+ * flag: it stays in force when the daemon exits or dies, and a restarted
+ * daemon takes it back.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,7 +31,7 @@
 #define DEFAULT_RUN_DIR    "/run/moat"
 #define DEFAULT_DNSMASQ    "/usr/sbin/dnsmasq"
 #define EXPIRY_CHECK_MS    10000   /* the wall clock may jump: look again this often */
-#define POLL_MAX           (5 + 2 * (1 + FW_MAX_CLIENTS))
+#define POLL_MAX           (7 + 2 * (1 + FW_MAX_CLIENTS))
 
 struct daemon {
 	struct fw_state st;
@@ -39,6 +40,10 @@ struct daemon {
 	struct fw_nflog *nflog;
 	struct fw_dnsmasq *dnsmasq;
 	struct fw_names *names;
+	struct fw_addr6 *addr6;
+	/* the policy addr6 last saw: another one (an apply, an expiry) syncs it */
+	const struct policy *addr6_policy;
+	uint32_t addr6_generation;
 	struct fw_control *control;
 	int sigfd;
 	bool stop;
@@ -123,6 +128,18 @@ static void new_log_line(const char *line, void *arg)
 		fw_control_log_line(line, d->control);
 }
 
+/* A policy other than the one addr6 has (it keeps copies, never pointers):
+ * sync its links. The old policy is still allocated when the new one comes
+ * in, so a new policy never has the pointer addr6 saw. */
+static void addr6_follow(struct daemon *d)
+{
+	if (!d->addr6 || (d->st.policy == d->addr6_policy && d->st.generation == d->addr6_generation))
+		return;
+	fw_addr6_sync(d->addr6, d->st.policy);
+	d->addr6_policy = d->st.policy;
+	d->addr6_generation = d->st.generation;
+}
+
 static int daemon_run(struct daemon *d)
 {
 	while (!d->stop) {
@@ -142,9 +159,13 @@ static int daemon_run(struct daemon *d)
 			queue_at = (int)n;
 			fds[n++] = (struct pollfd){ .fd = fw_names_queue_fd(d->names), .events = POLLIN };
 		}
+		size_t addr6_at = n, naddr6 = d->addr6 ? fw_addr6_pollfds(d->addr6, fds + n) : 0;
+		n += naddr6;
 		size_t ctl_at = n;
 		n += fw_control_pollfds(d->control, fds + n);
 		int timeout = min_timeout(expiry_timeout(&d->st), fw_control_timeout(d->control));
+		if (d->addr6)
+			timeout = min_timeout(timeout, fw_addr6_timeout(d->addr6));
 
 		/* the one place the daemon sleeps */
 		if (poll(fds, n, timeout) < 0 && errno != EINTR) {
@@ -153,8 +174,14 @@ static int daemon_run(struct daemon *d)
 		}
 		if (fds[0].revents)
 			signals_read(d);
-		if (ifaces_at >= 0 && fds[ifaces_at].revents)
+		if (ifaces_at >= 0 && fds[ifaces_at].revents) {
 			fw_ifaces_event(d->ifaces, d->st.policy);
+			if (d->addr6)   /* a link came, went, came up or got its name */
+				fw_addr6_sync(d->addr6, d->st.policy);
+		}
+		/* before any apply of this round: its links are this policy's */
+		if (d->addr6)
+			fw_addr6_event(d->addr6, fds + addr6_at, naddr6);
 		if (nflog_at >= 0 && fds[nflog_at].revents)
 			fw_nflog_event(d->nflog, new_log_line, d);
 		if (queue_at >= 0 && fds[queue_at].revents)
@@ -166,6 +193,7 @@ static int daemon_run(struct daemon *d)
 			if (fw_expire(&d->st, time(NULL)) == 0)
 				fprintf(stderr, "moat-firewalld: expired rules removed from generation %u\n", gen);
 		}
+		addr6_follow(d);
 	}
 	return 0;
 }
@@ -243,6 +271,10 @@ int main(int argc, char **argv)
 		if (!d.dnsmasq)
 			fprintf(stderr, "moat-firewalld: dnsmasq: %s; no DHCP/DNS\n", strerror(errno));
 	}
+	d.addr6 = fw_addr6_open();
+	if (!d.addr6)
+		fprintf(stderr, "moat-firewalld: RA/DHCPv6: %s; no IPv6 address configuration\n",
+			strerror(errno));
 	d.st.ifaces = d.ifaces;
 	d.st.dnsmasq = d.dnsmasq;
 	/* the table was loaded before these existed */
@@ -251,6 +283,7 @@ int main(int argc, char **argv)
 	if (d.dnsmasq && d.st.policy && fw_dnsmasq_configure(d.dnsmasq, d.st.policy) < 0)
 		fprintf(stderr, "moat-firewalld: dnsmasq not configured\n");
 
+	addr6_follow(&d);
 	d.control = fw_control_open(control, status, &d.st, d.nflog);
 	if (!d.control)
 		goto cleanup;
@@ -260,6 +293,7 @@ int main(int argc, char **argv)
 
 cleanup:
 	fw_control_close(d.control);
+	fw_addr6_close(d.addr6);
 	if (d.dnsmasq)
 		fw_dnsmasq_free(d.dnsmasq);
 	if (d.nflog)

@@ -30,3 +30,11 @@ $(F)/fuzz_ctl: $(F)/tests/fuzz/fuzz_ctl.o $(F)/lib/ctl.o
 FUZZ_TARGETS += $(F)/fuzz_ctl
 
 CHECKS += tests/netns/firewalld-basic tests/netns/firewalld-children
+
+# dhcp6.c: the RA and DHCPv6 answers, pure functions of what a VM sent
+$(T)/tests/test_fw_dhcp6: $(T)/tests/unit/test_fw_dhcp6.o $(T)/firewallvm/dhcp6.o
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
+UNIT_TESTS += $(T)/tests/test_fw_dhcp6
+$(F)/fuzz_fw_dhcp6: $(F)/tests/fuzz/fuzz_fw_dhcp6.o $(F)/firewallvm/dhcp6.o
+	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
+FUZZ_TARGETS += $(F)/fuzz_fw_dhcp6

@@ -375,16 +375,10 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 135, "neighbour solicitation");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 136, "neighbour advertisement");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 128, "ping gateway");
-		/* its address6 by DHCPv6 (dnsmasq, static, keyed on the link).
-		 * Messages that would let it speak for another: relay messages
-		 * (12, 13 and above); a Rebind (6), which dnsmasq answers with a
-		 * lease on any address it names; a Release or Decline (8, 9),
-		 * which drop the lease of whichever DUID they carry. A client
-		 * needs none of these: its Renew is answered, a static address
-		 * stays its own, and the firewall lets no one else use it. */
+		/* its address6 by DHCPv6 (moat-firewalld's own server, which
+		 * answers by the link, never by DUID: firewallvm/dhcp6.c). A
+		 * relay message (12, 13 and above) would speak for another. */
 		dhcp6_guard(c, v, 12, 255, "DHCPv6 relay message");
-		dhcp6_guard(c, v, 6, 6, "DHCPv6 rebind");
-		dhcp6_guard(c, v, 8, 9, "DHCPv6 release or decline");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_UDP, 547, "DHCPv6");
 		struct addr gw6;
 		policy_gateway6(p, &gw6);
