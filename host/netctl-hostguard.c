@@ -5,14 +5,15 @@
  * ones it gains later, on a new Wi-Fi network or a VPN, which the netvm never
  * hears of. Table inet moat_host rejects every packet a socket of the netvm's
  * user sends to an address of the host's (fib daddr type local, which the
- * kernel answers with the addresses of the moment), but DNS to the resolvers
- * of /etc/resolv.conf that QEMU's DNS relays the netvm's queries to.
+ * kernel answers with the addresses of the moment) or to its listeners by
+ * broadcast, anycast or multicast, but DNS to the resolvers of
+ * /etc/resolv.conf that QEMU's DNS relays the netvm's queries to.
  *
  *   table inet moat_host {
  *     chain output {
  *       type filter hook output priority 0; policy accept;
  *       meta skuid UID meta l4proto udp|tcp ip[6] daddr RESOLVER th dport 53 accept
- *       meta skuid UID fib daddr type local counter reject
+ *       meta skuid UID fib daddr type local|broadcast|anycast|multicast counter reject
  *     }
  *   }
  *
@@ -155,8 +156,8 @@ static void dns_rule(struct nl_batch *b, uid_t uid, const struct resolver *res, 
 	rule_msg(b, r, "rule: DNS to the host's resolver");
 }
 
-/* meta skuid UID fib daddr type local counter reject */
-static void local_rule(struct nl_batch *b, uid_t uid)
+/* meta skuid UID fib daddr type TYPE counter reject */
+static void host_rule(struct nl_batch *b, uid_t uid, uint32_t type)
 {
 	struct nftnl_rule *r = rule_start(uid);
 	struct nftnl_expr *e = expr("fib");
@@ -164,14 +165,13 @@ static void local_rule(struct nl_batch *b, uid_t uid)
 	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
 	nftnl_rule_add_expr(r, e);
-	uint32_t local = RTN_LOCAL;
-	cmp_eq(r, &local, 4);
+	cmp_eq(r, &type, 4);
 	nftnl_rule_add_expr(r, expr("counter"));
 	e = expr("reject");
 	nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMPX_UNREACH);
 	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
 	nftnl_rule_add_expr(r, e);
-	rule_msg(b, r, "rule: the netvm's user to the host's own addresses");
+	rule_msg(b, r, "rule: the netvm's user to the host");
 }
 
 /* The nameservers of /etc/resolv.conf (QEMU's DNS relays to them). */
@@ -232,7 +232,11 @@ bool netctl_host_guard(uid_t netvm_uid)
 		dns_rule(&b, netvm_uid, &res[i], IPPROTO_UDP);
 		dns_rule(&b, netvm_uid, &res[i], IPPROTO_TCP);
 	}
-	local_rule(&b, netvm_uid);
+	/* its own addresses, and what reaches its listeners without naming
+	 * one: broadcast, anycast and multicast */
+	static const uint32_t types[] = { RTN_LOCAL, RTN_BROADCAST, RTN_ANYCAST, RTN_MULTICAST };
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		host_rule(&b, netvm_uid, types[i]);
 	batch_end(&b);
 	bool ok = commit(&b, "loading");
 	batch_free(&b);
