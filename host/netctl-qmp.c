@@ -237,11 +237,10 @@ static long now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One line into q->buf (NUL-terminated, newline dropped); the rest stays
- * buffered. -1 on EOF, timeout or a line too long. */
-static int qmp_read_line(struct qmp *q, size_t *linelen)
+/* One line into q->buf (NUL-terminated, newline dropped) before DEADLINE
+ * (now_ms); the rest stays buffered. -1 on EOF, timeout or a line too long. */
+static int qmp_read_line(struct qmp *q, size_t *linelen, long deadline)
 {
-	long deadline = now_ms() + q->timeout_ms;
 	for (;;) {
 		char *nl = memchr(q->buf, '\n', q->len);
 		if (nl) {
@@ -295,6 +294,9 @@ static bool send_all(int fd, const char *s, size_t len)
 
 int qmp_execute(struct qmp *q, const char *cmd, char *err, size_t errlen)
 {
+	/* one deadline for the reply, however many events come first: a QEMU
+	 * that sends them without end must not hold netctl */
+	long deadline = now_ms() + q->timeout_ms;
 	if (!send_all(q->fd, cmd, strlen(cmd)) || !send_all(q->fd, "\n", 1)) {
 		fprintf(stderr, "netctl: qmp: sending: %s\n", strerror(errno));
 		return -1;
@@ -302,7 +304,7 @@ int qmp_execute(struct qmp *q, const char *cmd, char *err, size_t errlen)
 	for (;;) {
 		size_t n;
 		char desc[256];
-		if (qmp_read_line(q, &n) < 0)
+		if (qmp_read_line(q, &n, deadline) < 0)
 			return -1;
 		enum qmp_kind k = qmp_parse(q->buf, desc, sizeof(desc));
 		consume(q, n);
@@ -345,7 +347,7 @@ bool qmp_connect(struct qmp *q, const char *path, int timeout_ms)
 	}
 	size_t n;
 	char err[256];
-	if (qmp_read_line(q, &n) < 0 || qmp_parse(q->buf, err, sizeof(err)) != QMP_GREETING) {
+	if (qmp_read_line(q, &n, now_ms() + q->timeout_ms) < 0 || qmp_parse(q->buf, err, sizeof(err)) != QMP_GREETING) {
 		fprintf(stderr, "netctl: qmp: %s: no QMP greeting\n", path);
 		qmp_close(q);
 		return false;

@@ -1,5 +1,6 @@
 /* netctl up / down / appliances / vm-args / plug / unplug: the processes on
- * the host. Every process netctl starts has a pidfile STATE/run/NAME.pid and
+ * the host. Every process netctl starts has a pidfile STATE/run/NAME.pid (and
+ * NAME.started, which tells that process from a later one with its pid) and
  * a log STATE/run/NAME.log; links are named after their VM ("uplink" for the
  * netvm's), so a second `up` finds what the first one started. */
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include <linux/capability.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,12 +27,12 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "daemon.h"
 #include "netctl.h"
 #include "netctl-reply.h"
 #include "priv.h"
 #include "qemu.h"
 #include "qmp.h"
+#include "spawn.h"
 #include "vfio.h"
 
 NETCTL_COMMAND(up_main, "up", "[--images DIR] [--accel kvm|tcg] [--vm-owner U[:G]] [--notify]",
@@ -161,53 +163,93 @@ static bool run_file(const struct netctl *ctx, char *buf, size_t len, const char
 	return pathf(buf, len, "%s/run/%s.%s", ctx->state_dir, name, ext);
 }
 
-/* PID is alive, not a zombie, and one of its arguments is NAME: a pid
- * recycled by something else does not count. */
-static bool pid_is(pid_t pid, const char *name)
+/* Which process a pidfile means: what that process cannot change about
+ * itself (a compromised QEMU may rewrite its argv, /proc/PID/cmdline): its
+ * start time (/proc/PID/stat field 22, clock ticks after boot) and the uid
+ * it was started as, in NAME.started ("STARTTIME UID") next to NAME.pid
+ * (the bare pid, what scripts read). */
+struct proc_id {
+	pid_t pid;
+	unsigned long long start;
+	uid_t uid;
+};
+
+/* PID's start time and real uid, if it is alive and not a zombie. */
+static bool proc_id_read(pid_t pid, struct proc_id *p)
 {
-	char path[64], stat[512];
+	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return false;
-	bool ok = fgets(stat, sizeof(stat), f) != NULL;
+	bool ok = fgets(buf, sizeof(buf), f) != NULL;
 	fclose(f);
-	char *rp = ok ? strrchr(stat, ')') : NULL;
+	char *rp = ok ? strrchr(buf, ')') : NULL;
 	if (!rp || rp[1] != ' ' || rp[2] == 'Z' || rp[2] == 'X')
 		return false;
-	/* A process in the middle of an exec shows no arguments for a moment,
-	 * and an appliance started through a script is exec'd twice (env, then
-	 * its interpreter): look again before calling it gone. */
-	for (int tries = 0; tries < 50; tries++) {
-		if (daemon_pid_has_arg(pid, name))
-			return true;
-		if (!daemon_pid_has_args(pid))
-			usleep(2000);
-		else
-			return false;
-	}
-	return false;
+	/* fields 3 (state) to 21, then 22: the start time */
+	char *t = rp + 2;
+	for (int field = 3; field < 22 && t; field++)
+		t = strchr(t, ' ') ? strchr(t, ' ') + 1 : NULL;
+	if (!t || sscanf(t, "%llu", &p->start) != 1)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return false;
+	unsigned uid;
+	ok = false;
+	while (!ok && fgets(buf, sizeof(buf), f))
+		ok = sscanf(buf, "Uid: %u", &uid) == 1;
+	fclose(f);
+	p->pid = pid;
+	p->uid = uid;
+	return ok;
+}
+
+/* The process WANT names still runs: the same start time, and the uid it
+ * was started as (one started as root may since have dropped to a user of
+ * its own, as moat-link does; one started as a user cannot change it). A
+ * pid recycled by something else does not count. */
+static bool pid_is(const struct proc_id *want)
+{
+	struct proc_id now;
+	return proc_id_read(want->pid, &now) && now.start == want->start &&
+	       (now.uid == want->uid || want->uid == 0);
+}
+
+/* What NAME.pid and NAME.started say, if that process runs; else false
+ * (also without a NAME.started: nothing proves which process it was). */
+static bool running_id(const struct netctl *ctx, const char *name, struct proc_id *p)
+{
+	char pidf[4096], startf[4096];
+	if (!run_file(ctx, pidf, sizeof(pidf), name, "pid") || !run_file(ctx, startf, sizeof(startf), name, "started"))
+		return false;
+	int pid = 0;
+	unsigned uid = 0;
+	FILE *f = fopen(pidf, "re");
+	bool ok = f && fscanf(f, "%d", &pid) == 1 && pid > 0;
+	if (f)
+		fclose(f);
+	f = ok ? fopen(startf, "re") : NULL;
+	ok = f && fscanf(f, "%llu %u", &p->start, &uid) == 2;
+	if (f)
+		fclose(f);
+	p->pid = pid;
+	p->uid = uid;
+	return ok && pid_is(p);
 }
 
 /* The pid in NAME's pidfile if that process runs, else 0. */
 static pid_t running(const struct netctl *ctx, const char *name)
 {
-	char path[4096];
-	if (!run_file(ctx, path, sizeof(path), name, "pid"))
-		return 0;
-	FILE *f = fopen(path, "re");
-	int pid = 0;
-	if (!f)
-		return 0;
-	if (fscanf(f, "%d", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	return pid > 0 && pid_is(pid, name) ? pid : 0;
+	struct proc_id p;
+	return running_id(ctx, name, &p) ? p.pid : 0;
 }
 
 /* How spawn starts a process: as whom (NULL: as netctl itself, with only the
- * capabilities KEEP), under which limits, and which of our descriptors it
- * inherits, as 3, 4, ... */
+ * capabilities KEEP), under which limits, which of our descriptors it
+ * inherits, as 3, 4, ..., and whether in a network namespace of its own
+ * (NETNS: new and empty, not even lo up). */
 struct spawn_as {
 	const struct priv_id *id;
 	const int *keep;
@@ -215,11 +257,17 @@ struct spawn_as {
 	struct priv_limits limits;
 	const int *fds;
 	size_t nfds;
+	bool netns;
 };
+
+/* All a started process gets of netctl's environment (root's, or a unit's):
+ * a PATH for what it may run itself, nothing that steers the dynamic
+ * loader, QEMU or a library (LD_*, HOME, TMPDIR, ...). */
+static char *const spawn_env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 
 /* In the child: AS's descriptors at 3, 4, ... (moved out of the way first,
  * so that none overwrites another before it is placed); one that is -1
- * leaves its number empty. */
+ * leaves its number empty, also of what netctl's caller left there. */
 static bool place_fds(const struct spawn_as *as)
 {
 	int tmp[8];
@@ -231,18 +279,40 @@ static bool place_fds(const struct spawn_as *as)
 			return false;
 	}
 	for (size_t i = 0; i < as->nfds; i++)
-		if (tmp[i] >= 0 && dup2(tmp[i], 3 + (int)i) < 0)   /* dup2 clears close-on-exec */
-			return false;
+		if (tmp[i] >= 0 ? dup2(tmp[i], 3 + (int)i) < 0 : close(3 + (int)i) < 0 && errno != EBADF)
+			return false;   /* dup2 clears close-on-exec */
 	return true;
 }
 
+/* STATE/run/NAME.EXT holds FMT..., whole or not at all. */
+static bool run_write(const struct netctl *ctx, const char *name, const char *ext, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static bool run_write(const struct netctl *ctx, const char *name, const char *ext, const char *fmt, ...)
+{
+	char path[4096], tmp[4200];
+	if (!run_file(ctx, path, sizeof(path), name, ext) || !pathf(tmp, sizeof(tmp), "%s.tmp", path))
+		return false;
+	FILE *f = fopen(tmp, "we");
+	va_list ap;
+	va_start(ap, fmt);
+	bool ok = f && vfprintf(f, fmt, ap) > 0;
+	va_end(ap);
+	ok = (f && fclose(f) == 0) && ok && rename(tmp, path) == 0;
+	if (!ok) {
+		fprintf(stderr, "netctl: writing %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+	}
+	return ok;
+}
+
 /* ARGV started in its own session as AS says, stdout and stderr to
- * NAME.log. Its pidfile is written before we return. */
+ * NAME.log, with no other descriptor of ours or our caller's (an
+ * inherited one, not close-on-exec, would cross the exec) and spawn_env.
+ * Its NAME.started and pidfile are written before we return. */
 static bool spawn(const struct netctl *ctx, const char *name, char *const *argv, const struct spawn_as *as)
 {
-	char log[4096], pidf[4096], tmp[4200];
-	if (!run_file(ctx, log, sizeof(log), name, "log") || !run_file(ctx, pidf, sizeof(pidf), name, "pid") ||
-	    !pathf(tmp, sizeof(tmp), "%s.tmp", pidf))
+	char log[4096];
+	if (!run_file(ctx, log, sizeof(log), name, "log"))
 		return false;
 	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0) {
@@ -270,16 +340,20 @@ static bool spawn(const struct netctl *ctx, const char *name, char *const *argv,
 		signal(SIGPIPE, SIG_DFL);
 		/* out of the way of the descriptors placed at 3, 4, ... */
 		int report = fcntl(ready[1], F_DUPFD_CLOEXEC, 64);
+		unsigned first = 3 + (unsigned)as->nfds;
 		const char *step = "run";
 		if (report < 0)
 			step = "report on";
-		else if (!place_fds(as))
+		else if (!place_fds(as) || spawn_close_range(first, (unsigned)report - 1) < 0 ||
+			 spawn_close_range((unsigned)report + 1, ~0u) < 0)
 			step = "pass descriptors to";
+		else if (as->netns && unshare(CLONE_NEWNET) < 0)
+			step = "make a network namespace for";
 		else if (as->id ? !priv_drop(as->id, &as->limits) :
 				  !priv_limit(&as->limits) || !priv_bound(as->keep, as->nkeep))
 			step = as->id ? "drop privileges for" : "set limits for";
 		else
-			execvp(argv[0], argv);
+			execvpe(argv[0], argv, spawn_env);
 		int e = errno;
 		dprintf(2, "netctl: cannot %s %s: %s\n", step, argv[0], strerror(e));
 		ssize_t w = write(report < 0 ? ready[1] : report, &e, sizeof(e));
@@ -302,15 +376,16 @@ static bool spawn(const struct netctl *ctx, const char *name, char *const *argv,
 			as->id ? " as user " : "", as->id ? as->id->name : "", strerror(e), log);
 		return false;
 	}
-	FILE *f = fopen(tmp, "we");
-	bool ok = f && fprintf(f, "%d\n", (int)pid) > 0;
-	ok = (f && fclose(f) == 0) && ok && rename(tmp, pidf) == 0;
-	if (!ok) {
-		fprintf(stderr, "netctl: writing %s: %s\n", pidf, strerror(errno));
-		kill(pid, SIGKILL);
-		return false;
-	}
-	return true;
+	/* ours and not reaped: PID cannot be another process's yet */
+	struct proc_id id;
+	if (!proc_id_read(pid, &id))
+		fprintf(stderr, "netctl: %s (pid %d) is gone at once (see %s)\n", name, (int)pid, log);
+	else if (run_write(ctx, name, "started", "%llu %u\n", id.start, as->id ? (unsigned)as->id->uid : 0u) &&
+		 run_write(ctx, name, "pid", "%d\n", (int)pid))
+		return true;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return false;
 }
 
 static void sleep_ms(long ms)
@@ -323,25 +398,28 @@ static void sleep_ms(long ms)
 static bool stop(const struct netctl *ctx, const char *name, const char *what)
 {
 	char pidf[4096];
-	pid_t pid = running(ctx, name);
-	if (pid) {
+	struct proc_id p;
+	if (running_id(ctx, name, &p)) {
+		pid_t pid = p.pid;
 		kill(pid, SIGTERM);
-		for (long t = 0; t < STOP_WAIT_MS && pid_is(pid, name); t += 50) {
+		for (long t = 0; t < STOP_WAIT_MS && pid_is(&p); t += 50) {
 			waitpid(pid, NULL, WNOHANG);   /* ours when up failed half-way */
 			sleep_ms(50);
 		}
-		if (pid_is(pid, name)) {
+		if (pid_is(&p)) {
 			kill(pid, SIGKILL);
-			for (int i = 0; i < 40 && pid_is(pid, name); i++)
+			for (int i = 0; i < 40 && pid_is(&p); i++)
 				sleep_ms(50);
 		}
-		if (pid_is(pid, name)) {
+		if (pid_is(&p)) {
 			fprintf(stderr, "netctl: %s %s (pid %d) does not stop\n", what, name, (int)pid);
 			return false;
 		}
 		printf("stopped %s %s\n", what, name);
 	}
 	if (run_file(ctx, pidf, sizeof(pidf), name, "pid"))
+		unlink(pidf);
+	if (run_file(ctx, pidf, sizeof(pidf), name, "started"))
 		unlink(pidf);
 	return true;
 }
@@ -601,6 +679,10 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 		.id = &id, .fds = fds, .nfds = nfds,
 		.limits = { .nofile = 1024 + 32 * (nnics + q.spare_ports),
 			    .memlock = !fw && p->net.uplink == UPLINK_PCI ? (QEMU_APPLIANCE_MB + 1024) * MIB : 0 },
+		/* none of the host's network (its loopback services, abstract
+		 * sockets, the LAN) but through its links and descriptors:
+		 * only the netvm's user network (slirp) needs the host's */
+		.netns = fw || p->net.uplink != UPLINK_USER,
 	};
 	ok = ok && spawn(ctx, name, a.v, &as);
 	if (ok)

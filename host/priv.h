@@ -14,7 +14,9 @@
  * A QEMU is started as its user with no capabilities (bounding set
  * included), no supplementary group but kvm (when it uses KVM),
  * no_new_privs, and limits; everything it needs from root (its control and
- * QMP sockets, its console, the tap) is opened by netctl and passed down. */
+ * QMP sockets, its console, the tap) is opened by netctl and passed down,
+ * with no other descriptor and no environment but PATH; in a new, empty
+ * network namespace unless it is the netvm's with `uplink user`. */
 #ifndef MOAT_PRIV_H
 #define MOAT_PRIV_H
 

@@ -11,7 +11,7 @@
 
 struct qmp {
 	int fd;
-	int timeout_ms;        /* per reply */
+	int timeout_ms;        /* per reply, events before it included */
 	char *buf;             /* QMP_LINE_MAX */
 	size_t len;
 };

@@ -17,8 +17,7 @@
 
 #define SPAWN_CAP_MAX 64
 
-/* Close the descriptors from LO to HI (inclusive). */
-static int close_span(unsigned lo, unsigned hi)
+int spawn_close_range(unsigned lo, unsigned hi)
 {
 	if (lo > hi)
 		return 0;
@@ -37,9 +36,9 @@ static int close_span(unsigned lo, unsigned hi)
  * parent, themselves close-on-exec). */
 static int close_others(int a, int b)
 {
-	if (close_span(3, (unsigned)a - 1) < 0 || close_span((unsigned)a + 1, (unsigned)b - 1) < 0)
+	if (spawn_close_range(3, (unsigned)a - 1) < 0 || spawn_close_range((unsigned)a + 1, (unsigned)b - 1) < 0)
 		return -1;
-	return close_span((unsigned)b + 1, ~0u);
+	return spawn_close_range((unsigned)b + 1, ~0u);
 }
 
 static int write_proc(const char *path, const char *text)

@@ -44,4 +44,8 @@ struct spawn_opts {
  * succeeded, or -1 with errno (a failed exec or credential change included). */
 pid_t spawn_child(const char *path, char *const argv[], const struct spawn_opts *o);
 
+/* Close the descriptors from LO to HI (inclusive; ~0u: all above LO), also
+ * on kernels without close_range(2). 0, or -1 with errno. */
+int spawn_close_range(unsigned lo, unsigned hi);
+
 #endif
