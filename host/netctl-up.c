@@ -95,26 +95,6 @@ static bool pathf(char *buf, size_t len, const char *fmt, ...)
 	return true;
 }
 
-static bool mkdirs(const char *path)
-{
-	char buf[4096];
-	if (!pathf(buf, sizeof(buf), "%s", path))
-		return false;
-	for (char *p = buf + 1;; p++) {
-		if (*p == '/' || !*p) {
-			char c = *p;
-			*p = 0;
-			if (mkdir(buf, 0755) < 0 && errno != EEXIST) {
-				fprintf(stderr, "netctl: mkdir %s: %s\n", buf, strerror(errno));
-				return false;
-			}
-			if (!c)
-				return true;
-			*p = c;
-		}
-	}
-}
-
 /* What up was told for app VMs' links, STATE/run/app-links, so that plug
  * (add-vm) starts a link the same way: "owner USER[:GROUP]" and
  * "memory-max-mb N" lines. */
@@ -372,6 +352,25 @@ static const char *link_binary(const struct up_opts *o)
 	return "moat-link";
 }
 
+/* What spawn left in run/ for NAME (its log and pidfile, an appliance's
+ * console) root:moat 0640 for the read-only commands: netctl's umask (077)
+ * made them root's alone. */
+static bool run_files_own(const struct netctl *ctx, const char *name, gid_t moat)
+{
+	static const char *const exts[] = { "log", "pid", "console" };
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		char path[4096];
+		struct stat st;
+		if (!run_file(ctx, path, sizeof(path), name, exts[i]))
+			return false;
+		if (lstat(path, &st) < 0 && errno == ENOENT)
+			continue;
+		if (!priv_own(path, 0, moat, 0640))
+			return false;
+	}
+	return true;
+}
+
 /* Who may connect to VM's side of its link: its `owner` in moat.conf, else
  * what up was told for every app VM (--vm-owner, root:moat-vm). */
 static const char *link_owner(const struct up_opts *o, const struct vm *vm, char *buf, size_t len)
@@ -441,7 +440,7 @@ static bool link_start(const struct netctl *ctx, const struct up_opts *o, const 
 	 * sets its own limits) */
 	static const int keep[] = { CAP_CHOWN, CAP_FOWNER, CAP_SETGID, CAP_SETUID, CAP_SETPCAP };
 	struct spawn_as as = { .keep = keep, .nkeep = sizeof(keep) / sizeof(keep[0]) };
-	if (!spawn(ctx, lname, argv, &as))
+	if (!spawn(ctx, lname, argv, &as) || !run_files_own(ctx, lname, moat))
 		return false;
 	/* the stats socket is the last thing it creates before serving */
 	for (int i = 0; i < 100; i++) {
@@ -776,7 +775,10 @@ static bool appliances_up(struct netctl *ctx, const struct up_opts *o, const str
 			  const char *accel, bool was_up, long within_ms, bool quiet)
 {
 	long deadline = now_ms() + within_ms;
-	if (!appliance_start(ctx, o, p, accel, "netvm") || !appliance_start(ctx, o, p, accel, "firewallvm"))
+	gid_t moat;
+	if (!priv_group(PRIV_GROUP_READ, &moat) || !appliance_start(ctx, o, p, accel, "netvm") ||
+	    !run_files_own(ctx, "netvm", moat) || !appliance_start(ctx, o, p, accel, "firewallvm") ||
+	    !run_files_own(ctx, "firewallvm", moat))
 		return false;
 	while (!control_reachable(ctx->control)) {
 		if (now_ms() >= deadline || !running(ctx, "firewallvm")) {
@@ -925,14 +927,14 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		goto out;
 	/* run/: pidfiles, logs, consoles, control and stats sockets: the moat
 	 * group reads them; links/: the VMs' users reach their own socket */
-	if (!pathf(dir, sizeof(dir), "%s/run", ctx->state_dir) || !mkdirs(dir) || !priv_own(dir, 0, moat, 0750) ||
-	    !pathf(dir, sizeof(dir), "%s/links", ctx->state_dir) || !mkdirs(dir) || !priv_own(dir, 0, 0, 0711) ||
+	if (!pathf(dir, sizeof(dir), "%s/run", ctx->state_dir) || !priv_mkdirs(dir, 0750) || !priv_own(dir, 0, moat, 0750) ||
+	    !pathf(dir, sizeof(dir), "%s/links", ctx->state_dir) || !priv_mkdirs(dir, 0711) || !priv_own(dir, 0, 0, 0711) ||
 	    !searchable(dir) || !app_links_save(ctx, &o, moat) || !pathf(dir, sizeof(dir), "%s", ctx->control))
 		goto out;
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = 0;
-		if (!mkdirs(dir))
+		if (!priv_mkdirs(dir, 0755))
 			goto out;
 	}
 	bool was_up = running(ctx, "firewallvm") != 0;
