@@ -440,8 +440,12 @@ static bool link_start(const struct netctl *ctx, const struct up_opts *o, const 
 	 * sets its own limits) */
 	static const int keep[] = { CAP_CHOWN, CAP_FOWNER, CAP_SETGID, CAP_SETUID, CAP_SETPCAP };
 	struct spawn_as as = { .keep = keep, .nkeep = sizeof(keep) / sizeof(keep[0]) };
-	if (!spawn(ctx, lname, argv, &as) || !run_files_own(ctx, lname, moat))
+	if (!spawn(ctx, lname, argv, &as))
 		return false;
+	if (!run_files_own(ctx, lname, moat)) {
+		stop(ctx, lname, "link");
+		return false;
+	}
 	/* the stats socket is the last thing it creates before serving */
 	for (int i = 0; i < 100; i++) {
 		struct stat st;
