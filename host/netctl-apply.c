@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,28 +97,33 @@ static uint32_t gen_latest(const struct netctl *ctx)
 	return last;
 }
 
-static bool mkdir_p(const char *path)
+/* generations/ and its files: root:moat 0750 and 0640, for root and the
+ * read-only commands alone (they hold every policy ever applied); root's
+ * group while there is no group moat. Only root gives them away. */
+static bool gen_own(int fd, mode_t mode)
 {
-	char buf[4096];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return false;
-	for (char *p = buf + 1;; p++) {
-		if (*p == '/' || !*p) {
-			char c = *p;
-			*p = 0;
-			if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-				return false;
-			if (!c)
-				return true;
-			*p = c;
-		}
-	}
+	struct group *gr = getgrnam(PRIV_GROUP_READ);
+	return (geteuid() != 0 || fchown(fd, 0, gr ? gr->gr_gid : 0) == 0) && fchmod(fd, mode) == 0;
 }
 
-/* PATH replaced whole by DATA. Not flushed: it serves the one-line N.meta,
- * which a power cut may leave empty (generations then shows "?"), while
- * N.conf, the copy a rollback needs, is flushed before it is renamed. The
- * flush was a millisecond on every apply's reply path. */
+/* STATE/generations made if missing, and given its owner and mode. */
+static bool gen_dir(const char *dir)
+{
+	if (!priv_mkdirs(dir, 0700))
+		return false;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	bool ok = fd >= 0 && gen_own(fd, 0750);
+	if (!ok)
+		fprintf(stderr, "netctl: %s: %s\n", dir, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* PATH replaced whole by DATA, root:moat 0640. Not flushed: it serves the
+ * one-line N.meta, which a power cut may leave empty (generations then shows
+ * "?"), while N.conf, the copy a rollback needs, is flushed before it is
+ * renamed. The flush was a millisecond on every apply's reply path. */
 static bool write_file(const char *path, const char *data, size_t len)
 {
 	char tmp[4200];
@@ -125,9 +131,18 @@ static bool write_file(const char *path, const char *data, size_t len)
 		errno = ENAMETOOLONG;
 		return false;
 	}
-	int err = stage_write_now(path, tmp, 0644, data, len);
-	if (err)
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	int err = gen_own(fd, 0640) ? stage_write_all(fd, data, len) : errno;
+	if (close(fd) < 0 && !err)
+		err = errno;
+	if (!err && rename(tmp, path) < 0)
+		err = errno;
+	if (err) {
+		unlink(tmp);
 		errno = err;
+	}
 	return !err;
 }
 
@@ -161,11 +176,18 @@ static void gen_stage_start(const struct netctl *ctx, uint32_t gen, const char *
 {
 	char dir[4096];
 	memset(g, 0, sizeof(*g));
-	if (!gen_path(ctx, dir, sizeof(dir), 0, NULL) || !mkdir_p(dir) ||
+	if (!gen_path(ctx, dir, sizeof(dir), 0, NULL) || !gen_dir(dir) ||
 	    !gen_path(ctx, g->conf, sizeof(g->conf), gen, "conf") ||
 	    (size_t)snprintf(g->tmp, sizeof(g->tmp), "%s.tmp", g->conf) >= sizeof(g->tmp))
 		return;
-	stage_start(&g->st, g->conf, g->tmp, 0644, text, strlen(text), true, gen_user, g);
+	stage_start(&g->st, g->conf, g->tmp, 0600, text, strlen(text), true, gen_user, g);
+	/* given away while the thread writes: it is renamed only after */
+	if (g->st.fd >= 0 && !gen_own(g->st.fd, 0640)) {
+		int err = errno;
+		stage_finish(&g->st, false);
+		errno = err;
+		return;
+	}
 	g->staged = true;
 }
 

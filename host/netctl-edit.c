@@ -46,7 +46,7 @@ static bool edit_check(const struct netctl *ctx, const struct edit_text *t, stru
 {
 	struct diags d;
 	diags_init(&d, ctx->conf, t->s, t->len);
-	struct policy *p = policy_load(ctx->conf, t->s, t->len, ctx->now, &d);
+	struct policy *p = policy_load_host(ctx->conf, t->s, t->len, ctx->now, &d, netctl_owners_check);
 	if (d.out_len)
 		fputs(d.out, stderr);
 	if (!p)

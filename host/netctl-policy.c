@@ -1,6 +1,8 @@
 /* netctl check / show: the policy file, read and explained, nothing sent. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +12,63 @@
 #include "priv.h"
 #include "ruleset.h"
 
+/* NAME, or else the number NAME is, as moat-link reads --a-owner. */
+static bool owner_id(const char *name, bool group, unsigned *id)
+{
+	struct passwd *pw = group ? NULL : getpwnam(name);
+	struct group *gr = group ? getgrnam(name) : NULL;
+	if (pw || gr) {
+		*id = pw ? pw->pw_uid : gr->gr_gid;
+		return true;
+	}
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(name, &end, 10);
+	if (!*name || *end || errno || v >= (unsigned)-1)
+		return false;
+	*id = (unsigned)v;
+	return group ? getgrgid((gid_t)v) != NULL : getpwuid((uid_t)v) != NULL;
+}
+
+bool netctl_owner_ids(const char *owner, uid_t *uid, gid_t *gid, bool *has_group)
+{
+	char user[256];
+	unsigned u, g = 0;
+	if (snprintf(user, sizeof(user), "%s", owner) >= (int)sizeof(user))
+		return false;
+	char *colon = strchr(user, ':');
+	if (colon)
+		*colon++ = 0;
+	if (!owner_id(user, false, &u) || (colon && !owner_id(colon, true, &g)))
+		return false;
+	*uid = u;
+	*gid = g;
+	*has_group = colon != NULL;
+	return true;
+}
+
+/* Each VM's owner is a user (and group) of this host. */
+void netctl_owners_check(const struct policy *p, struct diags *d)
+{
+	for (size_t i = 0; i < p->nvms; i++) {
+		const struct vm *v = &p->vms[i];
+		unsigned id;
+		if (!v->has_owner)
+			continue;
+		struct src_loc loc = v->owner_loc;
+		loc.len = (int)strlen(v->owner_user);
+		if (!owner_id(v->owner_user, false, &id))
+			diag_error(d, loc, "no user '%s' on this host", v->owner_user);
+		loc.col += loc.len + 1;
+		loc.len = (int)strlen(v->owner_group);
+		if (v->owner_group[0] && !owner_id(v->owner_group, true, &id))
+			diag_error(d, loc, "no group '%s' on this host", v->owner_group);
+	}
+}
+
 struct policy *netctl_load_policy(const struct netctl *ctx, const char *file)
 {
-	struct policy *p = policy_load_file(file, ctx->now, stderr);
+	struct policy *p = policy_load_file_host(file, ctx->now, stderr, netctl_owners_check);
 	if (!p && access(file, R_OK) < 0)
 		priv_explain(file, errno);
 	return p;

@@ -21,6 +21,7 @@ static bool run(char *const *argv)
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid == 0) {
+		umask(022);   /* the system tools expect the usual one, not netctl's */
 		execvp(argv[0], argv);
 		fprintf(stderr, "netctl: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -100,6 +101,29 @@ bool priv_own(const char *path, uid_t uid, gid_t gid, mode_t mode)
 		return false;
 	}
 	return true;
+}
+
+bool priv_mkdirs(const char *path, mode_t mode)
+{
+	char buf[4096];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		fprintf(stderr, "netctl: path too long: %s\n", path);
+		return false;
+	}
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+			*p = 0;
+			/* netctl's umask is 077: what it makes is given its mode */
+			if (mkdir(buf, 0700) == 0 ? chmod(buf, c ? 0755 : mode) < 0 : errno != EEXIST) {
+				fprintf(stderr, "netctl: mkdir %s: %s\n", buf, strerror(errno));
+				return false;
+			}
+			if (!c)
+				return true;
+			*p = c;
+		}
+	}
 }
 
 static bool limit(int resource, rlim_t v)

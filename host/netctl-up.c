@@ -97,26 +97,6 @@ static bool pathf(char *buf, size_t len, const char *fmt, ...)
 	return true;
 }
 
-static bool mkdirs(const char *path)
-{
-	char buf[4096];
-	if (!pathf(buf, sizeof(buf), "%s", path))
-		return false;
-	for (char *p = buf + 1;; p++) {
-		if (*p == '/' || !*p) {
-			char c = *p;
-			*p = 0;
-			if (mkdir(buf, 0755) < 0 && errno != EEXIST) {
-				fprintf(stderr, "netctl: mkdir %s: %s\n", buf, strerror(errno));
-				return false;
-			}
-			if (!c)
-				return true;
-			*p = c;
-		}
-	}
-}
-
 /* What up was told for app VMs' links, STATE/run/app-links, so that plug
  * (add-vm) starts a link the same way: "owner USER[:GROUP]" and
  * "memory-max-mb N" lines. */
@@ -450,22 +430,75 @@ static const char *link_binary(const struct up_opts *o)
 	return "moat-link";
 }
 
-/* Link NAME with side a SIDE_A ("app", or "net" for the uplink), side b "fw".
- * moat-link makes its sockets as root, gives each side's to its VM's user
- * (0660) and becomes PRIV_USER_LINK before it serves; its stats socket is
- * the moat group's. Each side maps no more guest memory than its VM has. */
-static bool link_start(const struct netctl *ctx, const struct up_opts *o, const char *name, const char *side_a)
+/* What spawn left in run/ for NAME (its log and pidfile, an appliance's
+ * console) root:moat 0640 for the read-only commands: netctl's umask (077)
+ * made them root's alone. */
+static bool run_files_own(const struct netctl *ctx, const char *name, gid_t moat)
+{
+	static const char *const exts[] = { "log", "pid", "console" };
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		char path[4096];
+		struct stat st;
+		if (!run_file(ctx, path, sizeof(path), name, exts[i]))
+			return false;
+		if (lstat(path, &st) < 0 && errno == ENOENT)
+			continue;
+		if (!priv_own(path, 0, moat, 0640))
+			return false;
+	}
+	return true;
+}
+
+/* Who may connect to VM's side of its link: its `owner` in moat.conf, else
+ * what up was told for every app VM (--vm-owner, root:moat-vm). */
+static const char *link_owner(const struct up_opts *o, const struct vm *vm, char *buf, size_t len)
+{
+	if (!vm->has_owner)
+		return o->vm_owner;
+	snprintf(buf, len, "%s%s%s", vm->owner_user, vm->owner_group[0] ? ":" : "", vm->owner_group);
+	return buf;
+}
+
+/* The app socket A of a link already running made OWNER's, mode 0660 with a
+ * group, 0600 without (moat-link's modes): an owner changed in moat.conf
+ * holds from the next up or plug on, without restarting the link. */
+static bool link_owner_keep(const char *a, const char *owner)
+{
+	uid_t uid;
+	gid_t gid;
+	bool has_group;
+	struct stat st;
+	if (!netctl_owner_ids(owner, &uid, &gid, &has_group)) {
+		fprintf(stderr, "netctl: no user or group %s on this host (for %s)\n", owner, a);
+		return false;
+	}
+	mode_t mode = has_group ? 0660 : 0600;
+	if (lstat(a, &st) == 0 && st.st_uid == uid && st.st_gid == gid && (st.st_mode & 07777) == mode)
+		return true;
+	if (!priv_own(a, uid, gid, mode))
+		return false;
+	printf("gave %s to %s\n", a, owner);
+	return true;
+}
+
+/* Link NAME between VM's side a (or the netvm's for the uplink, VM NULL)
+ * and the firewall's side b. moat-link makes its sockets as root, gives
+ * each side's to its VM's user (0660, or 0600 for a user without a group)
+ * and becomes PRIV_USER_LINK before it serves; its stats socket is the moat
+ * group's. Each side maps no more guest memory than its VM has. */
+static bool link_start(const struct netctl *ctx, const struct up_opts *o, const char *name, const struct vm *vm)
 {
 	char a[QEMU_PATH_MAX], b[QEMU_PATH_MAX], stats[4096], lname[64];
-	char a_max[32], b_max[32];
-	bool uplink = strcmp(side_a, "net") == 0;
+	char a_max[32], b_max[32], owner_buf[2 * MOAT_OWNER_MAX + 2];
+	bool uplink = vm == NULL;
+	const char *owner = uplink ? PRIV_USER_NET ":" PRIV_USER_NET : link_owner(o, vm, owner_buf, sizeof(owner_buf));
 	gid_t moat;
-	if (!pathf(lname, sizeof(lname), "%s.link", name) || !priv_group(PRIV_GROUP_READ, &moat))
+	if (!pathf(lname, sizeof(lname), "%s.link", name) || !priv_group(PRIV_GROUP_READ, &moat) ||
+	    !qemu_link_path(a, sizeof(a), ctx->state_dir, name, uplink ? "net" : "app"))
 		return false;
 	if (running(ctx, lname))
-		return true;
-	if (!qemu_link_path(a, sizeof(a), ctx->state_dir, name, side_a) ||
-	    !qemu_link_path(b, sizeof(b), ctx->state_dir, name, "fw") ||
+		return uplink || link_owner_keep(a, owner);
+	if (!qemu_link_path(b, sizeof(b), ctx->state_dir, name, "fw") ||
 	    !run_file(ctx, stats, sizeof(stats), lname, "stats"))
 		return false;
 	if (strlen(stats) >= QEMU_PATH_MAX) {
@@ -477,7 +510,7 @@ static bool link_start(const struct netctl *ctx, const struct up_opts *o, const 
 	snprintf(b_max, sizeof(b_max), "%llu", QEMU_APPLIANCE_MB * MIB);
 	char *argv[] = { (char *)link_binary(o), "--name", lname, "--a", a, "--b", b, "--stats", stats,
 			 "--user", PRIV_USER_LINK,
-			 "--a-owner", uplink ? PRIV_USER_NET ":" PRIV_USER_NET : (char *)o->vm_owner,
+			 "--a-owner", (char *)owner,
 			 "--a-mem-max", a_max,
 			 "--b-owner", PRIV_USER_FW ":" PRIV_USER_FW, "--b-mem-max", b_max, NULL };
 	/* root until it has made, given away and bound its sockets, and then
@@ -487,6 +520,10 @@ static bool link_start(const struct netctl *ctx, const struct up_opts *o, const 
 	struct spawn_as as = { .keep = keep, .nkeep = sizeof(keep) / sizeof(keep[0]) };
 	if (!spawn(ctx, lname, argv, &as))
 		return false;
+	if (!run_files_own(ctx, lname, moat)) {
+		stop(ctx, lname, "link");
+		return false;
+	}
 	/* the stats socket is the last thing it creates before serving */
 	for (int i = 0; i < 100; i++) {
 		struct stat st;
@@ -824,7 +861,10 @@ static bool appliances_up(struct netctl *ctx, const struct up_opts *o, const str
 			  const char *accel, bool was_up, long within_ms, bool quiet)
 {
 	long deadline = now_ms() + within_ms;
-	if (!appliance_start(ctx, o, p, accel, "netvm") || !appliance_start(ctx, o, p, accel, "firewallvm"))
+	gid_t moat;
+	if (!priv_group(PRIV_GROUP_READ, &moat) || !appliance_start(ctx, o, p, accel, "netvm") ||
+	    !run_files_own(ctx, "netvm", moat) || !appliance_start(ctx, o, p, accel, "firewallvm") ||
+	    !run_files_own(ctx, "firewallvm", moat))
 		return false;
 	while (!control_reachable(ctx->control)) {
 		if (now_ms() >= deadline || !running(ctx, "firewallvm")) {
@@ -973,23 +1013,23 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		goto out;
 	/* run/: pidfiles, logs, consoles, control and stats sockets: the moat
 	 * group reads them; links/: the VMs' users reach their own socket */
-	if (!pathf(dir, sizeof(dir), "%s/run", ctx->state_dir) || !mkdirs(dir) || !priv_own(dir, 0, moat, 0750) ||
-	    !pathf(dir, sizeof(dir), "%s/links", ctx->state_dir) || !mkdirs(dir) || !priv_own(dir, 0, 0, 0711) ||
+	if (!pathf(dir, sizeof(dir), "%s/run", ctx->state_dir) || !priv_mkdirs(dir, 0750) || !priv_own(dir, 0, moat, 0750) ||
+	    !pathf(dir, sizeof(dir), "%s/links", ctx->state_dir) || !priv_mkdirs(dir, 0711) || !priv_own(dir, 0, 0, 0711) ||
 	    !searchable(dir) || !app_links_save(ctx, &o, moat) || !pathf(dir, sizeof(dir), "%s", ctx->control))
 		goto out;
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = 0;
-		if (!mkdirs(dir))
+		if (!priv_mkdirs(dir, 0755))
 			goto out;
 	}
 	bool was_up = running(ctx, "firewallvm") != 0;
 	if (p->net.uplink == UPLINK_PCI && !running(ctx, "netvm") && !vfio_netvm_group(&o, p->net.uplink_arg))
 		goto out;
-	if (!link_start(ctx, &o, UPLINK, "net"))
+	if (!link_start(ctx, &o, UPLINK, NULL))
 		goto out;
 	for (size_t i = 0; i < p->nvms; i++)
-		if (!link_start(ctx, &o, p->vms[i].name, "app"))
+		if (!link_start(ctx, &o, p->vms[i].name, &p->vms[i]))
 			goto out;
 	/* /dev/kvm can create VMs whose guests then die or hang (seen on hosts
 	 * that are VMs themselves): a KVM picked by itself is kept only if the
@@ -1211,7 +1251,7 @@ static int plug_common(struct netctl *ctx, int argc, char **argv, bool plug)
 	if (plug) {
 		uint8_t mac[6];
 		policy_firewall_mac(&p->vms[i], mac);
-		if (!link_start(ctx, &o, argv[1], "app") ||
+		if (!link_start(ctx, &o, argv[1], &p->vms[i]) ||
 		    !qemu_link_path(sock, sizeof(sock), ctx->state_dir, argv[1], "fw") ||
 		    !qmp_link_plug(&q, argv[1], sock, mac, (unsigned)(p->nvms + 1 + QEMU_SPARE_PORTS)))
 			goto out;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,6 +84,9 @@ static const char *env_or(const char *name, const char *def)
 
 int main(int argc, char **argv)
 {
+	/* nothing netctl makes is ever, even for a moment, open to more than
+	 * the mode it then gives it (generations, pidfiles, logs, sockets) */
+	umask(077);
 	struct netctl ctx = {
 		.conf = env_or("MOAT_CONF", NETCTL_DEFAULT_CONF),
 		.control = env_or("MOAT_CONTROL", NETCTL_DEFAULT_CONTROL),

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "policy.h"
@@ -60,7 +61,13 @@ bool netctl_host_addrs(enum uplink_kind uplink, char *buf, size_t len);
 bool netctl_host_guard(uid_t netvm_uid);
 bool netctl_host_guard_remove(void);
 
-/* Read and check FILE; print every diagnostic to stderr. NULL on error. */
+/* Read and check FILE, and that every VM's owner is a user (and group) of
+ * this host; print every diagnostic to stderr. NULL on error. */
 struct policy *netctl_load_policy(const struct netctl *ctx, const char *file);
+/* policy_host_check: every VM's owner is a user (and group) of this host. */
+void netctl_owners_check(const struct policy *p, struct diags *d);
+/* OWNER "USER[:GROUP]" (names or ids) as ids, *GID 0 without a group (as
+ * moat-link leaves it); false if one does not exist here. */
+bool netctl_owner_ids(const char *owner, uid_t *uid, gid_t *gid, bool *has_group);
 
 #endif

@@ -8,8 +8,9 @@
  * and two groups: `moat` may run the read-only commands (status, stats, log,
  * appliances, ...): it reads STATE/run and talks to the appliances'
  * read-only control sockets (NAME.status; the read-write NAME.ctl are root's);
- * `moat-vm` is the app VMMs' group: the app side of every link is
- * root:moat-vm 0660 unless `netctl up --vm-owner` says otherwise.
+ * `moat-vm` is the app VMMs' group: the app side of a link is the VM's
+ * `owner` in moat.conf, else root:moat-vm 0660 unless `netctl up
+ * --vm-owner` says otherwise.
  *
  * A QEMU is started as its user with no capabilities (bounding set
  * included), no supplementary group but kvm (when it uses KVM),
@@ -56,6 +57,11 @@ bool priv_group(const char *name, gid_t *gid);
 
 /* PATH (not followed if a link) to UID:GID, mode MODE; false and a message. */
 bool priv_own(const char *path, uid_t uid, gid_t gid, mode_t mode);
+
+/* Every missing directory above PATH made 0755, and PATH MODE, whatever the
+ * umask (directories already there are left as they are); false and a
+ * message. */
+bool priv_mkdirs(const char *path, mode_t mode);
 
 /* LIMITS, and no core dumps, for this process (a child about to exec). */
 bool priv_limit(const struct priv_limits *limits);

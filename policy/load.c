@@ -22,6 +22,11 @@ void policy_free(struct policy *p)
 
 struct policy *policy_load_file(const char *path, time_t now, FILE *errs)
 {
+	return policy_load_file_host(path, now, errs, NULL);
+}
+
+struct policy *policy_load_file_host(const char *path, time_t now, FILE *errs, policy_host_check *host)
+{
 	size_t len;
 	char *text = policy_read_file(path, &len);
 	if (!text) {
@@ -30,7 +35,7 @@ struct policy *policy_load_file(const char *path, time_t now, FILE *errs)
 	}
 	struct diags d;
 	diags_init(&d, path, text, len);
-	struct policy *p = policy_load(path, text, len, now, &d);
+	struct policy *p = policy_load_host(path, text, len, now, &d, host);
 	if (d.out_len)
 		fputs(d.out, errs);
 	if (!p)

@@ -739,6 +739,59 @@ static bool parse_rule(struct parser *ps, struct vm *vm)
 
 /* ---- vm { } ---- */
 
+/* One part of `owner`: a user or group name or id, as useradd and groupadd
+ * allow them ([A-Za-z0-9_.-], not starting with '-'), into OUT. */
+static bool parse_owner_part(struct parser *ps, struct src_loc loc, const char *what, const char *s,
+			     size_t n, char out[MOAT_OWNER_MAX + 1])
+{
+	size_t i;
+
+	loc.len = n ? (int)n : 1;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+			break;
+	if (n == 0 || i < n || s[0] == '-') {
+		diag_error(ps->d, loc, "invalid %s '%.*s': a name or a number (letters, digits, '_', '.', '-')",
+			   what, (int)n, s);
+		return false;
+	}
+	if (n > MOAT_OWNER_MAX) {
+		diag_error(ps->d, loc, "%s '%.*s' is too long: at most %d characters", what, (int)n, s,
+			   MOAT_OWNER_MAX);
+		return false;
+	}
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* `owner USER[:GROUP]`: one atom, whatever the lexer took it for (a name,
+ * a number, a word), split at its colon. */
+static bool parse_owner(struct parser *ps, struct vm *vm)
+{
+	const struct token *t = &ps->tok;
+	struct src_loc loc = t->loc;
+	const char *colon;
+	size_t nuser;
+
+	if (t->kind < TOK_NAME || t->kind == TOK_VAR || t->kind == TOK_STRING || t->kind == TOK_ERROR)
+		return parse_expected(ps, "a user or user:group (like libvirt-qemu:kvm)");
+	colon = memchr(t->text, ':', t->len);
+	nuser = colon ? (size_t)(colon - t->text) : t->len;
+	if (!parse_owner_part(ps, loc, "user", t->text, nuser, vm->owner_user))
+		return false;
+	if (colon) {
+		struct src_loc gloc = loc;
+		gloc.col += (int)nuser + 1;
+		if (!parse_owner_part(ps, gloc, "group", colon + 1, t->len - nuser - 1, vm->owner_group))
+			return false;
+	}
+	vm->owner_loc = loc;
+	vm->has_owner = true;
+	parse_next(ps);
+	return true;
+}
+
 static bool parse_vm_setting(struct parser *ps, struct vm *vm)
 {
 	struct src_loc loc = ps->tok.loc;
@@ -782,8 +835,14 @@ static bool parse_vm_setting(struct parser *ps, struct vm *vm)
 		vm->mac_loc = t->loc;
 		vm->has_mac = true;
 		parse_next(ps);
+	} else if (parse_is(ps, "owner")) {
+		if (!parse_twice(ps, vm->has_owner, loc, "owner"))
+			return false;
+		parse_next(ps);
+		if (!parse_owner(ps, vm))
+			return false;
 	} else {
-		return parse_expected(ps, "address, address6, mac, allow or deny");
+		return parse_expected(ps, "address, address6, mac, owner, allow or deny");
 	}
 	return parse_end(ps);
 }
@@ -945,6 +1004,12 @@ struct policy *policy_parse(const char *text, size_t len, struct diags *d)
 struct policy *policy_load(const char *file, const char *text, size_t len,
 			   time_t now, struct diags *d)
 {
+	return policy_load_host(file, text, len, now, d, NULL);
+}
+
+struct policy *policy_load_host(const char *file, const char *text, size_t len, time_t now,
+				struct diags *d, policy_host_check *host)
+{
 	int errors = d->nerrors;
 	struct policy *p = parse_all(text, len, d);
 
@@ -953,6 +1018,8 @@ struct policy *policy_load(const char *file, const char *text, size_t len,
 	/* checked even after parse errors: every error in the file is reported */
 	if (!d->capped)
 		policy_check(p, now, d);
+	if (host && !d->capped)
+		host(p, d);
 	if (d->nerrors != errors) {
 		policy_free(p);
 		return NULL;

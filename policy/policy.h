@@ -21,6 +21,7 @@
 #define MOAT_ADDR_STRLEN  50   /* addr_format's longest "address/prefix" + NUL */
 #define MOAT_MAC_STRLEN   18
 #define MOAT_TIME_STRLEN  32
+#define MOAT_OWNER_MAX    32   /* a user or group name in `owner`, as useradd allows */
 
 /* ---- source positions and diagnostics (diag.c) ---- */
 
@@ -148,6 +149,12 @@ struct vm {
 	struct addr addr6;               /* /128 */
 	uint8_t mac[6];                  /* the app VM's NIC (default from addr) */
 	struct src_loc addr_loc, addr6_loc, mac_loc;
+	/* `owner USER[:GROUP]`: who may connect to the VM's side of its link
+	 * on the host (names or ids; netctl checks that they exist there,
+	 * the firewall ignores them). owner_group "" when only a user. */
+	bool has_owner;
+	char owner_user[MOAT_OWNER_MAX + 1], owner_group[MOAT_OWNER_MAX + 1];
+	struct src_loc owner_loc;        /* the whole USER[:GROUP] */
 	struct rule *rules;
 	size_t nrules;
 	bool incomplete;                 /* a parse error inside the block: only
@@ -177,12 +184,20 @@ bool policy_check(struct policy *p, time_t now, struct diags *d);
 /* parse + check; NULL on any error. */
 struct policy *policy_load(const char *file, const char *text, size_t len,
 			   time_t now, struct diags *d);
+/* What only the host can check (netctl: that each VM's owner exists there),
+ * run after policy_check on the policy as parsed, errors into D. */
+typedef void policy_host_check(const struct policy *p, struct diags *d);
+/* policy_load, then HOST (if not NULL) before deciding: its errors count. */
+struct policy *policy_load_host(const char *file, const char *text, size_t len, time_t now,
+				struct diags *d, policy_host_check *host);
 void policy_free(struct policy *p);
 
 /* Read PATH and policy_load it; every diagnostic (and an unreadable file) is
  * written to ERRS, ending with "PATH: N errors, nothing applied" on failure.
  * NULL on any error. */
 struct policy *policy_load_file(const char *path, time_t now, FILE *errs);
+/* The same with policy_load_host's HOST check. */
+struct policy *policy_load_file_host(const char *path, time_t now, FILE *errs, policy_host_check *host);
 
 /* Read a whole file into memory (NUL-terminated); NULL + errno on failure. */
 char *policy_read_file(const char *path, size_t *len);

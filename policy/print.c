@@ -306,6 +306,16 @@ static void print_vm(FILE *out, const struct policy *p, const struct vm *v)
 		policy_format_mac(v->mac, mac, sizeof(mac));
 		fprintf(out, "    mac %s\n", mac);
 	}
+	if (v->has_owner) {
+		line_open(&l);
+		fprintf(l.t, "    owner %s%s%s", v->owner_user, v->owner_group[0] ? ":" : "", v->owner_group);
+		if (v->owner_group[0])
+			fprintf(l.w, "only user %s and group %s reach its link on the host (0660)",
+				v->owner_user, v->owner_group);
+		else
+			fprintf(l.w, "only user %s reaches its link on the host (0600)", v->owner_user);
+		line_close(&l, out);
+	}
 	for (i = 0; i < v->nrules; i++) {
 		const struct rule *r = &v->rules[i];
 		line_open(&l);

@@ -367,7 +367,7 @@ static void test_vm_setting_unknown(void **state)
 		"vm a {\n"
 		"    adress 10.137.0.2\n"
 		"}\n",
-		"moat.conf:3:5: error: expected address, address6, mac, allow or deny, got 'adress'\n"
+		"moat.conf:3:5: error: expected address, address6, mac, owner, allow or deny, got 'adress'\n"
 		"    adress 10.137.0.2\n"
 		"    ^~~~~~\n");
 }
@@ -440,6 +440,65 @@ static void test_mac_reserved(void **state)
 		"moat.conf:4:9: error: mac '02:6d:66:00:00:02' is in the range moat keeps for the firewall and the netvm\n"
 		"    mac 02:6d:66:00:00:02\n"
 		"        ^~~~~~~~~~~~~~~~~\n");
+}
+
+static void test_owner_twice(void **state)
+{
+	expect_errors(NET
+		"vm a {\n"
+		"    address 10.137.0.2\n"
+		"    owner alice\n"
+		"    owner bob:kvm\n"
+		"}\n",
+		"moat.conf:5:5: error: 'owner' given twice\n"
+		"    owner bob:kvm\n"
+		"    ^~~~~\n");
+}
+
+/* each part of USER:GROUP is pointed at by itself */
+static void test_owner_invalid(void **state)
+{
+	expect_errors(NET
+		"vm a { address 10.137.0.2; owner al!ce }\n"
+		"vm b { address 10.137.0.3; owner bob:k/m }\n"
+		"vm c { address 10.137.0.4; owner bob: }\n"
+		"vm d { address 10.137.0.5; owner :kvm }\n"
+		"vm e { address 10.137.0.6; owner a:b:c }\n"
+		"vm f { address 10.137.0.7; owner -x }\n"
+		"vm g { address 10.137.0.8; owner }\n"
+		"vm h { address 10.137.0.9; owner \"bob\" }\n"
+		"vm i { address 10.137.0.10; owner " X16 X16 "y }\n"
+		"vm j { address 10.137.0.11; owner bob kvm }\n",
+		"moat.conf:2:34: error: invalid user 'al!ce': a name or a number (letters, digits, '_', '.', '-')\n"
+		"vm a { address 10.137.0.2; owner al!ce }\n"
+		"                                 ^~~~~\n"
+		"moat.conf:3:38: error: invalid group 'k/m': a name or a number (letters, digits, '_', '.', '-')\n"
+		"vm b { address 10.137.0.3; owner bob:k/m }\n"
+		"                                     ^~~\n"
+		"moat.conf:4:38: error: invalid group '': a name or a number (letters, digits, '_', '.', '-')\n"
+		"vm c { address 10.137.0.4; owner bob: }\n"
+		"                                     ^\n"
+		"moat.conf:5:34: error: invalid user '': a name or a number (letters, digits, '_', '.', '-')\n"
+		"vm d { address 10.137.0.5; owner :kvm }\n"
+		"                                 ^\n"
+		"moat.conf:6:36: error: invalid group 'b:c': a name or a number (letters, digits, '_', '.', '-')\n"
+		"vm e { address 10.137.0.6; owner a:b:c }\n"
+		"                                   ^~~\n"
+		"moat.conf:7:34: error: invalid user '-x': a name or a number (letters, digits, '_', '.', '-')\n"
+		"vm f { address 10.137.0.7; owner -x }\n"
+		"                                 ^~\n"
+		"moat.conf:8:34: error: expected a user or user:group (like libvirt-qemu:kvm), got '}'\n"
+		"vm g { address 10.137.0.8; owner }\n"
+		"                                 ^\n"
+		"moat.conf:9:34: error: expected a user or user:group (like libvirt-qemu:kvm), got \"bob\"\n"
+		"vm h { address 10.137.0.9; owner \"bob\" }\n"
+		"                                 ^~~~~\n"
+		"moat.conf:10:35: error: user '" X16 X16 "y' is too long: at most 32 characters\n"
+		"vm i { address 10.137.0.10; owner " X16 X16 "y }\n"
+		"                                  ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n"
+		"moat.conf:11:39: error: expected end of statement, got 'kvm'\n"
+		"vm j { address 10.137.0.11; owner bob kvm }\n"
+		"                                      ^~~\n");
 }
 
 static void test_define_twice(void **state)
@@ -1164,6 +1223,8 @@ int main(void)
 		cmocka_unit_test(test_address6_outside),
 		cmocka_unit_test(test_address6_duplicate),
 		cmocka_unit_test(test_mac_duplicate),
+		cmocka_unit_test(test_owner_twice),
+		cmocka_unit_test(test_owner_invalid),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_checker_errors_all_reported),
 		cmocka_unit_test(test_parse_and_check_errors_together),

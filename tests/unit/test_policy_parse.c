@@ -202,6 +202,46 @@ static void test_rule_forms(void **state)
 	policy_free(p);
 }
 
+/* `owner`: a user, or user:group, names or ids, whatever the lexer takes
+ * the atom for; shown with what it means, and read back the same. */
+static void test_owner(void **state)
+{
+	struct policy *p = load(NET
+		"vm a { address 10.137.0.2; owner libvirt-qemu:kvm }\n"
+		"vm b { address 10.137.0.3; owner alice }\n"
+		"vm c { address 10.137.0.4; owner 1000:1000 }\n"
+		"vm d { address 10.137.0.5; owner 1000 }\n"
+		"vm e { address 10.137.0.6; owner Bob_2.x:Users }\n"
+		"vm f { address 10.137.0.7 }\n");
+
+	assert_true(p->vms[0].has_owner);
+	assert_string_equal(p->vms[0].owner_user, "libvirt-qemu");
+	assert_string_equal(p->vms[0].owner_group, "kvm");
+	assert_int_equal(p->vms[0].owner_loc.line, 2);
+	assert_int_equal(p->vms[0].owner_loc.col, 34);
+	assert_int_equal(p->vms[0].owner_loc.len, 16);
+	assert_string_equal(p->vms[1].owner_user, "alice");
+	assert_string_equal(p->vms[1].owner_group, "");
+	assert_string_equal(p->vms[2].owner_user, "1000");
+	assert_string_equal(p->vms[2].owner_group, "1000");
+	assert_string_equal(p->vms[3].owner_user, "1000");
+	assert_string_equal(p->vms[4].owner_user, "Bob_2.x");
+	assert_string_equal(p->vms[4].owner_group, "Users");
+	assert_false(p->vms[5].has_owner);
+	char *text = print(p, "a");
+	assert_non_null(strstr(text, "    owner libvirt-qemu:kvm "));
+	assert_non_null(strstr(text, "# only user libvirt-qemu and group kvm reach its link on the host (0660)\n"));
+	free(text);
+	text = print(p, "b");
+	assert_non_null(strstr(text, "# only user alice reaches its link on the host (0600)\n"));
+	free(text);
+	text = print(p, "f");
+	assert_null(strstr(text, "owner"));
+	free(text);
+	assert_round_trip(p);
+	policy_free(p);
+}
+
 static void test_network_settings(void **state)
 {
 	struct policy *p = load(
@@ -473,6 +513,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_expired_rule, teardown),
 		cmocka_unit_test_teardown(test_print_words, teardown),
 		cmocka_unit_test_teardown(test_round_trip_examples, teardown),
+		cmocka_unit_test_teardown(test_owner, teardown),
 		cmocka_unit_test_teardown(test_lexical, teardown),
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_read_file_missing),
