@@ -430,12 +430,12 @@ static const char *link_binary(const struct up_opts *o)
 	return "moat-link";
 }
 
-/* What spawn left in run/ for NAME (its log and pidfile, an appliance's
- * console) root:moat 0640 for the read-only commands: netctl's umask (077)
- * made them root's alone. */
+/* What spawn left in run/ for NAME (its log, pidfile and NAME.started, an
+ * appliance's console) root:moat 0640 for the read-only commands: netctl's
+ * umask (077) made them root's alone. */
 static bool run_files_own(const struct netctl *ctx, const char *name, gid_t moat)
 {
-	static const char *const exts[] = { "log", "pid", "console" };
+	static const char *const exts[] = { "log", "pid", "started", "console" };
 	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
 		char path[4096];
 		struct stat st;
