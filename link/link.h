@@ -31,7 +31,7 @@ struct side {
 	unsigned call_busy_gen[VU_NQUEUES];
 	uint64_t mem_max;	/* --a-mem-max / --b-mem-max */
 	uint64_t log_since, log_lines, log_unsaid;	/* hang-up lines this minute */
-	uint64_t connects, hangups, kicks, calls, calls_folded;
+	uint64_t connects, refused_connects, hangups, kicks, calls, calls_folded;
 };
 
 struct link {

@@ -21,6 +21,10 @@
  *                     refused and that side hung up. Default 64G.
  * --no-sandbox        no seccomp filter and no resource limits (debugging)
  *
+ * One frontend a side: while it is connected, another that connects is
+ * closed at once and logged with its uid and pid; once it has gone (its end
+ * closed, even if we have not read that yet) the next one takes the side.
+ *
  * Always undumpable, from the start: every link runs as the same user, and
  * none may open another's /proc/PID/mem or ptrace it.
  * Then, unless --no-sandbox: limits (address space: both caps plus

@@ -36,7 +36,7 @@ $(F)/fuzz_link_loop: LINK_FUZZ_LIBS := $(LINK_LIBS)
 FUZZ_TARGETS += $(LINK_FUZZ)
 
 CHECKS += tests/link/dpdk-interop tests/link/qemu-ipxe tests/link/hostile-frontend tests/link/hostile-resources tests/link/privileges tests/link/siblings tests/link/vhost-state \
-	tests/link/qemu-linux tests/link/socket-umask
+	tests/link/qemu-linux tests/link/takeover tests/link/socket-umask
 CHECK_DEPS += $(B)/moat-link images
 
 bench-link: $(B)/moat-link
