@@ -31,7 +31,7 @@ struct side {
 	unsigned call_busy_gen[VU_NQUEUES];
 	uint64_t mem_max;	/* --a-mem-max / --b-mem-max */
 	uint64_t log_since, log_lines, log_unsaid;	/* hang-up lines this minute */
-	uint64_t connects, hangups, kicks, calls, calls_folded;
+	uint64_t connects, refused_connects, hangups, kicks, calls, calls_folded;
 };
 
 struct link {
@@ -45,6 +45,18 @@ struct link {
 	uint64_t last_work;	/* when the last frame moved */
 	bool stop;
 };
+
+/* Who may connect to a side's socket: USER[:GROUP] of --a-owner/--b-owner. */
+struct sock_owner {
+	bool set, has_group;
+	unsigned uid, gid;
+};
+
+/* A listening socket at path (a stale socket there is replaced, any other
+ * file is not), bound under umask 077 and given o's owner and mode 0660
+ * (0600 without a group), or open_mode without o->set, before it listens:
+ * until then nobody but us can connect. -1 on failure, said on stderr. */
+int sock_listen(const char *path, const struct sock_owner *o, mode_t open_mode);
 
 bool loop_init(struct link *l);
 int loop_run(struct link *l);

@@ -138,15 +138,16 @@ static void sync_kicks(struct link *l, struct side *s, unsigned si)
 	io_uring_submit(&l->ring);
 }
 
-/* A frontend in a reconnect loop must not fill the log: LOG_LINES lines per
- * side a minute, then one line counting the rest. */
+/* A frontend in a reconnect loop, or one knocking on a side in use, must
+ * not fill the log: LOG_LINES lines per side a minute, then one line
+ * counting the rest. */
 static bool log_hang_up(struct link *l, struct side *s)
 {
 	uint64_t now = now_ns();
 
 	if (now - s->log_since >= LOG_WINDOW_NS) {
 		if (s->log_unsaid)
-			fprintf(stderr, "moat-link %s: side %c: %llu more hang-ups not logged\n", l->name,
+			fprintf(stderr, "moat-link %s: side %c: %llu more hang-ups or refusals not logged\n", l->name,
 				s->label, (unsigned long long)s->log_unsaid);
 		s->log_since = now;
 		s->log_lines = s->log_unsaid = 0;
@@ -182,6 +183,39 @@ static void hang_up(struct link *l, unsigned si, const char *why)
 	s->hangups++;
 }
 
+/* True while the side's frontend is still there: its end of the socket
+ * neither closed nor shut down. One that went away (its QEMU exited,
+ * crashed or was killed) leaves our end at EOF, which shows as POLLRDHUP
+ * or POLLHUP at once, even with bytes of it still unread. Fails closed: a
+ * socket we cannot look at counts as in use. */
+static bool frontend_here(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+	const struct timespec now = { 0, 0 };
+	int n = ppoll(&p, 1, &now, NULL);
+
+	if (n < 0)
+		return true;
+	return !(p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+/* A second frontend while the first is connected: any VMM allowed on the
+ * socket could otherwise cut the side's VM off and speak as it (its MAC,
+ * address and firewall rules). It is closed unheard; the log says who. */
+static void refuse(struct link *l, struct side *s, int fd)
+{
+	struct ucred who = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	socklen_t len = sizeof(who);
+
+	(void)getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &who, &len);
+	close(fd);
+	s->refused_connects++;
+	if (log_hang_up(l, s))
+		fprintf(stderr,
+			"moat-link %s: side %c: refused a second frontend (uid %d pid %d): its frontend is connected\n",
+			l->name, s->label, (int)who.uid, (int)who.pid);
+}
+
 static void on_listen(struct link *l, unsigned si)
 {
 	struct side *s = &l->side[si];
@@ -190,8 +224,11 @@ static void on_listen(struct link *l, unsigned si)
 	arm_poll(l, s->listen_fd, ev(EV_LISTEN, si, 0, 0));
 	if (fd < 0)
 		return;
-	/* a frontend that reconnects may not have been seen leaving */
-	hang_up(l, si, "a new frontend connected");
+	if (s->conn_fd >= 0 && frontend_here(s->conn_fd))
+		return refuse(l, s, fd);
+	/* a frontend that went away, its EOF not read yet: a QEMU started
+	 * again (or reconnecting) takes the side at once */
+	hang_up(l, si, "its frontend left and a new one connected");
 	s->conn_fd = fd;
 	s->connects++;
 	arm_poll(l, fd, ev(EV_CONN, si, 0, s->conn_gen));

@@ -12,13 +12,18 @@
  * --a-owner, --b-owner USER[:GROUP]
  *                     the side's socket belongs to USER (and GROUP), mode 0660
  *                     (0600 without a group): only that VMM and root connect.
- *                     Without it the socket is root's, by the umask.
+ *                     Without it the socket is root's, by the umask. Either
+ *                     way it has its owner and mode before it listens.
  * --a-mem-max, --b-mem-max BYTES (K, M, G, T suffixes: powers of 1024)
  *                     the most guest memory one side may map: the sum of its
  *                     regions, each rounded to whole blocks of its file
  *                     (huge pages on hugetlbfs). A memory table above it is
  *                     refused and that side hung up. Default 64G.
  * --no-sandbox        no seccomp filter and no resource limits (debugging)
+ *
+ * One frontend a side: while it is connected, another that connects is
+ * closed at once and logged with its uid and pid; once it has gone (its end
+ * closed, even if we have not read that yet) the next one takes the side.
  *
  * Always undumpable, from the start: every link runs as the same user, and
  * none may open another's /proc/PID/mem or ptrace it.
@@ -38,7 +43,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 static void usage(FILE *f, bool help)
@@ -85,11 +89,6 @@ static bool parse_size(const char *opt, const char *arg, uint64_t *out)
 	return true;
 }
 
-struct owner {
-	bool set, has_group;
-	unsigned uid, gid;
-};
-
 static bool parse_id(const char *s, bool group, unsigned *id)
 {
 	char *end;
@@ -117,7 +116,7 @@ static bool parse_id(const char *s, bool group, unsigned *id)
 }
 
 /* USER[:GROUP] for a socket's owner. */
-static bool parse_owner(const char *opt, const char *arg, struct owner *o)
+static bool parse_owner(const char *opt, const char *arg, struct sock_owner *o)
 {
 	char buf[256];
 	char *colon;
@@ -137,19 +136,6 @@ bad:
 	return false;
 }
 
-/* Only the side's VMM (and root) may connect. */
-static bool own_socket(const char *path, const struct owner *o)
-{
-	if (!o->set)
-		return true;
-	if (lchown(path, o->uid, o->has_group ? o->gid : (gid_t)-1) < 0 ||
-	    chmod(path, o->has_group ? 0660 : 0600) < 0) {
-		fprintf(stderr, "moat-link: owner of %s: %s\n", path, strerror(errno));
-		return false;
-	}
-	return true;
-}
-
 static bool name_ok(const char *name)
 {
 	size_t n = strlen(name);
@@ -162,34 +148,6 @@ static bool name_ok(const char *name)
 		      (name[i] >= 'A' && name[i] <= 'Z')))
 			return false;
 	return true;
-}
-
-/* A listening socket at path; a stale socket left there is replaced, any
- * other file is not. */
-static int listen_at(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-
-	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path) >= (int)sizeof(sa.sun_path)) {
-		fprintf(stderr, "moat-link: socket path too long: %s\n", path);
-		return -1;
-	}
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			fprintf(stderr, "moat-link: %s exists and is not a socket\n", path);
-			return -1;
-		}
-		unlink(path);
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
-		fprintf(stderr, "moat-link: listen on %s: %s\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 int main(int argc, char **argv)
@@ -211,7 +169,7 @@ int main(int argc, char **argv)
 	};
 	static struct link l = { .stats_fd = -1, .signal_fd = -1, .poll_ns = 50000 };
 	const char *stats = NULL, *user = NULL;
-	struct owner owner[2] = { { 0 }, { 0 } };
+	struct sock_owner owner[2] = { { 0 }, { 0 } };
 	struct passwd *pw = NULL;
 	bool sandbox = true;
 	int c, rc = 1;
@@ -220,6 +178,9 @@ int main(int argc, char **argv)
 	 * sibling link) could otherwise write into it through /proc/PID/mem */
 	if (!sandbox_undumpable())
 		return 1;
+	/* nothing we make is anyone else's until we say so; without an owner
+	 * a socket gets the mode the starter's umask gives */
+	const mode_t open_mode = 0777 & ~umask(077);
 	l.side[0] = (struct side){ .label = 'a', .listen_fd = -1, .conn_fd = -1, .mem_max = VU_MEM_MAX_DEFAULT };
 	l.side[1] = (struct side){ .label = 'b', .listen_fd = -1, .conn_fd = -1, .mem_max = VU_MEM_MAX_DEFAULT };
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -288,10 +249,9 @@ int main(int argc, char **argv)
 	if (l.signal_fd < 0)
 		goto out;
 	for (unsigned si = 0; si < 2; si++)
-		if ((l.side[si].listen_fd = listen_at(l.side[si].path)) < 0 ||
-		    !own_socket(l.side[si].path, &owner[si]))
+		if ((l.side[si].listen_fd = sock_listen(l.side[si].path, &owner[si], open_mode)) < 0)
 			goto out;
-	if (stats && (l.stats_fd = listen_at(stats)) < 0)
+	if (stats && (l.stats_fd = sock_listen(stats, &(struct sock_owner){ 0 }, open_mode)) < 0)
 		goto out;
 	if (!guard_install() || !loop_init(&l))
 		goto out;

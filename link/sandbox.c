@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -115,6 +116,8 @@ bool sandbox_enter(void)
 		SCMP_SYS(close), SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(munmap),
 		SCMP_SYS(fstat), SCMP_SYS(fstatfs), SCMP_SYS(brk), SCMP_SYS(exit_group), SCMP_SYS(exit),
 		SCMP_SYS(rt_sigreturn), SCMP_SYS(clock_gettime), SCMP_SYS(getpid),
+		/* is a side's frontend still there, when another knocks */
+		SCMP_SYS(ppoll),
 	};
 	scmp_filter_ctx ctx;
 	int err = 0;
@@ -128,6 +131,10 @@ bool sandbox_enter(void)
 		return false;
 	for (unsigned i = 0; i < sizeof(allowed) / sizeof(allowed[0]) && err == 0; i++)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+	/* who knocked on a side in use: its credentials, nothing else */
+	if (err == 0)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2,
+				       arg(1, SCMP_CMP_EQ, SOL_SOCKET, 0), arg(2, SCMP_CMP_EQ, SO_PEERCRED, 0));
 	/* guest memory and malloc: never executable */
 	if (err == 0)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,

@@ -2,6 +2,8 @@
  * which the filter lets through, refuses, or kills (SIGSYS). */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -120,6 +122,48 @@ static long statfs_path(void)
 	return syscall(SYS_statfs, "/", &sf);
 }
 
+/* a side in use: is its frontend still there, and who else knocked */
+static int pair[2];
+
+static long ppoll_now(void)
+{
+	struct pollfd p = { .fd = pair[0], .events = POLLRDHUP };
+	struct timespec zero = { 0, 0 };
+	return syscall(SYS_ppoll, &p, 1, &zero, NULL, sizeof(sigset_t) / 8);
+}
+
+static long peercred(void)
+{
+	struct ucred who;
+	socklen_t len = sizeof(who);
+	return syscall(SYS_getsockopt, pair[0], SOL_SOCKET, SO_PEERCRED, &who, &len);
+}
+
+static long other_option(void)
+{
+	int type;
+	socklen_t len = sizeof(type);
+	return syscall(SYS_getsockopt, pair[0], SOL_SOCKET, SO_TYPE, &type, &len);
+}
+
+static long other_level(void)
+{
+	struct ucred who;
+	socklen_t len = sizeof(who);
+	return syscall(SYS_getsockopt, pair[0], IPPROTO_TCP, SO_PEERCRED, &who, &len);
+}
+
+static void test_frontend_checks_only(void **state)
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+	assert_int_equal(outcome(ppoll_now), LET);
+	assert_int_equal(outcome(peercred), LET);
+	assert_int_equal(outcome(other_option), KILLED);
+	assert_int_equal(outcome(other_level), KILLED);
+	close(pair[0]);
+	close(pair[1]);
+}
+
 static void test_memory_never_executable(void **state)
 {
 	assert_int_equal(outcome(mmap_rw), LET);
@@ -153,6 +197,7 @@ int main(void)
 		cmocka_unit_test(test_memory_never_executable),
 		cmocka_unit_test(test_madvise_only_dontneed),
 		cmocka_unit_test(test_no_sendmsg_no_paths),
+		cmocka_unit_test(test_frontend_checks_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
