@@ -65,7 +65,7 @@ DEPS_PACKAGES := build-essential clang libclang-rt-14-dev pkg-config \
 	libnftnl-dev libmnl-dev libcmocka-dev nftables iproute2 util-linux \
 	liburing-dev libseccomp-dev dpdk dpdk-dev qemu-system-x86 qemu-utils \
 	busybox-static socat python3 libnl-3-dev libnl-route-3-dev \
-	kmod cpio conntrack libcap2-bin
+	kmod cpio conntrack libcap2-bin strace
 # package:command - needed only as a program on PATH (a machine may carry
 # its own build of it)
 DEPS_COMMANDS := dnsmasq-base:dnsmasq iperf3:iperf3
