@@ -785,11 +785,28 @@ static uint32_t known_birth(const struct rs_vm *v, const struct rs_vm *old,
 	return 0;
 }
 
+/* Whether one of the VMs V's rules name was born in this ruleset: a VM
+ * that took over the address of one V reached (V's chain reads the same)
+ * must not inherit V's connections to its predecessor, nor see V's new
+ * ones marked below its birth. */
+static bool names_a_newborn(const struct policy *p, size_t v, const struct ruleset *rs, uint32_t now)
+{
+	const struct vm *vm = &p->vms[v];
+	for (size_t i = 0; i < vm->nrules; i++)
+		for (size_t d = 0; d < vm->rules[i].ndests; d++) {
+			const struct dest *ds = &vm->rules[i].dests[d];
+			if (ds->kind == DEST_VM && ds->vm >= 0 && (size_t)ds->vm < rs->nvms &&
+			    rs->vms[ds->vm].birth == now)
+				return true;
+		}
+	return false;
+}
+
 /* A mark is handed out once: a connection cut by a new mark can never
  * find its old one live again (until expiries, restarts, renames). A new
  * birth is the counter before this ruleset's marks, so every mark handed
  * out from now on is at or past it, and every older one below. */
-static void assign_marks(struct ruleset *rs, const struct ruleset *prev,
+static void assign_marks(struct ruleset *rs, const struct policy *p, const struct ruleset *prev,
 			 const struct rs_history *h)
 {
 	uint32_t next = h && h->first_mark ? h->first_mark : 1;
@@ -798,11 +815,14 @@ static void assign_marks(struct ruleset *rs, const struct ruleset *prev,
 	const uint32_t now = next;
 	for (size_t i = 0; i < rs->nvms; i++) {
 		struct rs_vm *v = &rs->vms[i];
-		const struct rs_vm *old = prev_vm(prev, v->name);
-		v->birth = known_birth(v, old, h);
+		v->birth = known_birth(v, prev_vm(prev, v->name), h);
 		if (!v->birth)
 			v->birth = now;
-		if (old && forward_unchanged(rs, prev, i, old)) {
+	}
+	for (size_t i = 0; i < rs->nvms; i++) {
+		struct rs_vm *v = &rs->vms[i];
+		const struct rs_vm *old = prev_vm(prev, v->name);
+		if (old && forward_unchanged(rs, prev, i, old) && !names_a_newborn(p, i, rs, now)) {
 			v->mark = old->mark;
 			continue;
 		}
@@ -1002,7 +1022,7 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *pr
 		}
 	}
 	ruleset_index(rs);
-	assign_marks(rs, prev, history);
+	assign_marks(rs, p, prev, history);
 
 	struct rs_set *live = (struct rs_set *)ruleset_find_set(rs, "live");
 	for (size_t i = 0; i < rs->nvms; i++) {

@@ -464,6 +464,17 @@ static void an_address_taken_over_brings_no_connections(void **state)
 	/* before any rule could judge the connection anew */
 	assert_true(strstr(buf, "oifname vmap @born_vm") < strstr(buf, "iifname vmap @out_vm"));
 
+	/* com goes and newcom takes its address in one apply: dev's rule to it
+	 * reads the same, yet dev's connections to com must not carry over */
+	struct ruleset *x = compile(BASE "vm dev { address 10.137.0.20\n allow tcp to vm com port 8080 }\n"
+				    "vm com { address 10.137.0.21 }\n", NULL, 10);
+	struct ruleset *y = compile(BASE "vm dev { address 10.137.0.20\n allow tcp to vm newcom port 8080 }\n"
+				    "vm newcom { address 10.137.0.21 }\n", x, 11);
+	assert_int_not_equal(vm_named(y, "dev")->mark, vm_named(x, "dev")->mark);
+	assert_true(vm_named(y, "dev")->mark >= vm_named(y, "newcom")->birth);
+	ruleset_free(y);
+	ruleset_free(x);
+
 	/* a rule change keeps the birth; the born chain is not sent again */
 	struct ruleset *c = compile(BASE "vm evil { address 10.137.0.10\n allow tcp port 443 }\n"
 				    "vm web { address 10.137.0.11\n allow tcp to vm db port 5432 }\n"
