@@ -322,16 +322,14 @@ static void byteorder_hton(struct nftnl_rule *r, int len)
 	add_expr(r, e);
 }
 
-static void lookup(struct nftnl_rule *r, const char *set, enum rs_op op)
+static void lookup(struct nftnl_rule *r, const char *set, bool vmap)
 {
 	struct nftnl_expr *e = expr("lookup");
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
 	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id(set));
-	if (op == RO_VMAP)
+	if (vmap)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
-	if (op == RO_NOT_LOOKUP)
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
 	add_expr(r, e);
 }
 
@@ -375,10 +373,9 @@ static void match_exprs(struct nftnl_rule *r, const struct rs_match *m)
 		cmp(r, NFT_CMP_NEQ, zero, k->len);
 		break;
 	case RO_LOOKUP:
-	case RO_NOT_LOOKUP:
 	case RO_VMAP:
 		load(r, k, k->len);
-		lookup(r, m->set, (enum rs_op)m->op);
+		lookup(r, m->set, m->op == RO_VMAP);
 		break;
 	case RO_LT:
 		/* a host-order load (meta time) is compared big-endian, as nft does */

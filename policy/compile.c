@@ -634,14 +634,6 @@ static void compile_base(struct builder *b)
 	r = rule_new(c, 0, 0);
 	match_set(r, RK_IIFNAME, RO_VMAP, "pre_vm");
 	comment_fixed(r, "anti-spoofing per VM");
-	/* a link of no VM in force (one being removed or renamed, one not yet
-	 * named) carries nothing: it could speak for any connection */
-	r = rule_new(c, 0, 0);
-	match_set(r, RK_IIFNAME, RO_NOT_LOOKUP, "pre_vm");
-	match_str(r, RK_IIFNAME, RO_NE, "lo");
-	match_str(r, RK_IIFNAME, RO_NE, RS_UPLINK_IF);
-	r->verdict = RV_DROP;
-	comment_fixed(r, "a link of no VM in force");
 
 	c = base_chain_new(b, "input", NF_INET_LOCAL_IN, 0);
 	c->policy_drop = true;

@@ -130,9 +130,6 @@ static void render_match(FILE *out, const struct rs_match *m)
 	case RO_LOOKUP:
 		fprintf(out, " @%s", m->set);
 		return;
-	case RO_NOT_LOOKUP:
-		fprintf(out, " != @%s", m->set);
-		return;
 	case RO_VMAP:
 		fprintf(out, " vmap @%s", m->set);
 		return;

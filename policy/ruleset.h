@@ -104,7 +104,6 @@ enum rs_op {
 	RO_PREFIX,       /* x within val/plen */
 	RO_ANYBIT,       /* x & val != 0 (ct state) */
 	RO_LOOKUP,       /* x in @set */
-	RO_NOT_LOOKUP,   /* x not in @set (a map's keys count) */
 	RO_VMAP,         /* verdict from @set */
 	RO_LT,           /* x < val, big-endian */
 };
@@ -115,7 +114,7 @@ struct rs_match {
 	uint8_t plen;
 	union {
 		struct { uint8_t val[16], val2[16]; };
-		char set[RS_SETREF_MAX];   /* RO_LOOKUP, RO_NOT_LOOKUP, RO_VMAP */
+		char set[RS_SETREF_MAX];   /* RO_LOOKUP, RO_VMAP */
 	};
 };
 
