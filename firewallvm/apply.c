@@ -107,9 +107,23 @@ static int state_paths(const char *dir, const char *name, char path[4096], char 
 	return 0;
 }
 
+/* NAME of the state directory DIR, read whole into a string (its path in
+ * PATH, for messages). NULL with errno: none, unreadable, too long a path. */
+static char *state_read(const char *dir, const char *name, char path[4096], size_t *len)
+{
+	if ((size_t)snprintf(path, 4096, "%s/%s", dir, name) >= 4096) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	return policy_read_file(path, len);
+}
+
+/* NAME of the state directory DIR (made if missing) replaced by DATA. */
 static int write_atomic(const char *dir, const char *name, const char *data, size_t len)
 {
 	char path[4096], tmp[4096];
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return errno;
 	int rc = state_paths(dir, name, path, tmp);
 	/* No fsync: the state directory is what a restarted daemon takes back
 	 * after it died, and the page cache outlives a process; the rename
@@ -179,10 +193,8 @@ static void marks_load(struct fw_state *st)
 	if (!st->state_dir)
 		return;
 	char path[4096];
-	if ((size_t)snprintf(path, sizeof(path), "%s/marks", st->state_dir) >= sizeof(path))
-		return;
 	size_t len;
-	char *text = policy_read_file(path, &len);
+	char *text = state_read(st->state_dir, "marks", path, &len);
 	if (!text)
 		return;
 	char *end;
@@ -204,8 +216,6 @@ static int marks_reserve(struct fw_state *st, uint32_t upto)
 		r = UINT32_MAX;
 	char buf[16];
 	int n = snprintf(buf, sizeof(buf), "%u\n", r);
-	if (mkdir(st->state_dir, 0700) < 0 && errno != EEXIST)
-		return errno;
 	int rc = write_atomic(st->state_dir, "marks", buf, (size_t)n);
 	if (!rc)
 		st->mark_reserved = r;
@@ -220,10 +230,8 @@ static void births_load(struct fw_state *st)
 	if (!st->state_dir || st->births)
 		return;
 	char path[4096];
-	if ((size_t)snprintf(path, sizeof(path), "%s/births", st->state_dir) >= sizeof(path))
-		return;
 	size_t len;
-	char *text = policy_read_file(path, &len);
+	char *text = state_read(st->state_dir, "births", path, &len);
 	if (!text)
 		return;
 	size_t n = 0, cap = 0;
@@ -302,10 +310,6 @@ static int births_record(struct fw_state *st, const struct ruleset *rs)
 		vms[i].birth = v->birth;
 		memcpy(vms[i].addr, v->addr, sizeof(v->addr));
 		memcpy(vms[i].addr6, v->addr6, sizeof(v->addr6));
-	}
-	if (mkdir(st->state_dir, 0700) < 0 && errno != EEXIST) {
-		rc = errno;
-		goto out;
 	}
 	if ((rc = write_atomic(st->state_dir, "births", buf, n)))
 		goto out;
@@ -524,16 +528,13 @@ int fw_restore(struct fw_state *st, char *err, size_t errlen)
 		err[0] = 0;
 	if (!st->state_dir)
 		return ENOENT;
-	if ((size_t)snprintf(path, sizeof(path), "%s/generation", st->state_dir) >= sizeof(path))
-		return ENAMETOOLONG;
 	size_t len;
-	gen_text = policy_read_file(path, &len);
+	gen_text = state_read(st->state_dir, "generation", path, &len);
 	if (!gen_text) {
 		rc = errno;
 		goto cleanup;
 	}
-	snprintf(path, sizeof(path), "%s/current.conf", st->state_dir);
-	text = policy_read_file(path, &len);
+	text = state_read(st->state_dir, "current.conf", path, &len);
 	if (!text) {
 		rc = errno;
 		goto cleanup;
