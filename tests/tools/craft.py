@@ -234,25 +234,12 @@ def session(host, port, ctl):
 
 
 def main():
+    commands = {"icmperr": icmperr, "icmp6err": icmp6err, "sniff": sniff, "decline": decline,
+                "relay": relay, "udp": udp, "dhcp6": dhcp6, "session": session}
     cmd, args = sys.argv[1], sys.argv[2:]
-    if cmd == "icmperr":
-        icmperr(*args)
-    elif cmd == "icmp6err":
-        icmp6err(*args)
-    elif cmd == "sniff":
-        sniff(*args)
-    elif cmd == "decline":
-        decline(*args)
-    elif cmd == "relay":
-        relay(*args)
-    elif cmd == "udp":
-        udp(*args)
-    elif cmd == "dhcp6":
-        dhcp6(*args)
-    elif cmd == "session":
-        session(*args)
-    else:
+    if cmd not in commands:
         sys.exit("craft.py: unknown command " + cmd)
+    commands[cmd](*args)
 
 
 if __name__ == "__main__":
