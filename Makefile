@@ -17,7 +17,10 @@ T        := build/test
 F        := build/fuzz
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-BASEFLAGS:= -std=gnu11 -g $(WARN) -D_GNU_SOURCE -Ilib -Ipolicy -Ilink -Ifirewallvm -Ihost
+# -ffile-prefix-map: the tree's path stays out of debug info and __FILE__,
+# so a build in another directory gives the same bytes (and build id).
+BASEFLAGS:= -std=gnu11 -g $(WARN) -D_GNU_SOURCE -Ilib -Ipolicy -Ilink -Ifirewallvm -Ihost \
+	-ffile-prefix-map=$(CURDIR)=.
 CFLAGS   ?= -O2
 ALLCFLAGS = $(BASEFLAGS) $(CFLAGS)
 SANFLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
