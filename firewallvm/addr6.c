@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "dhcp6.h"
 #include "firewalld.h"
 
@@ -59,18 +60,11 @@ struct fw_addr6 {
 	unsigned long logged, quiet, dropped;
 };
 
-static int64_t a6_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Drops come as fast as a VM likes to send them: a bounded log. */
 __attribute__((format(printf, 2, 3)))
 static void a6_drop(struct fw_addr6 *a, const char *fmt, ...)
 {
-	int64_t now = a6_now();
+	int64_t now = mono_ms();
 	a->dropped++;
 	if (!a->log_since || now - a->log_since >= 60000) {
 		if (a->quiet)
@@ -193,7 +187,7 @@ void fw_addr6_sync(struct fw_addr6 *a, const struct policy *p)
 		return;   /* the old table stays: the next sync tries again */
 	}
 	size_t nlinks = 0;
-	int64_t now = a6_now();
+	int64_t now = mono_ms();
 	time_t wall = time(NULL);
 	struct addr gw6 = { 0 };
 	if (n)
@@ -265,7 +259,7 @@ static void a6_send_ra(struct fw_addr6 *a, struct a6_link *l, int64_t now)
 
 int fw_addr6_timeout(const struct fw_addr6 *a)
 {
-	int64_t now = a6_now(), ms = -1;
+	int64_t now = mono_ms(), ms = -1;
 	for (size_t i = 0; i < a->nlinks; i++) {
 		const struct a6_link *l = &a->links[i];
 		if (!l->up || !l->next_ra)
@@ -279,7 +273,7 @@ int fw_addr6_timeout(const struct fw_addr6 *a)
 
 void fw_addr6_tick(struct fw_addr6 *a)
 {
-	int64_t now = a6_now();
+	int64_t now = mono_ms();
 	for (size_t i = 0; i < a->nlinks; i++) {
 		struct a6_link *l = &a->links[i];
 		if (l->up && l->next_ra && l->next_ra <= now)
@@ -373,7 +367,7 @@ static void a6_solicit(struct fw_addr6 *a)
 			a6_drop(a, "router solicitation from %s dropped: malformed", l->name);
 			continue;
 		}
-		int64_t now = a6_now();
+		int64_t now = mono_ms();
 		int64_t at = l->last_ra && l->last_ra + A6_RS_GAP_MS > now ? l->last_ra + A6_RS_GAP_MS : now;
 		if (!l->next_ra || at < l->next_ra)
 			l->next_ra = at;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ctl.h"
 
 #define ATTR_HEADER 8
@@ -504,13 +505,6 @@ void ctl_fput_json(FILE *out, const char *s)
 }
 
 /* ---- blocking I/O ---- */
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Until FD is ready for EVENTS or DEADLINE (monotonic ms; 0: none) has passed. */
 static int wait_fd(int fd, short events, int64_t deadline)

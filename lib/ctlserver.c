@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ctlserver.h"
 #include "daemon.h"
 
@@ -44,13 +45,6 @@ struct ctl_server {
 	ctl_handler handler;
 	void *arg;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void client_add(struct ctl_server *s, int fd)
 {

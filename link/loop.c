@@ -2,6 +2,7 @@
  * one io_uring_enter per wake-up both submits (interrupts to guests, new
  * reads) and sleeps. Idle, it sleeps; busy, it copies bursts with guest
  * notifications off and does not sleep until the queues run dry. */
+#include "clock.h"
 #include "link.h"
 
 #include "guard.h"
@@ -22,14 +23,6 @@
 #define LOG_LINES 10	/* hang-up lines per side and window */
 
 enum { EV_LISTEN = 1, EV_CONN, EV_KICK, EV_STATS, EV_SIGNAL, EV_CALL, EV_IGNORE };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static uint64_t ev(unsigned kind, unsigned side, unsigned q, unsigned gen)
 {
@@ -143,7 +136,7 @@ static void sync_kicks(struct link *l, struct side *s, unsigned si)
  * counting the rest. */
 static bool log_hang_up(struct link *l, struct side *s)
 {
-	uint64_t now = now_ns();
+	uint64_t now = (uint64_t)mono_ns();
 
 	if (now - s->log_since >= LOG_WINDOW_NS) {
 		if (s->log_unsaid)
@@ -484,7 +477,7 @@ bool loop_step(struct link *l, bool may_sleep)
 	bool more = st[0] == COPY_MORE || st[1] == COPY_MORE;
 	/* While frames flow, a wake-up costs more than looking again for a
 	 * few microseconds; an idle link still sleeps. */
-	uint64_t now = now_ns();
+	uint64_t now = (uint64_t)mono_ns();
 	if (frames)
 		l->last_work = now;
 	if (!more && now - l->last_work < l->poll_ns)

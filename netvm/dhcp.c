@@ -14,18 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "netd.h"
 
 #define RESTART_MS  2000
 #define MAX_ARGS    16
 #define NETD_CHILD_UID 65534       /* nobody: owns nothing in the netvm */
-
-int64_t netd_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int write_file(const char *path, const char *text, mode_t mode)
 {
@@ -163,7 +157,7 @@ bool child_start(struct netd_child *c)
 	int fd = -1;
 	if (c->stdin_file && (fd = open(c->stdin_file, O_RDONLY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "moat-netd: %s: %s: %s\n", c->what, c->stdin_file, strerror(errno));
-		c->restart_at = netd_now_ms() + RESTART_MS;
+		c->restart_at = mono_ms() + RESTART_MS;
 		return false;
 	}
 	o.stdin_fd = fd;
@@ -177,7 +171,7 @@ bool child_start(struct netd_child *c)
 		close(fd);
 	if (pid < 0) {
 		fprintf(stderr, "moat-netd: starting %s: %s\n", c->what, strerror(err));
-		c->restart_at = netd_now_ms() + RESTART_MS;
+		c->restart_at = mono_ms() + RESTART_MS;
 		return false;
 	}
 	c->pid = pid;
@@ -226,6 +220,6 @@ bool child_reaped(struct netd_child *c, pid_t pid, int status)
 	fprintf(stderr, "moat-netd: %s exited (%s %d); again in %d s\n", c->what,
 		WIFSIGNALED(status) ? "signal" : "status",
 		WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), RESTART_MS / 1000);
-	c->restart_at = netd_now_ms() + RESTART_MS;
+	c->restart_at = mono_ms() + RESTART_MS;
 	return true;
 }

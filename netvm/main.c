@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "stage.h"
 #include "batch.h"
@@ -235,7 +236,7 @@ static void reconcile(struct netd *d)
 			d->nic_ready = false;
 	}
 	if (!d->fw_ready || !d->nic_ready || (!d->use_dhcp && !d->open))
-		d->retry_at = netd_now_ms() + RETRY_MS;
+		d->retry_at = mono_ms() + RETRY_MS;
 }
 
 /* ---- control channel: one request per connection ---- */
@@ -518,7 +519,7 @@ static int run(struct netd *d)
 					earliest(d->udhcpc_child.restart_at, d->dnsmasq_child.restart_at));
 		int timeout = -1;
 		if (next) {
-			int64_t left = next - netd_now_ms();
+			int64_t left = next - mono_ms();
 			timeout = left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
 		}
 		struct ctl_server *srv[] = { d->local, d->host, d->host_ro, d->leases };
@@ -544,7 +545,7 @@ static int run(struct netd *d)
 		for (size_t i = 0; i < nsrv; i++)
 			if (srv[i])
 				ctl_server_event(srv[i], fds + 1, n - 1);
-		int64_t now = netd_now_ms();
+		int64_t now = mono_ms();
 		if (d->retry_at && now >= d->retry_at)
 			reconcile(d);
 		if (d->udhcpc_child.restart_at && now >= d->udhcpc_child.restart_at)

@@ -164,6 +164,5 @@ void child_stop(struct netd_child *c);
 void child_clear(struct netd_child *c);
 /* After SIGCHLD: true if PID was C's (restarted after a pause). */
 bool child_reaped(struct netd_child *c, pid_t pid, int status);
-int64_t netd_now_ms(void);
 
 #endif
