@@ -55,32 +55,6 @@
 #define DEFAULT_UDHCPC   "/bin/busybox"
 #define RETRY_MS         1000
 
-struct netd {
-	struct nft_sock nft;
-	uint32_t seq;
-	uint32_t table_flags;        /* nft_appliance_table_flags */
-	struct netd_links *links;
-	int sigfd;
-	struct ctl_server *local, *host, *host_ro, *leases;
-	char dhcp_dir[PATH_MAX], lease_sock[PATH_MAX];   /* udhcpc's script and socket */
-	const char *control, *host_control, *host_status, *run_dir, *dnsmasq, *udhcpc;
-	char self[PATH_MAX];
-	char nic[IFNAMSIZ];
-	const char *nic_mac;
-	bool use_dhcp;
-	struct netd_lease lease;     /* static, or the last one udhcpc gave */
-	struct in_addr fixed_dns[NETD_MAX_DNS];
-	size_t nfixed_dns;
-	bool has_lease, fw_ready, nic_ready, open;
-	struct netd_net nets[NETD_MAX_NETS];
-	size_t nnets;
-	struct netd_hosts hosts;     /* never forwarded to */
-	bool hosts_known;            /* until then, nothing is forwarded */
-	struct netd_child udhcpc_child, dnsmasq_child;
-	int64_t retry_at;
-	bool stop;
-};
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -104,7 +78,7 @@ static void usage(FILE *out)
 
 /* ---- the table ---- */
 
-static int load(struct netd *d, bool open_table)
+int netd_load(struct netd *d, bool open_table)
 {
 	struct nl_batch b;
 	batch_init(&b, d->seq);
@@ -133,7 +107,7 @@ static int load(struct netd *d, bool open_table)
 
 /* ---- state changes ---- */
 
-static void resolvers(const struct netd *d, struct netd_lease *l)
+void netd_resolvers(const struct netd *d, struct netd_lease *l)
 {
 	if (d->nfixed_dns) {
 		memcpy(l->dns, d->fixed_dns, sizeof(l->dns));
@@ -141,14 +115,14 @@ static void resolvers(const struct netd *d, struct netd_lease *l)
 	}
 }
 
-static bool dns_enabled(const struct netd *d)
+bool netd_dns_enabled(const struct netd *d)
 {
 	return strcmp(d->dnsmasq, "none") != 0 && access(d->dnsmasq, X_OK) == 0;
 }
 
 static void dns_restart(struct netd *d)
 {
-	if (!dns_enabled(d))
+	if (!netd_dns_enabled(d))
 		return;
 	child_clear(&d->dnsmasq_child);
 	if (dns_argv(&d->dnsmasq_child, d->dnsmasq, d->run_dir, &d->lease))
@@ -169,12 +143,12 @@ static int set_forwarding(void)
 }
 
 /* A new lease (or the static address): NIC addressed, then the table opened. */
-static int lease_apply(struct netd *d, const struct netd_lease *l)
+int netd_lease_apply(struct netd *d, const struct netd_lease *l)
 {
 	int rc = links_nic_address(d->links, d->nic, l);
 	if (rc)
 		return rc;
-	if (!d->open && (rc = load(d, true)))
+	if (!d->open && (rc = netd_load(d, true)))
 		return rc;
 	if ((rc = set_forwarding()))
 		fprintf(stderr, "moat-netd: ip_forward: %s\n", strerror(-rc));
@@ -190,12 +164,12 @@ static int lease_apply(struct netd *d, const struct netd_lease *l)
 	return 0;
 }
 
-static void lease_lost(struct netd *d)
+void netd_lease_lost(struct netd *d)
 {
 	if (d->nic_ready)
 		links_nic_address(d->links, d->nic, NULL);
 	if (d->open)
-		load(d, false);
+		netd_load(d, false);
 	child_clear(&d->dnsmasq_child);
 	d->has_lease = false;
 }
@@ -232,255 +206,11 @@ static void reconcile(struct netd *d)
 	if (d->nic_ready && !d->use_dhcp && !d->open) {
 		struct netd_lease l = d->lease;
 		d->has_lease = false;
-		if (lease_apply(d, &l))
+		if (netd_lease_apply(d, &l))
 			d->nic_ready = false;
 	}
 	if (!d->fw_ready || !d->nic_ready || (!d->use_dhcp && !d->open))
 		d->retry_at = mono_ms() + RETRY_MS;
-}
-
-/* ---- control channel: one request per connection ---- */
-
-static void reply(struct ctl_client *cl, int status, const char *msg, const char *text)
-{
-	struct ctl_msg m;
-	ctl_msg_init(&m, CTL_REPLY);
-	bool ok = ctl_put_u32(&m, CTL_A_STATUS, (uint32_t)status) && ctl_put_str(&m, CTL_A_MESSAGE, msg) &&
-		  (!text || ctl_put_str(&m, CTL_A_TEXT, text));
-	ctl_client_reply(cl, &m, ok);
-	ctl_msg_free(&m);
-}
-
-static void status_text(struct netd *d, char *buf, size_t len)
-{
-	char lease[256] = "none", nets[NETD_MAX_NETS * 20] = "";
-	if (d->has_lease)
-		lease_format(&d->lease, lease, sizeof(lease));
-	for (size_t i = 0; i < d->nnets; i++) {
-		char a[INET_ADDRSTRLEN];
-		inet_ntop(AF_INET, &d->nets[i].addr, a, sizeof(a));
-		size_t n = strlen(nets);
-		snprintf(nets + n, sizeof(nets) - n, "%s%s/%d", i ? "," : "", a, d->nets[i].prefix);
-	}
-	struct netd_counters c;
-	int rc = netd_counters_read(&c);
-	const char *dns = strcmp(d->dnsmasq, "none") == 0 ? "off"
-			  : !dns_enabled(d)                ? "not installed"
-			  : d->dnsmasq_child.pid > 0       ? "running"
-							   : "stopped";
-	size_t host_nets = 0;
-	for (size_t i = 0; i < d->hosts.n; i++)
-		host_nets += !hostaddrs_full(&d->hosts.v[i]);
-	char hosts[96] = "not known yet: nothing is forwarded";
-	if (d->hosts_known)
-		snprintf(hosts, sizeof(hosts), "%zu addresses, %zu networks: never forwarded to",
-			 d->hosts.n - host_nets, host_nets);
-	int n = snprintf(buf, len,
-			 "state %s\nnic %s%s\naddress %s\nsource %s\nfirewall %s %s/%d\nsubnets %s\n"
-			 "host %s\ndnsmasq %s\n",
-			 d->open ? "forwarding" : "closed", d->nic[0] ? d->nic : "-",
-			 d->nic_ready ? "" : " (not found yet)", lease, d->use_dhcp ? "dhcp" : "static",
-			 NETD_FW_IF, NETD_FW_ADDR, NETD_FW_PREFIX, nets, hosts, dns);
-	if (n < 0 || (size_t)n >= len)
-		return;
-	if (rc)
-		snprintf(buf + n, len - (size_t)n, "counters unreadable: %s\n", strerror(-rc));
-	else
-		snprintf(buf + n, len - (size_t)n,
-			 "nat connections %llu\nforwarded packets %llu\nreplies packets %llu\n"
-			 "dropped input %llu forward %llu output %llu\ndropped to the host %llu\n",
-			 (unsigned long long)c.nat, (unsigned long long)c.forwarded,
-			 (unsigned long long)c.replies, (unsigned long long)c.dropped_in,
-			 (unsigned long long)c.dropped_fwd, (unsigned long long)c.dropped_out,
-			 (unsigned long long)c.to_host);
-}
-
-static bool hostaddrs_path(const struct netd *d, char *path, char *tmp)
-{
-	return snprintf(path, PATH_MAX, "%s/hostaddrs", d->run_dir) < PATH_MAX &&
-	       snprintf(tmp, PATH_MAX, "%s/hostaddrs.tmp", d->run_dir) < PATH_MAX;
-}
-
-/* The list a daemon before this one was sent (the init starts it again). */
-static void hostaddrs_recall(struct netd *d)
-{
-	char path[PATH_MAX], tmp[PATH_MAX], text[NETD_HOSTADDRS_MAX + 1], why[128];
-	FILE *f = hostaddrs_path(d, path, tmp) ? fopen(path, "re") : NULL;
-	if (!f)
-		return;
-	size_t len = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[len] = 0;
-	if (len && text[len - 1] == '\n')
-		text[--len] = 0;
-	if (!hostaddrs_parse(text, &d->hosts, why, sizeof(why))) {
-		fprintf(stderr, "moat-netd: %s: %s: ignored (nothing forwarded until netctl sends them)\n",
-			path, why);
-		return;
-	}
-	d->hosts_known = true;
-	fprintf(stderr, "moat-netd: the host's addresses from %s: %zu\n", path, d->hosts.n);
-}
-
-static void do_hostaddrs(struct netd *d, struct ctl_client *cl, const char *text)
-{
-	struct netd_hosts h;
-	char why[160], path[PATH_MAX], tmp[PATH_MAX];
-	if (!hostaddrs_parse(text, &h, why, sizeof(why))) {
-		fprintf(stderr, "moat-netd: the host's addresses refused: %s\n", why);
-		reply(cl, EINVAL, why, NULL);
-		return;
-	}
-	struct netd_hosts old = d->hosts;
-	bool was_known = d->hosts_known;
-	d->hosts = h;
-	d->hosts_known = true;
-	if (d->open && load(d, true)) {
-		/* the kernel keeps the table it had: so does this daemon */
-		d->hosts = old;
-		d->hosts_known = was_known;
-		reply(cl, EIO, "the host's addresses did not load (see the log)", NULL);
-		return;
-	}
-	/* for the next daemon; this one already enforces them */
-	int err = hostaddrs_path(d, path, tmp) ? stage_write_now(path, tmp, 0600, text, strlen(text))
-						: ENAMETOOLONG;
-	if (err)
-		fprintf(stderr, "moat-netd: keeping the host's addresses in %s/hostaddrs: %s\n", d->run_dir,
-			strerror(err));
-	fprintf(stderr, "moat-netd: never forwarding to the host's %zu addresses\n", h.n);
-	reply(cl, 0, d->open ? "never forwarded to" : "recorded; nothing is forwarded yet", NULL);
-}
-
-static void do_subnets(struct netd *d, struct ctl_client *fd, const char *text)
-{
-	struct netd_net nets[NETD_MAX_NETS];
-	size_t n;
-	if (text && strncmp(text, "HOSTADDRS", 9) == 0) {
-		do_hostaddrs(d, fd, text);
-		return;
-	}
-	if (!text || !lease_parse_nets(text, nets, &n)) {
-		reply(fd, EINVAL, "subnets: want CIDR,... (network addresses, at most 16)", NULL);
-		return;
-	}
-	if (d->fw_ready) {
-		for (size_t i = 0; i < d->nnets; i++) {
-			bool kept = false;
-			for (size_t j = 0; j < n; j++)
-				kept |= memcmp(&d->nets[i], &nets[j], sizeof(nets[j])) == 0;
-			if (!kept)
-				links_unroute(d->links, &d->nets[i]);
-		}
-	}
-	memcpy(d->nets, nets, sizeof(nets));
-	d->nnets = n;
-	if (d->fw_ready && links_firewall(d->links, d->nets, d->nnets)) {
-		reply(fd, EIO, "subnets recorded; the routes did not all load (see the log)", NULL);
-		return;
-	}
-	fprintf(stderr, "moat-netd: subnets behind the firewall: %s\n", text);
-	reply(fd, 0, d->fw_ready ? "routed via " NETD_FW_PEER : "recorded; the firewall link is not there yet",
-	      NULL);
-}
-
-static void do_dhcp(struct netd *d, struct ctl_client *fd, const char *text)
-{
-	enum netd_event ev;
-	struct netd_lease l;
-	char why[128];
-	if (!text || !lease_parse(text, strlen(text), &ev, &l, why, sizeof(why))) {
-		fprintf(stderr, "moat-netd: DHCP event refused: %s\n", text ? why : "no text");
-		reply(fd, EINVAL, text ? why : "no text", NULL);
-		return;
-	}
-	if (!d->use_dhcp || !d->nic_ready) {
-		reply(fd, EPERM, "not using DHCP", NULL);
-		return;
-	}
-	int rc = 0;
-	switch (ev) {
-	case NE_BOUND:
-	case NE_RENEW:
-		resolvers(d, &l);
-		if (!d->has_lease || !lease_equal(&l, &d->lease) || !d->open)
-			rc = lease_apply(d, &l);
-		break;
-	case NE_DECONFIG:
-	case NE_NAK:
-		if (d->has_lease)
-			fprintf(stderr, "moat-netd: %s: lease gone\n", d->nic);
-		lease_lost(d);
-		break;
-	default:
-		break;
-	}
-	reply(fd, rc < 0 ? -rc : rc, rc ? strerror(rc < 0 ? -rc : rc) : "ok", NULL);
-}
-
-static void handle_request(void *arg, struct ctl_client *cl, uint16_t type, const uint8_t *f,
-			   size_t len)
-{
-	struct netd *d = arg;
-	switch (type) {
-	case CTL_REQ_STATUS: {
-		char text[2048];
-		status_text(d, text, sizeof(text));
-		reply(cl, 0, d->open ? "forwarding" : "closed", text);
-		break;
-	}
-	case CTL_REQ_SUBNETS: do_subnets(d, cl, ctl_get_str(f, len, CTL_A_TEXT)); break;
-	case CTL_REQ_DHCP: do_dhcp(d, cl, ctl_get_str(f, len, CTL_A_TEXT)); break;
-	default:
-		reply(cl, EOPNOTSUPP, "moat-netd does not take this request", NULL);
-		ctl_client_close(cl);
-	}
-}
-
-/* udhcpc's script: leases, nothing else (it runs as udhcpc's uid) */
-static void handle_lease(void *arg, struct ctl_client *cl, uint16_t type, const uint8_t *f, size_t len)
-{
-	struct netd *d = arg;
-	if (type == CTL_REQ_DHCP) {
-		do_dhcp(d, cl, ctl_get_str(f, len, CTL_A_TEXT));
-		return;
-	}
-	reply(cl, EPERM, "this socket takes udhcpc's leases only", NULL);
-	ctl_client_close(cl);
-}
-
-/* RUN_DIR/dhcp (root's, searchable) holds udhcpc's script and lease.sock,
- * which only udhcpc's uid may connect to. */
-static bool lease_open(struct netd *d)
-{
-	if ((size_t)snprintf(d->dhcp_dir, sizeof(d->dhcp_dir), "%s/dhcp", d->run_dir) >= sizeof(d->dhcp_dir) ||
-	    (size_t)snprintf(d->lease_sock, sizeof(d->lease_sock), "%s/lease.sock", d->dhcp_dir) >=
-		    sizeof(d->lease_sock)) {
-		fprintf(stderr, "moat-netd: %s: path too long\n", d->run_dir);
-		return false;
-	}
-	struct stat st;
-	if (stat(d->run_dir, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 0011) != 0011)
-		chmod(d->run_dir, (st.st_mode & 07777) | 0011);
-	if ((mkdir(d->dhcp_dir, 0711) < 0 && errno != EEXIST) || lstat(d->dhcp_dir, &st) < 0 ||
-	    !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || chmod(d->dhcp_dir, 0711) < 0) {
-		fprintf(stderr, "moat-netd: %s: not a directory of mine: %s\n", d->dhcp_dir, strerror(errno));
-		return false;
-	}
-	d->leases = ctl_server_open(d->lease_sock, "moat-netd", handle_lease, d);
-	if (!d->leases)
-		return false;
-	if (chmod(d->lease_sock, 0600) < 0) {
-		fprintf(stderr, "moat-netd: %s: %s\n", d->lease_sock, strerror(errno));
-		return false;
-	}
-	/* a daemon that is not root where udhcpc's uid exists (a test's user
-	 * namespace) cannot start udhcpc as that uid either: the socket stays
-	 * its own */
-	if (chown(d->lease_sock, NETD_UDHCPC_UID, NETD_UDHCPC_UID) < 0)
-		fprintf(stderr, "moat-netd: %s stays mine (%s): udhcpc cannot run as uid %d here\n",
-			d->lease_sock, strerror(errno), NETD_UDHCPC_UID);
-	return true;
 }
 
 /* ---- the loop ---- */
@@ -556,64 +286,6 @@ static int run(struct netd *d)
 	return 0;
 }
 
-/* ---- client modes ---- */
-
-static int call(const char *control, uint16_t type, const char *text, bool print_text)
-{
-	struct ctl_msg m;
-	ctl_msg_init(&m, type);
-	if (text && !ctl_put_str(&m, CTL_A_TEXT, text)) {
-		ctl_msg_free(&m);
-		fprintf(stderr, "moat-netd: the request does not fit in a message\n");
-		return 1;
-	}
-	uint8_t *r;
-	size_t len;
-	int rc = ctl_call(control, &m, &r, &len);
-	ctl_msg_free(&m);
-	if (rc) {
-		fprintf(stderr, "moat-netd: %s: %s\n", control, strerror(-rc));
-		return 1;
-	}
-	uint32_t status = EPROTO;
-	ctl_get_u32(r, len, CTL_A_STATUS, &status);
-	const char *msg = ctl_get_str(r, len, CTL_A_MESSAGE), *out = ctl_get_str(r, len, CTL_A_TEXT);
-	if (status)
-		fprintf(stderr, "moat-netd: %s\n", msg ? msg : strerror((int)status));
-	else if (print_text && out)
-		fputs(out, stdout);
-	free(r);
-	return status ? 1 : 0;
-}
-
-/* udhcpc's environment, forwarded as is: the daemon checks every value. */
-static int dhcp_event(const char *control, const char *event)
-{
-	static const char *const vars[] = { "ip", "mask", "subnet", "router", "dns" };
-	char text[8192];
-	size_t n = 0;
-	int w = snprintf(text, sizeof(text), "event=%s\n", event);
-	if (w < 0 || (size_t)w >= sizeof(text) || strchr(event, '\n'))
-		return 1;
-	n = (size_t)w;
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-		const char *v = getenv(vars[i]);
-		if (!v)
-			continue;
-		if (strchr(v, '\n')) {
-			fprintf(stderr, "moat-netd: DHCP option %s has a newline: event refused\n", vars[i]);
-			return 1;
-		}
-		w = snprintf(text + n, sizeof(text) - n, "%s=%s\n", vars[i], v);
-		if (w < 0 || (size_t)w >= sizeof(text) - n) {
-			fprintf(stderr, "moat-netd: DHCP event too long: refused\n");
-			return 1;
-		}
-		n += (size_t)w;
-	}
-	return call(control, CTL_REQ_DHCP, text, false);
-}
-
 int main(int argc, char **argv)
 {
 	enum { O_HOST_CONTROL = 254, O_HOST_STATUS, O_NIC = 256, O_NIC_MAC, O_STATIC, O_GATEWAY, O_DNS, O_RUN_DIR, O_DNSMASQ, O_UDHCPC,
@@ -676,11 +348,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (event)
-		return dhcp_event(d.control, event);
+		return netd_dhcp_event(d.control, event);
 	if (status)
-		return call(d.control, CTL_REQ_STATUS, NULL, true);
+		return netd_call(d.control, CTL_REQ_STATUS, NULL, true);
 	if (subnets)
-		return call(d.control, CTL_REQ_SUBNETS, subnets, false);
+		return netd_call(d.control, CTL_REQ_SUBNETS, subnets, false);
 	if (hostaddrs) {
 		char text[NETD_HOSTADDRS_MAX];
 		if (snprintf(text, sizeof(text), "HOSTADDRS%s%s", *hostaddrs ? " " : "", hostaddrs) >=
@@ -688,7 +360,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "moat-netd: --hostaddrs: too long\n");
 			return 2;
 		}
-		return call(d.control, CTL_REQ_SUBNETS, text, false);
+		return netd_call(d.control, CTL_REQ_SUBNETS, text, false);
 	}
 
 	if (!d.nic[0] && !d.nic_mac)
@@ -710,7 +382,7 @@ int main(int argc, char **argv)
 		}
 		memcpy(d.fixed_dns, tmp.dns, sizeof(tmp.dns));
 		d.nfixed_dns = tmp.ndns;
-		resolvers(&d, &d.lease);
+		netd_resolvers(&d, &d.lease);
 	}
 	struct netd_net def;
 	lease_parse_net(NETD_DEFAULT_NETS, false, &def);
@@ -737,7 +409,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "moat-netd: this kernel cannot keep an owned table after its owner (no "
 			"NFT_TABLE_F_PERSIST, Linux < 6.9): table inet " NETD_TABLE " is not owned, so that it "
 			"stays in force if moat-netd dies\n");
-	if (load(&d, false))
+	if (netd_load(&d, false))
 		goto cleanup;
 
 	d.sigfd = daemon_signals_open();
@@ -750,7 +422,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "moat-netd: %s: %s\n", d.run_dir, strerror(errno));
 		goto cleanup;
 	}
-	hostaddrs_recall(&d);
+	netd_hostaddrs_recall(&d);
 	/* the dnsmasq and udhcpc of a daemon that died: one holds port 53 with
 	 * an old config, the other keeps calling back with leases */
 	char left[PATH_MAX + 32];
@@ -763,20 +435,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "moat-netd: rtnetlink: %s\n", strerror(errno));
 		goto cleanup;
 	}
-	d.local = ctl_server_open(d.control, "moat-netd", handle_request, &d);
-	if (!d.local || !lease_open(&d))
+	if (!netd_control_open(&d))
 		goto cleanup;
-	if (d.host_control) {
-		d.host = ctl_server_open(d.host_control, "moat-netd", handle_request, &d);
-		if (!d.host)
-			goto cleanup;
-	}
-	if (d.host_status) {
-		d.host_ro = ctl_server_open_read_only(d.host_status, "moat-netd", handle_request, &d);
-		if (!d.host_ro)
-			goto cleanup;
-	}
-	if (strcmp(d.dnsmasq, "none") != 0 && !dns_enabled(&d))
+	if (strcmp(d.dnsmasq, "none") != 0 && !netd_dns_enabled(&d))
 		fprintf(stderr, "moat-netd: %s is not there: no DNS for the firewall\n", d.dnsmasq);
 	fprintf(stderr, "moat-netd: listening on %s%s%s%s%s\n", d.control, d.host ? " and " : "",
 		d.host ? d.host_control : "", d.host_ro ? ", read-only on " : "", d.host_ro ? d.host_status : "");
@@ -786,10 +447,7 @@ int main(int argc, char **argv)
 cleanup:
 	child_clear(&d.udhcpc_child);
 	child_clear(&d.dnsmasq_child);
-	ctl_server_close(d.local);
-	ctl_server_close(d.host);
-	ctl_server_close(d.host_ro);
-	ctl_server_close(d.leases);
+	netd_control_close(&d);
 	links_close(d.links);
 	if (d.sigfd >= 0)
 		close(d.sigfd);

@@ -1,7 +1,11 @@
 /* netd.h: the parts of moat-netd, the network VM's daemon, and how they meet.
  *
  * main.c     arguments, start-up (fail-closed table first), the poll loop,
- *            and the two client modes (--dhcp-event from udhcpc, --query)
+ *            the table and the lease in force
+ * control.c  the requests netctl and udhcpc send (lib/ctlserver.c serves the
+ *            sockets and ports): STATUS, SUBNETS, HOSTADDRS, DHCP
+ * client.c   the client modes: --status, --subnets, --hostaddrs, and
+ *            --dhcp-event from udhcpc's script
  * ruleset.c  table inet moat-net as libnftnl messages: closed, or open for
  *            one NIC; its counters read back
  * links.c    libnl-3: the firewall link found by MAC, renamed and addressed,
@@ -9,17 +13,18 @@
  * lease.c    udhcpc's event (key=value lines, from the network) parsed
  * hostaddrs.c the host's own addresses (netctl's HOSTADDRS), never forwarded to
  * dhcp.c     udhcpc and dnsmasq as supervised children
- * control.c  the control channel server (lib/ctl.h framing)
  */
 #ifndef MOAT_NETD_H
 #define MOAT_NETD_H
 
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "batch.h"
 #include "spawn.h"
 
 #define NETD_TABLE        "moat-net"
@@ -164,5 +169,62 @@ void child_stop(struct netd_child *c);
 void child_clear(struct netd_child *c);
 /* After SIGCHLD: true if PID was C's (restarted after a pause). */
 bool child_reaped(struct netd_child *c, pid_t pid, int status);
+
+/* ---- main.c: the daemon ---- */
+
+struct ctl_server;
+
+struct netd {
+	struct nft_sock nft;
+	uint32_t seq;
+	uint32_t table_flags;        /* nft_appliance_table_flags */
+	struct netd_links *links;
+	int sigfd;
+	struct ctl_server *local, *host, *host_ro, *leases;
+	char dhcp_dir[PATH_MAX], lease_sock[PATH_MAX];   /* udhcpc's script and socket */
+	const char *control, *host_control, *host_status, *run_dir, *dnsmasq, *udhcpc;
+	char self[PATH_MAX];
+	char nic[IFNAMSIZ];
+	const char *nic_mac;
+	bool use_dhcp;
+	struct netd_lease lease;     /* static, or the last one udhcpc gave */
+	struct in_addr fixed_dns[NETD_MAX_DNS];
+	size_t nfixed_dns;
+	bool has_lease, fw_ready, nic_ready, open;
+	struct netd_net nets[NETD_MAX_NETS];
+	size_t nnets;
+	struct netd_hosts hosts;     /* never forwarded to */
+	bool hosts_known;            /* until then, nothing is forwarded */
+	struct netd_child udhcpc_child, dnsmasq_child;
+	int64_t retry_at;
+	bool stop;
+};
+
+/* Load the closed table, or the open one (forwarding from the firewall link
+ * out of d->nic). 0 or -errno, the error printed. */
+int netd_load(struct netd *d, bool open_table);
+/* A new lease (or the static address): NIC addressed, then the table opened. */
+int netd_lease_apply(struct netd *d, const struct netd_lease *l);
+/* The lease is gone: the NIC loses its address and the table closes. */
+void netd_lease_lost(struct netd *d);
+/* --dns resolvers, if given, instead of the lease's. */
+void netd_resolvers(const struct netd *d, struct netd_lease *l);
+bool netd_dns_enabled(const struct netd *d);
+
+/* ---- control.c ---- */
+
+/* Serve d->control, RUN_DIR/dhcp/lease.sock (udhcpc's uid, leases only) and,
+ * if given, the host's read-write and read-only ports. */
+bool netd_control_open(struct netd *d);
+void netd_control_close(struct netd *d);
+/* The host's addresses a daemon before this one was sent. */
+void netd_hostaddrs_recall(struct netd *d);
+
+/* ---- client.c ---- */
+
+/* One request to CONTROL; with PRINT_TEXT its text to stdout. Exit code. */
+int netd_call(const char *control, uint16_t type, const char *text, bool print_text);
+/* udhcpc's event and environment as a DHCP request. Exit code. */
+int netd_dhcp_event(const char *control, const char *event);
 
 #endif
