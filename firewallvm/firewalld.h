@@ -1,7 +1,8 @@
 /* firewalld.h: the parts of moat-firewalld and how they meet.
  *
  * main.c     arguments, start-up (fail-closed table first), the poll loop, SIGTERM
- * control.c  the control channel server (lib/ctl.h framing), one request at a time
+ * control.c  the requests of the control channel: APPLY, STATUS, STATS, LOG
+ *            (lib/ctlserver.c serves the sockets and the framing)
  * apply.c    policy text -> checked policy -> ruleset -> one nftables transaction;
  *            keeps what is loaded; the state directory; `until` expiry timer
  * ifaces.c   libnl-3: VM interfaces found by MAC, renamed, addressed; the uplink
