@@ -15,6 +15,7 @@
 
 #include "netctl.h"
 #include "netctl-edit-text.h"
+#include "stage.h"
 #include "xalloc.h"
 
 NETCTL_COMMAND(allow_main, "allow", "VM RULE... [--for DUR]",
@@ -60,20 +61,6 @@ static bool edit_check(const struct netctl *ctx, const struct edit_text *t, stru
 	return p != NULL;
 }
 
-static bool edit_write_all(int fd, const char *s, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, s, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return false;
-		s += w;
-		len -= (size_t)w;
-	}
-	return true;
-}
-
 /* Replaces PATH (through a symlink, its target) by NEW with PATH's mode and
  * owner: temp file in the same folder, fsync, rename, fsync of the folder.
  * Refused when PATH no longer holds OLD (someone else changed it meanwhile). */
@@ -100,8 +87,10 @@ static bool edit_replace(const char *path, const struct edit_text *old, const st
 		fprintf(stderr, "netctl: %s: %s\n", tmp, strerror(errno));
 		return false;
 	}
-	if (!edit_write_all(fd, new->s, new->len) || fchmod(fd, st.st_mode & 07777) < 0 ||
-	    fsync(fd) < 0) {
+	int werr = stage_write_all(fd, new->s, new->len);
+	if (werr)
+		errno = werr;
+	if (werr || fchmod(fd, st.st_mode & 07777) < 0 || fsync(fd) < 0) {
 		fprintf(stderr, "netctl: %s: %s\n", tmp, strerror(errno));
 		goto fail;
 	}
@@ -438,7 +427,7 @@ int edit_main(struct netctl *ctx, int argc, char **argv)
 		return NETCTL_FAILED;
 	}
 	fd = mkstemps(tmp, 5);
-	if (fd < 0 || !edit_write_all(fd, old.s, old.len) || close(fd) < 0) {
+	if (fd < 0 || stage_write_all(fd, old.s, old.len) || close(fd) < 0) {
 		fprintf(stderr, "netctl: %s: %s\n", tmp, strerror(errno));
 		if (fd >= 0)
 			unlink(tmp);

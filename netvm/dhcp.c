@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "netd.h"
+#include "stage.h"
 
 #define RESTART_MS  2000
 #define MAX_ARGS    16
@@ -26,28 +27,7 @@ static int write_file(const char *path, const char *text, mode_t mode)
 	char tmp[4096];
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	size_t len = strlen(text), done = 0;
-	int err = 0;
-	while (done < len) {
-		ssize_t w = write(fd, text + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			err = -errno;
-			break;
-		}
-		done += (size_t)w;
-	}
-	if (close(fd) < 0 && !err)
-		err = -errno;
-	if (!err && rename(tmp, path) < 0)
-		err = -errno;
-	if (err)
-		unlink(tmp);
-	return err;
+	return -stage_write_now(path, tmp, mode, text, strlen(text));
 }
 
 /* A path goes into a shell script single-quoted: a quote in it is refused. */
