@@ -73,6 +73,10 @@ struct nft_sock {
 int nft_sock_open(struct nft_sock *s, bool dry_run);
 void nft_sock_close(struct nft_sock *s);
 int nft_commit(struct nft_sock *s, struct nl_batch *b, char *err, size_t errlen);
+/* The kernel's answers to B in BUF (N bytes, as received): the first error
+ * among them (0: none), each described in ERR from offset *USED on. A reply
+ * too short to hold the error it announces counts as -EPROTO. */
+int nft_acks(const struct nl_batch *b, const void *buf, size_t n, char *err, size_t errlen, size_t *used);
 
 /* The flags an appliance's own table is created with. Where the kernel has
  * NFT_TABLE_F_PERSIST (Linux 6.9), OWNER | PERSIST: only the daemon's socket

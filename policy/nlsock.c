@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <limits.h>
 #include <libnftnl/rule.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -51,13 +52,15 @@ static void describe_error(const struct nl_batch *b, const struct nlmsghdr *nlh,
 {
 	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 	const char *extack = NULL;
+	size_t payload = nlh->nlmsg_len - NLMSG_HDRLEN;   /* >= sizeof(*e): nft_commit checked */
 	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
+		/* the TLVs follow the error and, unless capped, the whole request */
 		size_t off = sizeof(*e);
-		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		if (!(nlh->nlmsg_flags & NLM_F_CAPPED) && e->msg.nlmsg_len >= sizeof(struct nlmsghdr))
 			off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
 		const struct nlattr *attr;
 		void *start = (char *)e + off;
-		size_t left = (const char *)nlh + nlh->nlmsg_len - (const char *)start;
+		size_t left = off <= payload ? payload - off : 0;
 		mnl_attr_for_each_payload(start, left) {
 			if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
 			    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
@@ -80,6 +83,29 @@ static void describe_error(const struct nl_batch *b, const struct nlmsghdr *nlh,
 		if (n > 0 && (size_t)n < errlen - *used)
 			*used += n;
 	}
+}
+
+int nft_acks(const struct nl_batch *b, const void *buf, size_t n, char *err, size_t errlen, size_t *used)
+{
+	int first_error = 0;
+	const struct nlmsghdr *nlh = buf;
+	int left = n > INT_MAX ? INT_MAX : (int)n;
+	for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+		if (nlh->nlmsg_type != NLMSG_ERROR)
+			continue;
+		if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nlmsgerr)) {
+			if (!first_error)
+				first_error = -EPROTO;   /* an error we cannot read is still one */
+			continue;
+		}
+		const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+		if (e->error == 0)
+			continue;
+		if (!first_error)
+			first_error = e->error < 0 ? e->error : -EPROTO;
+		describe_error(b, nlh, err, errlen, used);
+	}
+	return first_error;
 }
 
 int nft_commit(struct nft_sock *s, struct nl_batch *b, char *err, size_t errlen)
@@ -117,18 +143,9 @@ int nft_commit(struct nft_sock *s, struct nl_batch *b, char *err, size_t errlen)
 				first_error = -errno;
 			break;
 		}
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
-		int left = n;
-		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-			if (nlh->nlmsg_type != NLMSG_ERROR)
-				continue;
-			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-			if (e->error == 0)
-				continue;
-			if (!first_error)
-				first_error = e->error;
-			describe_error(b, nlh, err, errlen, &used);
-		}
+		int e = nft_acks(b, buf, (size_t)n, err, errlen, &used);
+		if (!first_error)
+			first_error = e;
 	}
 	return first_error;
 }
