@@ -20,17 +20,6 @@
 #include "netctl-reply.h"
 #include "priv.h"
 
-NETCTL_COMMAND(apply_main, "apply", "",
-	       "Check the policy file, then load it into the firewall in one transaction; records a new generation.", 20);
-NETCTL_COMMAND(status_main, "status", "[--json]",
-	       "The policy generation the firewall has loaded, and the last one recorded here.", 21);
-NETCTL_COMMAND(diff_main, "diff", "",
-	       "What apply would change against what the firewall has loaded, in words.", 22);
-NETCTL_COMMAND(generations_main, "generations", "[--json]",
-	       "Applied generations: number, time, who, summary.", 23);
-NETCTL_COMMAND(rollback_main, "rollback", "[N]",
-	       "Apply generation N's file again as a new generation (default: the one before the last).", 24);
-
 #define META_MAX 512
 
 /* ---- the generations directory ---- */

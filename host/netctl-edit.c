@@ -18,18 +18,6 @@
 #include "stage.h"
 #include "xalloc.h"
 
-NETCTL_COMMAND(allow_main, "allow", "VM RULE... [--for DUR]",
-	       "Append 'allow RULE' to VM's block (comments and layout kept), check, apply; --for 10m|2h|1d adds until.", 40);
-NETCTL_COMMAND(deny_main, "deny", "VM RULE... [--for DUR]",
-	       "Append 'deny RULE' to VM's block, check, apply; --for adds until.", 41);
-NETCTL_COMMAND(add_vm_main, "add-vm", "NAME [--address A]",
-	       "Append a block for a new VM with the next free address (or A), check, apply.", 42);
-NETCTL_COMMAND(remove_vm_main, "remove-vm", "NAME",
-	       "Remove VM's block (only the block: comments above it stay), check, apply.", 43);
-NETCTL_COMMAND(edit_main, "edit", "",
-	       "Open $EDITOR (default vi) on a copy; on save check it (re-edit on error), replace the file, apply.", 44);
-
-extern const struct command __start_netctl_cmds[], __stop_netctl_cmds[];
 
 static bool edit_read(const char *path, struct edit_text *t)
 {
@@ -129,29 +117,13 @@ fail:
 	return false;
 }
 
-/* Run the netctl command ARGV[0] as if typed; -1 when this binary was built
- * without it (each command lives in its own file). */
-static int edit_run(struct netctl *ctx, int argc, char **argv)
-{
-	for (const struct command *c = __start_netctl_cmds; c < __stop_netctl_cmds; c++) {
-		if (strcmp(c->name, argv[0]) != 0)
-			continue;
-		optind = 0;
-		fflush(stdout);
-		return c->fn(ctx, argc, argv);
-	}
-	return -1;
-}
-
-/* A binary without `netctl apply` still edits, and says what is left to do. */
+/* apply, as if typed after the edit. */
 static int edit_apply(struct netctl *ctx)
 {
 	char *argv[] = { (char *)"apply", NULL };
-	int rc = edit_run(ctx, 1, argv);
-	if (rc < 0) {
-		printf("%s written; apply with netctl apply\n", ctx->conf);
-		return NETCTL_OK;
-	}
+	optind = 0;
+	fflush(stdout);
+	int rc = apply_main(ctx, 1, argv);
 	if (rc != NETCTL_OK)
 		fprintf(stderr, "netctl: %s written; apply failed (netctl apply to retry)\n", ctx->conf);
 	return rc == NETCTL_OK ? NETCTL_OK : NETCTL_FAILED;
@@ -162,8 +134,10 @@ static int edit_apply(struct netctl *ctx)
 static int edit_link(struct netctl *ctx, const char *cmd, const char *vm)
 {
 	char *argv[] = { (char *)cmd, (char *)"--if-running", (char *)vm, NULL };
-	int rc = edit_run(ctx, 3, argv);
-	if (rc < 0 || rc == NETCTL_OK)
+	optind = 0;
+	fflush(stdout);
+	int rc = strcmp(cmd, "plug") == 0 ? plug_main(ctx, 3, argv) : unplug_main(ctx, 3, argv);
+	if (rc == NETCTL_OK)
 		return NETCTL_OK;
 	fprintf(stderr, "netctl: the policy is applied; netctl %s %s to retry the link\n", cmd, vm);
 	return NETCTL_FAILED;

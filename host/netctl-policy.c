@@ -82,11 +82,6 @@ static size_t count_rules(const struct policy *p)
 	return n;
 }
 
-NETCTL_COMMAND(check_main, "check", "[FILE]",
-	       "Compile the policy file, print every error with file:line:col, change nothing.", 10);
-NETCTL_COMMAND(show_main, "show", "[VM] [--nft]",
-	       "The policy in words (it parses back as moat.conf); --nft: the exact nftables ruleset.", 11);
-
 int check_main(struct netctl *ctx, int argc, char **argv)
 {
 	if (argc > 2) {

@@ -12,11 +12,6 @@
 #include "netctl.h"
 #include "netctl-reply.h"
 
-NETCTL_COMMAND(stats_main, "stats", "[--json] [VM]",
-	       "Per-rule packet and byte counters, default-deny and spoofing drops.", 30);
-NETCTL_COMMAND(log_main, "log", "[-f] [--json] [VM]",
-	       "Denied (and log-marked) packets: time, VM, proto, src, dst, rule; -f follows.", 31);
-
 /* The rule as written: from its action keyword to the end of its statement. */
 static void rule_text(const char *src, const struct rule *r, char *buf, size_t len)
 {

@@ -35,15 +35,6 @@
 #include "spawn.h"
 #include "vfio.h"
 
-NETCTL_COMMAND(up_main, "up", "[--images DIR] [--accel kvm|tcg] [--vm-owner U[:G]] [--notify]",
-	       "Start the links, the netvm and the firewallvm, apply the policy; return once it is loaded.", 1);
-NETCTL_COMMAND(down_main, "down", "", "Stop the app VMs' links, the firewallvm, the netvm and the uplink link.", 2);
-NETCTL_COMMAND(appliances_main, "appliances", "[--json]", "Which appliances and links are running.", 3);
-NETCTL_COMMAND(vm_args_main, "vm-args", "VM [--memory SIZE]",
-	       "The QEMU arguments that attach app VM VM to its link.", 4);
-NETCTL_COMMAND(plug_main, "plug", "[--if-running] VM", "Start VM's link and hot-plug it into the running firewallvm.", 5);
-NETCTL_COMMAND(unplug_main, "unplug", "[--if-running] VM", "Unplug VM's link from the firewallvm and stop the link.", 6);
-
 int apply_main(struct netctl *ctx, int argc, char **argv);
 
 #define DEFAULT_IMAGES "/usr/lib/moat/images"
@@ -882,7 +873,6 @@ static bool appliances_up(struct netctl *ctx, const struct up_opts *o, const str
 	}
 	return apply_within(ctx, deadline - now_ms(), quiet);
 }
-
 
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
 static bool notify_ready(const char *status)

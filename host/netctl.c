@@ -1,5 +1,5 @@
-/* netctl: the one command a user types. One table gives dispatch, usage and
- * `netctl help COMMAND`. */
+/* netctl: the one command a user types. One table (netctl_commands) gives
+ * dispatch, usage and `netctl help COMMAND`. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -14,13 +14,60 @@
 #include "netctl-reply.h"
 #include "priv.h"
 
-NETCTL_COMMAND(help_main, "help", "[COMMAND]", "Say what a command does.", 99);
+const struct command netctl_commands[] = {
+	{ "up", up_main, "[--images DIR] [--accel kvm|tcg] [--vm-owner U[:G]] [--notify]",
+	  "Start the links, the netvm and the firewallvm, apply the policy; return once it is loaded." },
+	{ "down", down_main, "",
+	  "Stop the app VMs' links, the firewallvm, the netvm and the uplink link." },
+	{ "appliances", appliances_main, "[--json]",
+	  "Which appliances and links are running." },
+	{ "vm-args", vm_args_main, "VM [--memory SIZE]",
+	  "The QEMU arguments that attach app VM VM to its link." },
+	{ "plug", plug_main, "[--if-running] VM",
+	  "Start VM's link and hot-plug it into the running firewallvm." },
+	{ "unplug", unplug_main, "[--if-running] VM",
+	  "Unplug VM's link from the firewallvm and stop the link." },
 
-extern const struct command __start_netctl_cmds[], __stop_netctl_cmds[];
+	{ "check", check_main, "[FILE]",
+	  "Compile the policy file, print every error with file:line:col, change nothing." },
+	{ "show", show_main, "[VM] [--nft]",
+	  "The policy in words (it parses back as moat.conf); --nft: the exact nftables ruleset." },
 
-static const struct command *find_command(const char *name)
+	{ "apply", apply_main, "",
+	  "Check the policy file, then load it into the firewall in one transaction; records a new generation." },
+	{ "status", status_main, "[--json]",
+	  "The policy generation the firewall has loaded, and the last one recorded here." },
+	{ "diff", diff_main, "",
+	  "What apply would change against what the firewall has loaded, in words." },
+	{ "generations", generations_main, "[--json]",
+	  "Applied generations: number, time, who, summary." },
+	{ "rollback", rollback_main, "[N]",
+	  "Apply generation N's file again as a new generation (default: the one before the last)." },
+
+	{ "stats", stats_main, "[--json] [VM]",
+	  "Per-rule packet and byte counters, default-deny and spoofing drops." },
+	{ "log", log_main, "[-f] [--json] [VM]",
+	  "Denied (and log-marked) packets: time, VM, proto, src, dst, rule; -f follows." },
+
+	{ "allow", allow_main, "VM RULE... [--for DUR]",
+	  "Append 'allow RULE' to VM's block (comments and layout kept), check, apply; --for 10m|2h|1d adds until." },
+	{ "deny", deny_main, "VM RULE... [--for DUR]",
+	  "Append 'deny RULE' to VM's block, check, apply; --for adds until." },
+	{ "add-vm", add_vm_main, "NAME [--address A]",
+	  "Append a block for a new VM with the next free address (or A), check, apply." },
+	{ "remove-vm", remove_vm_main, "NAME",
+	  "Remove VM's block (only the block: comments above it stay), check, apply." },
+	{ "edit", edit_main, "",
+	  "Open $EDITOR (default vi) on a copy; on save check it (re-edit on error), replace the file, apply." },
+
+	{ "help", help_main, "[COMMAND]",
+	  "Say what a command does." },
+	{ 0 },
+};
+
+const struct command *netctl_command(const char *name)
 {
-	for (const struct command *c = __start_netctl_cmds; c < __stop_netctl_cmds; c++)
+	for (const struct command *c = netctl_commands; c->name; c++)
 		if (strcmp(c->name, name) == 0)
 			return c;
 	return NULL;
@@ -29,11 +76,8 @@ static const struct command *find_command(const char *name)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: netctl [-c FILE] [--control PATH] [--state-dir DIR] COMMAND [ARGS]\n\n");
-	/* in rank order: the section holds them in link order */
-	for (int rank = 0; rank < 100; rank++)
-		for (const struct command *c = __start_netctl_cmds; c < __stop_netctl_cmds; c++)
-			if (c->rank == rank)
-				fprintf(out, "  %-12s %-22s %s\n", c->name, c->args, c->help);
+	for (const struct command *c = netctl_commands; c->name; c++)
+		fprintf(out, "  %-12s %-22s %s\n", c->name, c->args, c->help);
 	fprintf(out, "\n  -c FILE          policy file (default $MOAT_CONF or %s)\n"
 		"  --control PATH   firewall control channel, root's (default $MOAT_CONTROL or %s);\n"
 		"                   the read-only one is next to it (NAME.ctl -> NAME.status)\n"
@@ -47,7 +91,7 @@ int help_main(struct netctl *ctx, int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	const struct command *c = find_command(argv[1]);
+	const struct command *c = netctl_command(argv[1]);
 	if (!c) {
 		fprintf(stderr, "netctl: no command '%s'\n", argv[1]);
 		return 2;
@@ -114,7 +158,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	const struct command *cmd = find_command(argv[optind]);
+	const struct command *cmd = netctl_command(argv[optind]);
 	if (!cmd) {
 		fprintf(stderr, "netctl: unknown command '%s' (netctl help)\n", argv[optind]);
 		return 2;

@@ -21,21 +21,42 @@ struct netctl {
 	long call_ms;           /* a firewall call's deadline; 0: the default */
 };
 
+/* A command: its function gets argv from the command's name on. */
 struct command {
 	const char *name;
 	int (*fn)(struct netctl *ctx, int argc, char **argv);
 	const char *args;
 	const char *help;
-	int rank;               /* place in `netctl help` */
 };
 
-/* Each netctl-*.c registers its commands where it defines them; netctl.c
- * finds them all in one linker section (dispatch, usage and help). */
-#define NETCTL_COMMAND(fn_, name_, args_, help_, rank_)                              \
-	int fn_(struct netctl *ctx, int argc, char **argv);                          \
-	static const struct command netctl_cmd_##fn_                                  \
-		__attribute__((used, section("netctl_cmds"), aligned(sizeof(void *)))) = \
-		{ name_, fn_, args_, help_, rank_ }
+/* Every command, in the order `netctl help` lists them (netctl.c): dispatch,
+ * usage and help come from this one table. */
+extern const struct command netctl_commands[];
+/* The command called NAME, or NULL. */
+const struct command *netctl_command(const char *name);
+
+/* Each netctl-*.c defines the commands of its job. */
+int up_main(struct netctl *ctx, int argc, char **argv);
+int down_main(struct netctl *ctx, int argc, char **argv);
+int appliances_main(struct netctl *ctx, int argc, char **argv);
+int vm_args_main(struct netctl *ctx, int argc, char **argv);
+int plug_main(struct netctl *ctx, int argc, char **argv);
+int unplug_main(struct netctl *ctx, int argc, char **argv);
+int check_main(struct netctl *ctx, int argc, char **argv);
+int show_main(struct netctl *ctx, int argc, char **argv);
+int apply_main(struct netctl *ctx, int argc, char **argv);
+int status_main(struct netctl *ctx, int argc, char **argv);
+int diff_main(struct netctl *ctx, int argc, char **argv);
+int generations_main(struct netctl *ctx, int argc, char **argv);
+int rollback_main(struct netctl *ctx, int argc, char **argv);
+int stats_main(struct netctl *ctx, int argc, char **argv);
+int log_main(struct netctl *ctx, int argc, char **argv);
+int allow_main(struct netctl *ctx, int argc, char **argv);
+int deny_main(struct netctl *ctx, int argc, char **argv);
+int add_vm_main(struct netctl *ctx, int argc, char **argv);
+int remove_vm_main(struct netctl *ctx, int argc, char **argv);
+int edit_main(struct netctl *ctx, int argc, char **argv);
+int help_main(struct netctl *ctx, int argc, char **argv);
 
 /* Exit codes of every command. */
 enum { NETCTL_OK = 0, NETCTL_FAILED = 1, NETCTL_USAGE = 2 };
