@@ -37,6 +37,7 @@ CHECK_DEPS   :=
 
 all: programs
 
+include lib/module.mk
 include policy/module.mk
 include host/module.mk
 -include host/install.mk

@@ -1,31 +1,31 @@
 # firewallvm/: moat-firewalld, the firewall VM's daemon, and the control
 # channel framing it shares with netctl (lib/ctl.c).
-FW_SRCS := $(wildcard firewallvm/*.c) $(wildcard lib/*.c)
-FW_LIBS := $(NFT_LIBS) $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
-FW_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
+FW_SRCS := $(wildcard firewallvm/*.c)
+FW_LIBS := $(NFT_LIBS) $(LIBNL_LIBS)
+FW_CFLAGS := $(LIBNL_CFLAGS)
 
 $(FW_SRCS:%.c=$(B)/%.o) $(FW_SRCS:%.c=$(T)/%.o): BASEFLAGS += $(FW_CFLAGS)
 
-$(B)/moat-firewalld: $(FW_SRCS:%.c=$(B)/%.o) $(B)/libpolicy.a
+$(B)/moat-firewalld: $(FW_SRCS:%.c=$(B)/%.o) $(B)/libpolicy.a $(B)/libmoat.a
 	$(CC) $(ALLCFLAGS) -o $@ $^ $(FW_LIBS)
-$(T)/moat-firewalld: $(FW_SRCS:%.c=$(T)/%.o) $(T)/libpolicy.a
+$(T)/moat-firewalld: $(FW_SRCS:%.c=$(T)/%.o) $(T)/libpolicy.a $(T)/libmoat.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ $(FW_LIBS)
 PROGRAMS += $(B)/moat-firewalld
 CHECK_DEPS += $(T)/moat-firewalld $(T)/netctl $(T)/nftload
 
-$(T)/tests/test_ctl: $(T)/tests/unit/test_ctl.o $(T)/lib/ctl.o
+$(T)/tests/test_ctl: $(T)/tests/unit/test_ctl.o $(T)/libmoat.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
 UNIT_TESTS += $(T)/tests/test_ctl
 
-$(T)/tests/test_ctlserver: $(T)/tests/unit/test_ctlserver.o $(T)/lib/ctlserver.o $(T)/lib/ctl.o $(T)/lib/daemon.o
+$(T)/tests/test_ctlserver: $(T)/tests/unit/test_ctlserver.o $(T)/libmoat.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
 UNIT_TESTS += $(T)/tests/test_ctlserver
 
-$(T)/tests/test_lib_spawn: $(T)/tests/unit/test_lib_spawn.o $(T)/lib/spawn.o
+$(T)/tests/test_lib_spawn: $(T)/tests/unit/test_lib_spawn.o $(T)/libmoat.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
 UNIT_TESTS += $(T)/tests/test_lib_spawn
 
-$(F)/fuzz_ctl: $(F)/tests/fuzz/fuzz_ctl.o $(F)/lib/ctl.o
+$(F)/fuzz_ctl: $(F)/tests/fuzz/fuzz_ctl.o $(F)/libmoat.a
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 FUZZ_TARGETS += $(F)/fuzz_ctl
 

@@ -19,7 +19,7 @@ install: programs
 
 HOST_TEST_SRCS := host/netctl-qemu.c host/netctl-vfio.c host/netctl-qmp.c
 HOST_TESTS := $(patsubst tests/unit/%.c,$(T)/tests/%,$(wildcard tests/unit/test_host_*.c))
-$(HOST_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(HOST_TEST_SRCS:%.c=$(T)/%.o) $(T)/libpolicy.a
+$(HOST_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(HOST_TEST_SRCS:%.c=$(T)/%.o) $(T)/libpolicy.a $(T)/libmoat.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(NFT_LIBS)
 UNIT_TESTS += $(HOST_TESTS)
 

@@ -1,12 +1,9 @@
-# host/: netctl and what starts the appliances. lib/ holds what netctl shares
-# with the appliances' daemons (the control channel); not nlroute.c, which is
-# the daemons' alone (libnl).
-LIB_SRCS := $(filter-out lib/nlroute.c,$(wildcard lib/*.c))
-NETCTL_SRCS := $(wildcard host/netctl*.c) $(LIB_SRCS)
+# host/: netctl and what starts the appliances.
+NETCTL_SRCS := $(wildcard host/netctl*.c)
 
-$(B)/netctl: $(NETCTL_SRCS:%.c=$(B)/%.o) $(B)/libpolicy.a
+$(B)/netctl: $(NETCTL_SRCS:%.c=$(B)/%.o) $(B)/libpolicy.a $(B)/libmoat.a
 	$(CC) $(ALLCFLAGS) -o $@ $^ $(NFT_LIBS)
-$(T)/netctl: $(NETCTL_SRCS:%.c=$(T)/%.o) $(T)/libpolicy.a
+$(T)/netctl: $(NETCTL_SRCS:%.c=$(T)/%.o) $(T)/libpolicy.a $(T)/libmoat.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ $(NFT_LIBS)
 
 PROGRAMS += $(B)/netctl

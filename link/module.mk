@@ -6,11 +6,11 @@ LINK_PROG := link/main.c link/loop.c link/stats.c link/sandbox.c link/sock.c
 LINK_LIBS := -luring -lseccomp
 
 $(B)/liblink.a: $(LINK_CORE:%.c=$(B)/%.o)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(T)/liblink.a: $(LINK_CORE:%.c=$(T)/%.o)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(F)/liblink.a: $(LINK_CORE:%.c=$(F)/%.o)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(B)/moat-link: $(LINK_PROG:%.c=$(B)/%.o) $(B)/liblink.a
 	$(CC) $(ALLCFLAGS) -o $@ $^ $(LINK_LIBS)

@@ -1,22 +1,22 @@
 # netvm/: moat-netd, the network VM's daemon. It sends its batches through
 # policy/'s nl_batch and nft_sock (libpolicy.a) and speaks lib/ctl.c.
-NETD_SRCS := $(wildcard netvm/*.c) lib/ctl.c lib/ctlserver.c lib/daemon.c lib/nlroute.c lib/spawn.c lib/stage.c
-NETD_LIBS := $(NFT_LIBS) $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
-NETD_CFLAGS := -Inetvm $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
+NETD_SRCS := $(wildcard netvm/*.c)
+NETD_LIBS := $(NFT_LIBS) $(LIBNL_LIBS)
+NETD_CFLAGS := -Inetvm $(LIBNL_CFLAGS)
 
 $(NETD_SRCS:%.c=$(B)/%.o) $(NETD_SRCS:%.c=$(T)/%.o) $(NETD_SRCS:%.c=$(F)/%.o): BASEFLAGS += $(NETD_CFLAGS)
 $(T)/tests/unit/test_netd_%.o $(F)/tests/fuzz/fuzz_netd_%.o: BASEFLAGS += $(NETD_CFLAGS)
 
-$(B)/moat-netd: $(NETD_SRCS:%.c=$(B)/%.o) $(B)/libpolicy.a
+$(B)/moat-netd: $(NETD_SRCS:%.c=$(B)/%.o) $(B)/libpolicy.a $(B)/libmoat.a
 	$(CC) $(ALLCFLAGS) -o $@ $^ $(NETD_LIBS)
-$(T)/moat-netd: $(NETD_SRCS:%.c=$(T)/%.o) $(T)/libpolicy.a
+$(T)/moat-netd: $(NETD_SRCS:%.c=$(T)/%.o) $(T)/libpolicy.a $(T)/libmoat.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ $(NETD_LIBS)
 PROGRAMS += $(B)/moat-netd
 
 $(T)/tests/test_netd_lease: $(T)/tests/unit/test_netd_lease.o $(T)/netvm/lease.o
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
 $(T)/tests/test_netd_ruleset: $(T)/tests/unit/test_netd_ruleset.o $(T)/netvm/ruleset.o $(T)/netvm/hostaddrs.o \
-		$(T)/libpolicy.a
+		$(T)/libpolicy.a $(T)/libmoat.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(NFT_LIBS)
 UNIT_TESTS += $(T)/tests/test_netd_lease $(T)/tests/test_netd_ruleset
 

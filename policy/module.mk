@@ -3,8 +3,8 @@
 POLICY_SRCS := $(wildcard policy/*.c)
 
 $(B)/libpolicy.a: $(POLICY_SRCS:%.c=$(B)/%.o)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(T)/libpolicy.a: $(POLICY_SRCS:%.c=$(T)/%.o)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(F)/libpolicy.a: $(POLICY_SRCS:%.c=$(F)/%.o)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^

@@ -2,12 +2,12 @@
 # sanitizer build of the library it tests; one libFuzzer binary per
 # tests/fuzz/fuzz_*.c; script checks under tests/netns, tests/golden, ...
 POLICY_TESTS := $(patsubst tests/unit/%.c,$(T)/tests/%,$(wildcard tests/unit/test_policy*.c))
-$(POLICY_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(T)/libpolicy.a
+$(POLICY_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(T)/libpolicy.a $(T)/libmoat.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(NFT_LIBS)
 UNIT_TESTS += $(POLICY_TESTS)
 
 POLICY_FUZZ := $(patsubst tests/fuzz/%.c,$(F)/%,$(wildcard tests/fuzz/fuzz_policy*.c))
-$(POLICY_FUZZ): $(F)/%: $(F)/tests/fuzz/%.o $(F)/libpolicy.a
+$(POLICY_FUZZ): $(F)/%: $(F)/tests/fuzz/%.o $(F)/libpolicy.a $(F)/libmoat.a
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ $(NFT_LIBS)
 FUZZ_TARGETS += $(POLICY_FUZZ)
 
@@ -17,9 +17,9 @@ CHECK_DEPS += $(T)/netctl
 
 # nftload: loads a moat.conf into the current netns the way the daemon does
 # (netns tests and bench-policy).
-$(B)/nftload: $(B)/tests/tools/nftload.o $(B)/libpolicy.a
+$(B)/nftload: $(B)/tests/tools/nftload.o $(B)/libpolicy.a $(B)/libmoat.a
 	$(CC) $(ALLCFLAGS) -Itests/tools -o $@ $^ $(NFT_LIBS)
-$(T)/nftload: $(T)/tests/tools/nftload.o $(T)/libpolicy.a
+$(T)/nftload: $(T)/tests/tools/nftload.o $(T)/libpolicy.a $(T)/libmoat.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ $(NFT_LIBS)
 CHECKS += tests/netns/policy-load tests/netns/policy-traffic
 CHECK_DEPS += $(T)/nftload
@@ -51,7 +51,7 @@ CHECK_DEPS += images $(T)/netctl $(B)/moat-link
 # control sockets), and the libFuzzer target over netctl's decoding of replies.
 CHECKS += tests/netctl/hostile-appliance
 CHECK_DEPS += $(T)/netctl
-$(F)/fuzz_netctl_reply: $(F)/tests/fuzz/fuzz_netctl_reply.o $(F)/host/netctl-reply.o $(F)/host/netctl-priv.o $(F)/lib/ctl.o \
-		$(F)/libpolicy.a
+$(F)/fuzz_netctl_reply: $(F)/tests/fuzz/fuzz_netctl_reply.o $(F)/host/netctl-reply.o $(F)/host/netctl-priv.o \
+		$(F)/libpolicy.a $(F)/libmoat.a
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ $(NFT_LIBS)
 FUZZ_TARGETS += $(F)/fuzz_netctl_reply
