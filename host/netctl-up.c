@@ -401,6 +401,8 @@ static bool stop(const struct netctl *ctx, const char *name, const char *what)
 		unlink(pidf);
 	if (run_file(ctx, pidf, sizeof(pidf), name, "started"))
 		unlink(pidf);
+	if (run_file(ctx, pidf, sizeof(pidf), name, "mem-max"))
+		unlink(pidf);
 	return true;
 }
 
@@ -435,7 +437,7 @@ static const char *link_binary(const struct up_opts *o)
  * umask (077) made them root's alone. */
 static bool run_files_own(const struct netctl *ctx, const char *name, gid_t moat)
 {
-	static const char *const exts[] = { "log", "pid", "started", "console" };
+	static const char *const exts[] = { "log", "pid", "started", "console", "mem-max" };
 	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
 		char path[4096];
 		struct stat st;
@@ -520,7 +522,10 @@ static bool link_start(const struct netctl *ctx, const struct up_opts *o, const 
 	struct spawn_as as = { .keep = keep, .nkeep = sizeof(keep) / sizeof(keep[0]) };
 	if (!spawn(ctx, lname, argv, &as))
 		return false;
-	if (!run_files_own(ctx, lname, moat)) {
+	/* what vm-args tells a VMM, from netctl's state: the link's own
+	 * /proc/PID/cmdline is its memory, which it may rewrite */
+	if (!run_write(ctx, lname, "mem-max", "%u\n", uplink ? QEMU_APPLIANCE_MB : o->vm_memory_max_mb) ||
+	    !run_files_own(ctx, lname, moat)) {
 		stop(ctx, lname, "link");
 		return false;
 	}
@@ -1150,25 +1155,22 @@ int appliances_main(struct netctl *ctx, int argc, char **argv)
 }
 
 /* The most guest memory (MiB) VM's running link lets its app side map: the
- * --a-mem-max it was started with. 0 if no link runs or it says nothing. */
+ * --a-mem-max netctl started it with, as netctl recorded it (NAME.mem-max,
+ * root's to write). 0 if no link runs or nothing was recorded. */
 static unsigned long long link_mem_max_mb(const struct netctl *ctx, const char *vm)
 {
-	char lname[64], path[64], args[8192];
-	pid_t pid;
-	if (snprintf(lname, sizeof(lname), "%s.link", vm) >= (int)sizeof(lname) || !(pid = running(ctx, lname)))
+	char lname[64], path[4096];
+	unsigned long long mb = 0;
+	if (snprintf(lname, sizeof(lname), "%s.link", vm) >= (int)sizeof(lname) || running(ctx, lname) <= 0 ||
+	    !run_file(ctx, path, sizeof(path), lname, "mem-max"))
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, args, sizeof(args) - 1);
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
+	FILE *f = fopen(path, "re");
+	if (!f)
 		return 0;
-	args[n] = 0;
-	for (char *a = args; a < args + n; a += strlen(a) + 1)
-		if (strcmp(a, "--a-mem-max") == 0 && a + strlen(a) + 1 < args + n)
-			return strtoull(a + strlen(a) + 1, NULL, 10) / MIB;
-	return 0;
+	if (fscanf(f, "%llu", &mb) != 1)
+		mb = 0;
+	fclose(f);
+	return mb;
 }
 
 int vm_args_main(struct netctl *ctx, int argc, char **argv)
