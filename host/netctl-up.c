@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "logkeep.h"
 #include "netctl.h"
 #include "netctl-reply.h"
 #include "priv.h"
@@ -229,9 +230,11 @@ static pid_t running(const struct netctl *ctx, const char *name)
 /* How spawn starts a process: as whom (NULL: as netctl itself, with only the
  * capabilities KEEP), under which limits, which of our descriptors it
  * inherits, as 3, 4, ..., and whether in a network namespace of its own
- * (NETNS: new and empty, not even lo up). */
+ * (NETNS: new and empty, not even lo up). The keeper of its log runs as
+ * LOG_AS (the user it is or becomes). */
 struct spawn_as {
 	const struct priv_id *id;
+	const struct priv_id *log_as;
 	const int *keep;
 	size_t nkeep;
 	struct priv_limits limits;
@@ -285,26 +288,20 @@ static bool run_write(const struct netctl *ctx, const char *name, const char *ex
 	return ok;
 }
 
-/* ARGV started in its own session as AS says, stdout and stderr to
- * NAME.log, with no other descriptor of ours or our caller's (an
- * inherited one, not close-on-exec, would cross the exec) and spawn_env.
- * Its NAME.started and pidfile are written before we return. */
+/* ARGV started in its own session as AS says, stdout and stderr through a
+ * pipe to the keeper of NAME.log (at most LOGKEEP_MAX bytes), with no other
+ * descriptor of ours or our caller's (an inherited one, not close-on-exec,
+ * would cross the exec) and spawn_env. Its NAME.started and pidfile are
+ * written before we return. */
 static bool spawn(const struct netctl *ctx, const char *name, char *const *argv, const struct spawn_as *as)
 {
 	char log[4096];
-	if (!run_file(ctx, log, sizeof(log), name, "log"))
+	gid_t moat;
+	if (!run_file(ctx, log, sizeof(log), name, "log") || !priv_group(PRIV_GROUP_READ, &moat))
 		return false;
-	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0) {
-		fprintf(stderr, "netctl: %s: %s\n", log, strerror(errno));
+	int fd = logkeep_pipe(log, false, moat, as->log_as);
+	if (fd < 0)
 		return false;
-	}
-	struct group *gr = getgrnam(PRIV_GROUP_READ);
-	if (gr && fchown(fd, 0, gr->gr_gid) < 0) {
-		fprintf(stderr, "netctl: %s: %s\n", log, strerror(errno));
-		close(fd);
-		return false;
-	}
 	int ready[2];
 	if (pipe2(ready, O_CLOEXEC) < 0) {
 		close(fd);
@@ -519,7 +516,10 @@ static bool link_start(const struct netctl *ctx, const struct up_opts *o, const 
 	 * dropped to PRIV_USER_LINK: no capability beyond what that takes (it
 	 * sets its own limits) */
 	static const int keep[] = { CAP_CHOWN, CAP_FOWNER, CAP_SETGID, CAP_SETUID, CAP_SETPCAP };
-	struct spawn_as as = { .keep = keep, .nkeep = sizeof(keep) / sizeof(keep[0]) };
+	struct priv_id link_id;
+	if (!priv_user(PRIV_USER_LINK, &link_id))
+		return false;
+	struct spawn_as as = { .keep = keep, .nkeep = sizeof(keep) / sizeof(keep[0]), .log_as = &link_id };
 	if (!spawn(ctx, lname, argv, &as))
 		return false;
 	/* what vm-args tells a VMM, from netctl's state: the link's own
@@ -702,10 +702,10 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 		fds[0] = listen_at(control, 0, 0, 0600);
 		fds[4] = fds[0] < 0 ? -1 : listen_at(status, 0, moat, 0660);
 		fds[1] = fds[4] < 0 ? -1 : listen_at(qmp, 0, 0, 0600);
-		fds[2] = fds[1] < 0 ? -1 : open(console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-		if (fds[1] >= 0 && (fds[2] < 0 || fchown(fds[2], 0, moat) < 0))
-			fprintf(stderr, "netctl: %s: %s\n", console, strerror(errno));
-		else if (fds[2] >= 0 && tap)
+		/* the guest writes what it likes to its console: through a pipe
+		 * to a keeper, which bounds the file */
+		fds[2] = fds[1] < 0 ? -1 : logkeep_pipe(console, true, moat, &id);
+		if (fds[2] >= 0 && tap)
 			fds[3] = tap_open(p->net.uplink_arg);
 		ok = fds[2] >= 0 && (!tap || fds[3] >= 0);
 	}
@@ -718,7 +718,7 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 	/* a vhost-user NIC takes a socket and an eventfd per queue and side;
 	 * VFIO pins all of the guest's memory */
 	struct spawn_as as = {
-		.id = &id, .fds = fds, .nfds = nfds,
+		.id = &id, .log_as = &id, .fds = fds, .nfds = nfds,
 		.limits = { .nofile = 1024 + 32 * (nnics + q.spare_ports),
 			    .memlock = !fw && p->net.uplink == UPLINK_PCI ? (QEMU_APPLIANCE_MB + 1024) * MIB : 0 },
 		/* none of the host's network (its loopback services, abstract
