@@ -73,17 +73,6 @@ static void up_opts_defaults(struct up_opts *o)
 			       .vm_memory_max_mb = DEFAULT_VM_MEMORY_MAX_MB };
 }
 
-/* Only root starts and stops what runs as the moat users. */
-static bool need_root(const char *cmd)
-{
-	if (geteuid() == 0)
-		return true;
-	fprintf(stderr, "netctl %s: only root may do this: it starts and stops the appliances and links as their "
-		"own users (and binds VFIO devices); the read-only commands (status, stats, log, appliances, diff, "
-		"vm-args, show, check, generations) need only the group '%s'\n", cmd, PRIV_GROUP_READ);
-	return false;
-}
-
 static bool pathf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static bool pathf(char *buf, size_t len, const char *fmt, ...)
 {
@@ -96,6 +85,25 @@ static bool pathf(char *buf, size_t len, const char *fmt, ...)
 		return false;
 	}
 	return true;
+}
+
+/* Only root starts and stops what runs as the moat users, and only in a
+ * state directory no one else may change under it. */
+static bool need_root(const struct netctl *ctx, const char *cmd)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "netctl %s: only root may do this: it starts and stops the appliances and links as "
+			"their own users (and binds VFIO devices); the read-only commands (status, stats, log, "
+			"appliances, diff, vm-args, show, check, generations) need only the group '%s'\n", cmd,
+			PRIV_GROUP_READ);
+		return false;
+	}
+	char dir[4096];
+	const char *slash = strrchr(ctx->control, '/');
+	return priv_path_safe(ctx->state_dir, "state directory") &&
+	       (!slash || slash == ctx->control ||
+		(pathf(dir, sizeof(dir), "%.*s", (int)(slash - ctx->control), ctx->control) &&
+		 priv_path_safe(dir, "control socket's directory")));
 }
 
 /* What up was told for app VMs' links, STATE/run/app-links, so that plug
@@ -994,7 +1002,7 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		fprintf(stderr, "usage: netctl up [--images DIR] [--accel kvm|tcg] [--notify]\n");
 		return NETCTL_USAGE;
 	}
-	if (!need_root("up"))
+	if (!need_root(ctx, "up"))
 		return NETCTL_FAILED;
 	if (o.accel && !*o.accel)
 		o.accel = NULL;
@@ -1108,7 +1116,7 @@ int down_main(struct netctl *ctx, int argc, char **argv)
 		fprintf(stderr, "usage: netctl down\n");
 		return NETCTL_USAGE;
 	}
-	if (!need_root("down"))
+	if (!need_root(ctx, "down"))
 		return NETCTL_FAILED;
 	bool ok = true;
 	stop_vm_links(ctx, &ok);
@@ -1229,7 +1237,7 @@ static int plug_common(struct netctl *ctx, int argc, char **argv, bool plug)
 		fprintf(stderr, "usage: netctl %s [--if-running] VM\n", plug ? "plug" : "unplug");
 		return NETCTL_USAGE;
 	}
-	if (!need_root(argv[0]))
+	if (!need_root(ctx, argv[0]))
 		return NETCTL_FAILED;
 	struct policy *p = netctl_load_policy(ctx, ctx->conf);
 	if (!p)
