@@ -2,6 +2,7 @@
  * `netctl help COMMAND`. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,19 @@
 NETCTL_COMMAND(help_main, "help", "[COMMAND]", "Say what a command does.", 99);
 
 extern const struct command __start_netctl_cmds[], __stop_netctl_cmds[];
+
+bool netctl_pathf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= len) {
+		fprintf(stderr, "netctl: path too long: %s...\n", buf);
+		return false;
+	}
+	return true;
+}
 
 static const struct command *find_command(const char *name)
 {
