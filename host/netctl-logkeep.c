@@ -73,23 +73,27 @@ void logkeep_run(int in, int out, off_t max)
 
 /* The keeper, in the grandchild: nothing of netctl but IN and OUT, as AS,
  * undumpable (AS's other processes, the one it keeps for included, may
- * neither read nor trace it), and a file size limit just above the cap. */
-static void keeper(int in, int out, const struct priv_id *as)
+ * neither read nor trace it), and a file size limit just above the cap.
+ * One byte on READY once it is all that; none if it cannot be. */
+static void keeper(int in, int out, int ready, const struct priv_id *as)
 {
 	setsid();
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
-	/* IN at 3, OUT at 4, nothing else (not even 0-2) */
+	/* IN at 3, OUT at 4, READY at 5, nothing else (not even 0-2) */
 	int hi_in = fcntl(in, F_DUPFD_CLOEXEC, 64), hi_out = fcntl(out, F_DUPFD_CLOEXEC, 64);
-	if (hi_in < 0 || hi_out < 0 || dup2(hi_in, 3) < 0 || dup2(hi_out, 4) < 0 || spawn_close_range(5, ~0u) < 0)
+	int hi_ready = fcntl(ready, F_DUPFD_CLOEXEC, 64);
+	if (hi_in < 0 || hi_out < 0 || hi_ready < 0 || dup2(hi_in, 3) < 0 || dup2(hi_out, 4) < 0 ||
+	    dup2(hi_ready, 5) < 0 || spawn_close_range(6, ~0u) < 0)
 		_exit(1);
 	for (int fd = 0; fd < 3; fd++)
 		close(fd);
 	struct rlimit fsize = { LOGKEEP_MAX + CHUNK + 4096, LOGKEEP_MAX + CHUNK + 4096 };
 	struct priv_limits limits = { .nofile = 8 };
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_FSIZE, &fsize) < 0 || !priv_drop(as, &limits) ||
-	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || write(5, "", 1) != 1)
 		_exit(1);
+	close(5);
 	logkeep_run(3, 4, LOGKEEP_MAX);
 	_exit(0);
 }
@@ -98,35 +102,43 @@ int logkeep_pipe(const char *file, bool truncate, gid_t gid, const struct priv_i
 {
 	int out = open(file, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
 	struct stat st;
-	if (out < 0 || fstat(out, &st) < 0 || !S_ISREG(st.st_mode) || fchown(out, 0, gid) < 0 ||
-	    fchmod(out, 0640) < 0 || (truncate && ftruncate(out, 0) < 0)) {
-		fprintf(stderr, "netctl: %s: %s\n", file, out >= 0 && !S_ISREG(st.st_mode) ? "not a regular file" :
-			strerror(errno));
-		if (out >= 0)
-			close(out);
-		return -1;
-	}
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		fprintf(stderr, "netctl: pipe for %s: %s\n", file, strerror(errno));
-		close(out);
-		return -1;
-	}
+	const char *why = NULL;
+	if (out < 0 || fstat(out, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (fchown(out, 0, gid) < 0 || fchmod(out, 0640) < 0 || (truncate && ftruncate(out, 0) < 0))
+		why = strerror(errno);
+	int p[2] = { -1, -1 }, ready[2] = { -1, -1 };
+	if (!why && (pipe2(p, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0))
+		why = strerror(errno);
 	/* twice forked: the keeper is nobody's child of ours to reap, and
 	 * outlives netctl as long as what it keeps for */
-	pid_t pid = fork();
+	pid_t pid = why ? -1 : fork();
 	if (pid == 0) {
 		close(p[1]);
+		close(ready[0]);
 		if (fork() == 0)
-			keeper(p[0], out, as);
+			keeper(p[0], out, ready[1], as);
 		_exit(0);
 	}
-	int st_child;
-	close(p[0]);
-	close(out);
-	if (pid < 0 || waitpid(pid, &st_child, 0) != pid) {
-		fprintf(stderr, "netctl: starting the keeper of %s: %s\n", file, strerror(errno));
-		close(p[1]);
+	char c;
+	if (!why && (pid < 0 || waitpid(pid, NULL, 0) != pid))
+		why = strerror(errno);
+	close(ready[1]);
+	/* EOF: the keeper could not become what it must be */
+	if (!why && read(ready[0], &c, 1) != 1)
+		why = "the keeper did not start (as its user, without capabilities)";
+	if (out >= 0)
+		close(out);
+	if (p[0] >= 0)
+		close(p[0]);
+	if (ready[0] >= 0)
+		close(ready[0]);
+	if (why) {
+		fprintf(stderr, "netctl: keeping %s: %s\n", file, why);
+		if (p[1] >= 0)
+			close(p[1]);
 		return -1;
 	}
 	return p[1];
