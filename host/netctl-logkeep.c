@@ -78,6 +78,7 @@ void logkeep_run(int in, int out, off_t max)
 static void keeper(int in, int out, int ready, const struct priv_id *as)
 {
 	setsid();
+	prctl(PR_SET_NAME, "netctl-logkeep", 0, 0, 0);   /* what ps shows, not netctl's name */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
 	/* IN at 3, OUT at 4, READY at 5, nothing else (not even 0-2) */
