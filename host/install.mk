@@ -17,7 +17,7 @@ install: programs
 	install -m 0644 examples/moat.conf $(DESTDIR)/etc/moat/moat.conf.example
 .PHONY: install
 
-HOST_TEST_SRCS := host/netctl-qemu.c host/netctl-vfio.c host/netctl-qmp.c
+HOST_TEST_SRCS := host/netctl-qemu.c host/netctl-vfio.c host/netctl-qmp.c host/netctl-logkeep.c host/netctl-priv.c lib/spawn.c
 HOST_TESTS := $(patsubst tests/unit/%.c,$(T)/tests/%,$(wildcard tests/unit/test_host_*.c))
 $(HOST_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(HOST_TEST_SRCS:%.c=$(T)/%.o) $(T)/libpolicy.a $(T)/libmoat.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(NFT_LIBS)

@@ -165,7 +165,8 @@ static void gen_stage_start(const struct netctl *ctx, uint32_t gen, const char *
 {
 	char dir[4096];
 	memset(g, 0, sizeof(*g));
-	if (!gen_path(ctx, dir, sizeof(dir), 0, NULL) || !gen_dir(dir) ||
+	if (!gen_path(ctx, dir, sizeof(dir), 0, NULL) ||
+	    (geteuid() == 0 && !priv_path_safe(ctx->state_dir, "state directory")) || !gen_dir(dir) ||
 	    !gen_path(ctx, g->conf, sizeof(g->conf), gen, "conf") ||
 	    (size_t)snprintf(g->tmp, sizeof(g->tmp), "%s.tmp", g->conf) >= sizeof(g->tmp))
 		return;

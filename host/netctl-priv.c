@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -91,16 +92,99 @@ bool priv_group(const char *name, gid_t *gid)
 	return true;
 }
 
+bool priv_fchmod(int fd, mode_t mode)
+{
+	/* fchmod refuses an O_PATH descriptor (and a socket can be opened no
+	 * other way): its /proc/self/fd link names the inode itself, never
+	 * a path that could be swapped meanwhile */
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return chmod(proc, mode) == 0;
+}
+
 bool priv_own(const char *path, uid_t uid, gid_t gid, mode_t mode)
 {
-	struct stat st;
-	if (lstat(path, &st) < 0 || S_ISLNK(st.st_mode) ||
-	    fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 || chmod(path, mode) < 0) {
+	struct stat st = { 0 };
+	int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	bool ok = fd >= 0 && fstat(fd, &st) == 0 && !S_ISLNK(st.st_mode) &&
+		  fchownat(fd, "", uid, gid, AT_EMPTY_PATH) == 0 && priv_fchmod(fd, mode);
+	if (!ok)
 		fprintf(stderr, "netctl: giving %s to %u:%u mode %04o: %s\n", path, (unsigned)uid, (unsigned)gid,
 			(unsigned)mode, S_ISLNK(st.st_mode) ? "it is a symbolic link" : strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* Who may change what is at PATH, or put something else there, judging by
+ * ST (lstat): root alone, unless ANCESTOR and sticky (as /tmp: only an
+ * entry's owner may rename or remove it). NULL if root alone, else why not. */
+static const char *unsafe_why(const struct stat *st, bool ancestor, char *buf, size_t len)
+{
+	if (st->st_uid != 0) {
+		snprintf(buf, len, "is owned by uid %u, not root", (unsigned)st->st_uid);
+		return buf;
+	}
+	if (S_ISLNK(st->st_mode) || !(st->st_mode & 022) || (ancestor && (st->st_mode & S_ISVTX)))
+		return NULL;
+	snprintf(buf, len, "is writable by %s (mode %04o)", st->st_mode & 002 ? "everyone" : "its group",
+		 (unsigned)(st->st_mode & 07777));
+	return buf;
+}
+
+/* Every directory of PATH, from / down, that exists (and PATH itself)
+ * owned by root and writable by no one else (unsafe_why); WHAT GIVEN is
+ * what the message names (PATH, or where it leads). */
+static bool chain_safe(const char *path, const char *what, const char *given)
+{
+	char buf[4096], why[96];
+	if (path[0] != '/' || snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		fprintf(stderr, "netctl: %s %s: not an absolute path that fits\n", what, path);
 		return false;
 	}
+	size_t n = strlen(buf);
+	/* at I = 0, "/" itself; then each name up to a '/' or the end */
+	for (size_t i = 0; i <= n; i++) {
+		if (i && buf[i] != '/' && buf[i] != 0)
+			continue;
+		char c = buf[i];
+		const char *name = i ? buf : "/";
+		buf[i] = 0;
+		struct stat st;
+		const char *bad = NULL;
+		if (lstat(name, &st) == 0)
+			bad = unsafe_why(&st, i < n, why, sizeof(why));
+		else if (errno != ENOENT)
+			bad = strerror(errno);
+		if (bad) {
+			fprintf(stderr, "netctl: refusing the %s %s: %s %s; netctl gives root's files and sockets "
+				"away there, so every directory down to it must be root's and writable by root "
+				"alone (as sshd's StrictModes): fix its owner or mode, or choose another\n",
+				what, given, name, bad);
+			return false;
+		}
+		buf[i] = c;
+	}
 	return true;
+}
+
+bool priv_path_safe(const char *path, const char *what)
+{
+	/* the path as given (its symbolic links root's, in root's
+	 * directories) and where it leads */
+	char real[PATH_MAX], there[4096];
+	if (!chain_safe(path, what, path) || snprintf(there, sizeof(there), "%s", path) >= (int)sizeof(there))
+		return false;
+	/* what of it is not made yet, netctl makes (root's, 0755) */
+	while (!realpath(there, real)) {
+		char *slash = strrchr(there, '/');
+		if (errno != ENOENT || !slash || slash == there) {
+			fprintf(stderr, "netctl: %s %s: %s\n", what, path, strerror(errno));
+			return false;
+		}
+		*slash = 0;
+	}
+	return chain_safe(real, what, path);
 }
 
 bool priv_mkdirs(const char *path, mode_t mode)
@@ -115,10 +199,15 @@ bool priv_mkdirs(const char *path, mode_t mode)
 			char c = *p;
 			*p = 0;
 			/* netctl's umask is 077: what it makes is given its mode */
-			if (mkdir(buf, 0700) == 0 ? chmod(buf, c ? 0755 : mode) < 0 : errno != EEXIST) {
+			bool made = mkdir(buf, 0700) == 0;
+			int fd = made ? open(buf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+			bool ok = made ? fd >= 0 && fchmod(fd, c ? 0755 : mode) == 0 : errno == EEXIST;
+			if (!ok)
 				fprintf(stderr, "netctl: mkdir %s: %s\n", buf, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			if (!ok)
 				return false;
-			}
 			if (!c)
 				return true;
 			*p = c;

@@ -168,10 +168,14 @@ bool qemu_appliance_args(struct qemu_args *a, const struct qemu_appliance *q)
 	qemu_args_add(a, "console=ttyS0 panic=-1 quiet moat.role=%s", q->name);
 	if (q->fds) {
 		/* QEMU opens /dev/fdset/N as a dup of the fd added to set N */
+		/* a pipe (logkeep.h): append=on, as QEMU would truncate a file
+		 * and a pipe cannot be */
 		qemu_args_add(a, "-add-fd");
 		qemu_args_add(a, "fd=%d,set=%d", QEMU_FD_CONSOLE, QEMU_FD_CONSOLE);
+		qemu_args_add(a, "-chardev");
+		qemu_args_add(a, "file,id=console,path=/dev/fdset/%d,append=on", QEMU_FD_CONSOLE);
 		qemu_args_add(a, "-serial");
-		qemu_args_add(a, "file:/dev/fdset/%d", QEMU_FD_CONSOLE);
+		qemu_args_add(a, "chardev:console");
 		qemu_args_add(a, "-chardev");
 		qemu_args_add(a, "socket,id=qmp,fd=%d,server=on,wait=off", QEMU_FD_QMP);
 		qemu_args_add(a, "-mon");

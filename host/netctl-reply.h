@@ -19,9 +19,9 @@ _Static_assert(CTL_NAME_MAX == MOAT_NAME_MAX, "a VM name on the wire is a VM nam
  * (PATH with ".ctl" replaced by ".status", or ".status" added): false if
  * that does not fit BUF. */
 bool netctl_status_path(const char *path, char *buf, size_t len);
-/* Where a request of TYPE to the appliance behind PATH goes: the read-only
- * socket for what only reads (ctl_request_read_only) when there is one
- * (BUF holds it then), else PATH. */
+/* Where a request of TYPE to the appliance behind PATH goes: for root
+ * always PATH; for anyone else the read-only socket for what only reads
+ * (ctl_request_read_only) when there is one (BUF holds it then), else PATH. */
 const char *netctl_channel(const char *path, uint16_t type, char *buf, size_t len);
 
 /* REQ to WHO ("firewall", "netvm") behind PATH (netctl_channel), within

@@ -1,7 +1,6 @@
-/* netctl up / down / appliances / vm-args / plug / unplug: the processes on
- * the host. Every process netctl starts has a pidfile STATE/run/NAME.pid (and
- * NAME.started, which tells that process from a later one with its pid) and
- * a log STATE/run/NAME.log; links are named after their VM ("uplink" for the
+/* netctl up / down / appliances / vm-args / plug / unplug: the links and
+ * the appliances on the host, started and stopped through netctl-proc.c
+ * (pidfiles, logs); links are named after their VM ("uplink" for the
  * netvm's), so a second `up` finds what the first one started. */
 #include <dirent.h>
 #include <errno.h>
@@ -27,9 +26,11 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "logkeep.h"
 #include "netctl.h"
 #include "netctl-reply.h"
 #include "priv.h"
+#include "proc.h"
 #include "qemu.h"
 #include "qmp.h"
 #include "spawn.h"
@@ -39,7 +40,6 @@ int apply_main(struct netctl *ctx, int argc, char **argv);
 
 #define DEFAULT_IMAGES "/usr/lib/moat/images"
 #define UPLINK         "uplink"
-#define STOP_WAIT_MS   5000
 #define RELEASE_WAIT_MS 10000   /* a guest's PCIe hot-plug takes up to 5 s */
 #define KVM_TRUST_MS   30000    /* the appliances load the policy in 2 s under KVM */
 #define DEFAULT_VM_OWNER "root:" PRIV_GROUP_VM
@@ -63,29 +63,23 @@ static void up_opts_defaults(struct up_opts *o)
 			       .vm_memory_max_mb = DEFAULT_VM_MEMORY_MAX_MB };
 }
 
-/* Only root starts and stops what runs as the moat users. */
-static bool need_root(const char *cmd)
+/* Only root starts and stops what runs as the moat users, and only in a
+ * state directory no one else may change under it. */
+static bool need_root(const struct netctl *ctx, const char *cmd)
 {
-	if (geteuid() == 0)
-		return true;
-	fprintf(stderr, "netctl %s: only root may do this: it starts and stops the appliances and links as their "
-		"own users (and binds VFIO devices); the read-only commands (status, stats, log, appliances, diff, "
-		"vm-args, show, check, generations) need only the group '%s'\n", cmd, PRIV_GROUP_READ);
-	return false;
-}
-
-static bool pathf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static bool pathf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int r = vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-	if (r < 0 || (size_t)r >= len) {
-		fprintf(stderr, "netctl: path too long: %s...\n", buf);
+	if (geteuid() != 0) {
+		fprintf(stderr, "netctl %s: only root may do this: it starts and stops the appliances and links as "
+			"their own users (and binds VFIO devices); the read-only commands (status, stats, log, "
+			"appliances, diff, vm-args, show, check, generations) need only the group '%s'\n", cmd,
+			PRIV_GROUP_READ);
 		return false;
 	}
-	return true;
+	char dir[4096];
+	const char *slash = strrchr(ctx->control, '/');
+	return priv_path_safe(ctx->state_dir, "state directory") &&
+	       (!slash || slash == ctx->control ||
+		(netctl_pathf(dir, sizeof(dir), "%.*s", (int)(slash - ctx->control), ctx->control) &&
+		 priv_path_safe(dir, "control socket's directory")));
 }
 
 /* What up was told for app VMs' links, STATE/run/app-links, so that plug
@@ -96,8 +90,8 @@ static bool pathf(char *buf, size_t len, const char *fmt, ...)
 static bool app_links_save(const struct netctl *ctx, const struct up_opts *o, gid_t moat)
 {
 	char path[4096], tmp[4200];
-	if (!pathf(path, sizeof(path), "%s/run/" APP_LINKS, ctx->state_dir) ||
-	    !pathf(tmp, sizeof(tmp), "%s.tmp", path))
+	if (!netctl_pathf(path, sizeof(path), "%s/run/" APP_LINKS, ctx->state_dir) ||
+	    !netctl_pathf(tmp, sizeof(tmp), "%s.tmp", path))
 		return false;
 	FILE *f = fopen(tmp, "we");
 	bool ok = f && fprintf(f, "owner %s\nmemory-max-mb %u\n", o->vm_owner, o->vm_memory_max_mb) > 0;
@@ -112,7 +106,7 @@ static void app_links_load(const struct netctl *ctx, struct up_opts *o)
 {
 	static char owner[256];
 	char path[4096], line[300];
-	if (!pathf(path, sizeof(path), "%s/run/" APP_LINKS, ctx->state_dir))
+	if (!netctl_pathf(path, sizeof(path), "%s/run/" APP_LINKS, ctx->state_dir))
 		return;
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -125,274 +119,6 @@ static void app_links_load(const struct netctl *ctx, struct up_opts *o)
 			o->vm_memory_max_mb = mb;
 	}
 	fclose(f);
-}
-
-/* ---- processes ---- */
-
-static bool run_file(const struct netctl *ctx, char *buf, size_t len, const char *name, const char *ext)
-{
-	return pathf(buf, len, "%s/run/%s.%s", ctx->state_dir, name, ext);
-}
-
-/* Which process a pidfile means: what that process cannot change about
- * itself (a compromised QEMU may rewrite its argv, /proc/PID/cmdline): its
- * start time (/proc/PID/stat field 22, clock ticks after boot) and the uid
- * it was started as, in NAME.started ("STARTTIME UID") next to NAME.pid
- * (the bare pid, what scripts read). */
-struct proc_id {
-	pid_t pid;
-	unsigned long long start;
-	uid_t uid;
-};
-
-/* PID's start time and real uid, if it is alive and not a zombie. */
-static bool proc_id_read(pid_t pid, struct proc_id *p)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return false;
-	bool ok = fgets(buf, sizeof(buf), f) != NULL;
-	fclose(f);
-	char *rp = ok ? strrchr(buf, ')') : NULL;
-	if (!rp || rp[1] != ' ' || rp[2] == 'Z' || rp[2] == 'X')
-		return false;
-	/* fields 3 (state) to 21, then 22: the start time */
-	char *t = rp + 2;
-	for (int field = 3; field < 22 && t; field++)
-		t = strchr(t, ' ') ? strchr(t, ' ') + 1 : NULL;
-	if (!t || sscanf(t, "%llu", &p->start) != 1)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (!(f = fopen(path, "re")))
-		return false;
-	unsigned uid;
-	ok = false;
-	while (!ok && fgets(buf, sizeof(buf), f))
-		ok = sscanf(buf, "Uid: %u", &uid) == 1;
-	fclose(f);
-	p->pid = pid;
-	p->uid = uid;
-	return ok;
-}
-
-/* The process WANT names still runs: the same start time, and the uid it
- * was started as (one started as root may since have dropped to a user of
- * its own, as moat-link does; one started as a user cannot change it). A
- * pid recycled by something else does not count. */
-static bool pid_is(const struct proc_id *want)
-{
-	struct proc_id now;
-	return proc_id_read(want->pid, &now) && now.start == want->start &&
-	       (now.uid == want->uid || want->uid == 0);
-}
-
-/* What NAME.pid and NAME.started say, if that process runs; else false
- * (also without a NAME.started: nothing proves which process it was). */
-static bool running_id(const struct netctl *ctx, const char *name, struct proc_id *p)
-{
-	char pidf[4096], startf[4096];
-	if (!run_file(ctx, pidf, sizeof(pidf), name, "pid") || !run_file(ctx, startf, sizeof(startf), name, "started"))
-		return false;
-	int pid = 0;
-	unsigned uid = 0;
-	FILE *f = fopen(pidf, "re");
-	bool ok = f && fscanf(f, "%d", &pid) == 1 && pid > 0;
-	if (f)
-		fclose(f);
-	f = ok ? fopen(startf, "re") : NULL;
-	ok = f && fscanf(f, "%llu %u", &p->start, &uid) == 2;
-	if (f)
-		fclose(f);
-	p->pid = pid;
-	p->uid = uid;
-	return ok && pid_is(p);
-}
-
-/* The pid in NAME's pidfile if that process runs, else 0. */
-static pid_t running(const struct netctl *ctx, const char *name)
-{
-	struct proc_id p;
-	return running_id(ctx, name, &p) ? p.pid : 0;
-}
-
-/* How spawn starts a process: as whom (NULL: as netctl itself, with only the
- * capabilities KEEP), under which limits, which of our descriptors it
- * inherits, as 3, 4, ..., and whether in a network namespace of its own
- * (NETNS: new and empty, not even lo up). */
-struct spawn_as {
-	const struct priv_id *id;
-	const int *keep;
-	size_t nkeep;
-	struct priv_limits limits;
-	const int *fds;
-	size_t nfds;
-	bool netns;
-};
-
-/* All a started process gets of netctl's environment (root's, or a unit's):
- * a PATH for what it may run itself, nothing that steers the dynamic
- * loader, QEMU or a library (LD_*, HOME, TMPDIR, ...). */
-static char *const spawn_env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-
-/* In the child: AS's descriptors at 3, 4, ... (moved out of the way first,
- * so that none overwrites another before it is placed); one that is -1
- * leaves its number empty, also of what netctl's caller left there. */
-static bool place_fds(const struct spawn_as *as)
-{
-	int tmp[8];
-	if (as->nfds > sizeof(tmp) / sizeof(tmp[0]))
-		return false;
-	for (size_t i = 0; i < as->nfds; i++) {
-		tmp[i] = -1;
-		if (as->fds[i] >= 0 && (tmp[i] = fcntl(as->fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
-			return false;
-	}
-	for (size_t i = 0; i < as->nfds; i++)
-		if (tmp[i] >= 0 ? dup2(tmp[i], 3 + (int)i) < 0 : close(3 + (int)i) < 0 && errno != EBADF)
-			return false;   /* dup2 clears close-on-exec */
-	return true;
-}
-
-/* STATE/run/NAME.EXT holds FMT..., whole or not at all. */
-static bool run_write(const struct netctl *ctx, const char *name, const char *ext, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static bool run_write(const struct netctl *ctx, const char *name, const char *ext, const char *fmt, ...)
-{
-	char path[4096], tmp[4200];
-	if (!run_file(ctx, path, sizeof(path), name, ext) || !pathf(tmp, sizeof(tmp), "%s.tmp", path))
-		return false;
-	FILE *f = fopen(tmp, "we");
-	va_list ap;
-	va_start(ap, fmt);
-	bool ok = f && vfprintf(f, fmt, ap) > 0;
-	va_end(ap);
-	ok = (f && fclose(f) == 0) && ok && rename(tmp, path) == 0;
-	if (!ok) {
-		fprintf(stderr, "netctl: writing %s: %s\n", path, strerror(errno));
-		unlink(tmp);
-	}
-	return ok;
-}
-
-/* ARGV started in its own session as AS says, stdout and stderr to
- * NAME.log, with no other descriptor of ours or our caller's (an
- * inherited one, not close-on-exec, would cross the exec) and spawn_env.
- * Its NAME.started and pidfile are written before we return. */
-static bool spawn(const struct netctl *ctx, const char *name, char *const *argv, const struct spawn_as *as)
-{
-	char log[4096];
-	if (!run_file(ctx, log, sizeof(log), name, "log"))
-		return false;
-	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0) {
-		fprintf(stderr, "netctl: %s: %s\n", log, strerror(errno));
-		return false;
-	}
-	struct group *gr = getgrnam(PRIV_GROUP_READ);
-	if (gr && fchown(fd, 0, gr->gr_gid) < 0) {
-		fprintf(stderr, "netctl: %s: %s\n", log, strerror(errno));
-		close(fd);
-		return false;
-	}
-	int ready[2];
-	if (pipe2(ready, O_CLOEXEC) < 0) {
-		close(fd);
-		return false;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-		setsid();
-		dup2(null, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		signal(SIGPIPE, SIG_DFL);
-		/* out of the way of the descriptors placed at 3, 4, ... */
-		int report = fcntl(ready[1], F_DUPFD_CLOEXEC, 64);
-		unsigned first = 3 + (unsigned)as->nfds;
-		const char *step = "run";
-		if (report < 0)
-			step = "report on";
-		else if (!place_fds(as) || spawn_close_range(first, (unsigned)report - 1) < 0 ||
-			 spawn_close_range((unsigned)report + 1, ~0u) < 0)
-			step = "pass descriptors to";
-		else if (as->netns && unshare(CLONE_NEWNET) < 0)
-			step = "make a network namespace for";
-		else if (as->id ? !priv_drop(as->id, &as->limits) :
-				  !priv_limit(&as->limits) || !priv_bound(as->keep, as->nkeep))
-			step = as->id ? "drop privileges for" : "set limits for";
-		else
-			execvpe(argv[0], argv, spawn_env);
-		int e = errno;
-		dprintf(2, "netctl: cannot %s %s: %s\n", step, argv[0], strerror(e));
-		ssize_t w = write(report < 0 ? ready[1] : report, &e, sizeof(e));
-		(void)w;
-		_exit(127);
-	}
-	close(fd);
-	close(ready[1]);
-	if (pid < 0) {
-		close(ready[0]);
-		fprintf(stderr, "netctl: fork: %s\n", strerror(errno));
-		return false;
-	}
-	int e = 0;
-	ssize_t r = read(ready[0], &e, sizeof(e));   /* EOF: the exec happened */
-	close(ready[0]);
-	if (r == sizeof(e)) {
-		waitpid(pid, NULL, 0);
-		fprintf(stderr, "netctl: cannot run %s for %s%s%s: %s (see %s)\n", argv[0], name,
-			as->id ? " as user " : "", as->id ? as->id->name : "", strerror(e), log);
-		return false;
-	}
-	/* ours and not reaped: PID cannot be another process's yet */
-	struct proc_id id;
-	if (!proc_id_read(pid, &id))
-		fprintf(stderr, "netctl: %s (pid %d) is gone at once (see %s)\n", name, (int)pid, log);
-	else if (run_write(ctx, name, "started", "%llu %u\n", id.start, as->id ? (unsigned)as->id->uid : 0u) &&
-		 run_write(ctx, name, "pid", "%d\n", (int)pid))
-		return true;
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return false;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-	nanosleep(&ts, NULL);
-}
-
-/* TERM, then KILL after STOP_WAIT_MS. True if NAME is not running now. */
-static bool stop(const struct netctl *ctx, const char *name, const char *what)
-{
-	char pidf[4096];
-	struct proc_id p;
-	if (running_id(ctx, name, &p)) {
-		pid_t pid = p.pid;
-		kill(pid, SIGTERM);
-		for (long t = 0; t < STOP_WAIT_MS && pid_is(&p); t += 50) {
-			waitpid(pid, NULL, WNOHANG);   /* ours when up failed half-way */
-			sleep_ms(50);
-		}
-		if (pid_is(&p)) {
-			kill(pid, SIGKILL);
-			for (int i = 0; i < 40 && pid_is(&p); i++)
-				sleep_ms(50);
-		}
-		if (pid_is(&p)) {
-			fprintf(stderr, "netctl: %s %s (pid %d) does not stop\n", what, name, (int)pid);
-			return false;
-		}
-		printf("stopped %s %s\n", what, name);
-	}
-	if (run_file(ctx, pidf, sizeof(pidf), name, "pid"))
-		unlink(pidf);
-	if (run_file(ctx, pidf, sizeof(pidf), name, "started"))
-		unlink(pidf);
-	return true;
 }
 
 /* ---- links ---- */
@@ -426,11 +152,11 @@ static const char *link_binary(const struct up_opts *o)
  * umask (077) made them root's alone. */
 static bool run_files_own(const struct netctl *ctx, const char *name, gid_t moat)
 {
-	static const char *const exts[] = { "log", "pid", "started", "console" };
+	static const char *const exts[] = { "log", "pid", "started", "console", "mem-max" };
 	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
 		char path[4096];
 		struct stat st;
-		if (!run_file(ctx, path, sizeof(path), name, exts[i]))
+		if (!proc_run_file(ctx, path, sizeof(path), name, exts[i]))
 			return false;
 		if (lstat(path, &st) < 0 && errno == ENOENT)
 			continue;
@@ -484,13 +210,14 @@ static bool link_start(const struct netctl *ctx, const struct up_opts *o, const 
 	bool uplink = vm == NULL;
 	const char *owner = uplink ? PRIV_USER_NET ":" PRIV_USER_NET : link_owner(o, vm, owner_buf, sizeof(owner_buf));
 	gid_t moat;
-	if (!pathf(lname, sizeof(lname), "%s.link", name) || !priv_group(PRIV_GROUP_READ, &moat) ||
+	if (!netctl_pathf(lname, sizeof(lname), "%s.link", name) || !priv_group(PRIV_GROUP_READ, &moat) ||
 	    !qemu_link_path(a, sizeof(a), ctx->state_dir, name, uplink ? "net" : "app"))
 		return false;
-	if (running(ctx, lname))
-		return uplink || link_owner_keep(a, owner);
+	pid_t there = proc_running(ctx, lname);
+	if (there)
+		return there > 0 && (uplink || link_owner_keep(a, owner));
 	if (!qemu_link_path(b, sizeof(b), ctx->state_dir, name, "fw") ||
-	    !run_file(ctx, stats, sizeof(stats), lname, "stats"))
+	    !proc_run_file(ctx, stats, sizeof(stats), lname, "stats"))
 		return false;
 	if (strlen(stats) >= QEMU_PATH_MAX) {
 		fprintf(stderr, "netctl: stats socket path too long: %s\n", stats);
@@ -508,11 +235,17 @@ static bool link_start(const struct netctl *ctx, const struct up_opts *o, const 
 	 * dropped to PRIV_USER_LINK: no capability beyond what that takes (it
 	 * sets its own limits) */
 	static const int keep[] = { CAP_CHOWN, CAP_FOWNER, CAP_SETGID, CAP_SETUID, CAP_SETPCAP };
-	struct spawn_as as = { .keep = keep, .nkeep = sizeof(keep) / sizeof(keep[0]) };
-	if (!spawn(ctx, lname, argv, &as))
+	struct priv_id link_id;
+	if (!priv_user(PRIV_USER_LINK, &link_id))
 		return false;
-	if (!run_files_own(ctx, lname, moat)) {
-		stop(ctx, lname, "link");
+	struct proc_as as = { .keep = keep, .nkeep = sizeof(keep) / sizeof(keep[0]), .log_as = &link_id };
+	if (!proc_spawn(ctx, lname, argv, &as))
+		return false;
+	/* what vm-args tells a VMM, from netctl's state: the link's own
+	 * /proc/PID/cmdline is its memory, which it may rewrite */
+	if (!proc_run_write(ctx, lname, "mem-max", "%u\n", uplink ? QEMU_APPLIANCE_MB : o->vm_memory_max_mb) ||
+	    !run_files_own(ctx, lname, moat)) {
+		proc_stop(ctx, lname, "link");
 		return false;
 	}
 	/* the stats socket is the last thing it creates before serving */
@@ -524,26 +257,33 @@ static bool link_start(const struct netctl *ctx, const struct up_opts *o, const 
 			printf("started link %s\n", name);
 			return true;
 		}
-		if (!running(ctx, lname))
+		if (proc_running(ctx, lname) <= 0)
 			break;
-		sleep_ms(50);
+		proc_sleep_ms(50);
 	}
 	fprintf(stderr, "netctl: link %s did not come up (see %s/run/%s.log)\n", name, ctx->state_dir, lname);
-	stop(ctx, lname, "link");
+	proc_stop(ctx, lname, "link");
 	return false;
+}
+
+/* LINK's pidfile is an older netctl's, its process not known (proc.h). */
+static bool link_unknown(const struct netctl *ctx, const char *name)
+{
+	char lname[64];
+	return netctl_pathf(lname, sizeof(lname), "%s.link", name) && proc_running(ctx, lname) < 0;
 }
 
 static bool link_stop(const struct netctl *ctx, const char *name)
 {
 	char lname[64];
-	return pathf(lname, sizeof(lname), "%s.link", name) && stop(ctx, lname, "link");
+	return netctl_pathf(lname, sizeof(lname), "%s.link", name) && proc_stop(ctx, lname, "link");
 }
 
 /* ---- appliances ---- */
 
 static bool image_paths(const char *images, const char *vm, char *kernel, char *initrd, size_t len)
 {
-	if (!pathf(kernel, len, "%s/%s/vmlinuz", images, vm) || !pathf(initrd, len, "%s/%s/initrd.img", images, vm))
+	if (!netctl_pathf(kernel, len, "%s/%s/vmlinuz", images, vm) || !netctl_pathf(initrd, len, "%s/%s/initrd.img", images, vm))
 		return false;
 	const char *missing = access(kernel, R_OK) ? kernel : access(initrd, R_OK) ? initrd : NULL;
 	if (missing) {
@@ -609,8 +349,8 @@ static int tap_open(const char *name)
  * to it (root:moat). */
 static bool control_paths(const struct netctl *ctx, const char *name, char *control, char *status, size_t len)
 {
-	if (strcmp(name, "firewallvm") == 0 ? !pathf(control, len, "%s", ctx->control)
-					    : !run_file(ctx, control, len, name, "ctl"))
+	if (strcmp(name, "firewallvm") == 0 ? !netctl_pathf(control, len, "%s", ctx->control)
+					    : !proc_run_file(ctx, control, len, name, "ctl"))
 		return false;
 	if (!netctl_status_path(control, status, len)) {
 		fprintf(stderr, "netctl: path too long: %s.status\n", control);
@@ -640,8 +380,9 @@ static bool appliance_user(const char *name, const char *accel, struct priv_id *
 static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, const struct policy *p,
 			    const char *accel, const char *name)
 {
-	if (running(ctx, name))
-		return true;
+	pid_t there = proc_running(ctx, name);
+	if (there)
+		return there > 0;
 	struct priv_id id;
 	gid_t moat;
 	if (!appliance_user(name, accel, &id) || !priv_group(PRIV_GROUP_READ, &moat))
@@ -652,7 +393,7 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 		return false;
 	char kernel[4096], initrd[4096], qmp[4096], console[4096], control[4096], status[4096];
 	if (!image_paths(o->images, name, kernel, initrd, sizeof(kernel)) ||
-	    !run_file(ctx, qmp, sizeof(qmp), name, "qmp") || !run_file(ctx, console, sizeof(console), name, "console") ||
+	    !proc_run_file(ctx, qmp, sizeof(qmp), name, "qmp") || !proc_run_file(ctx, console, sizeof(console), name, "console") ||
 	    !control_paths(ctx, name, control, status, sizeof(control)))
 		return false;
 	size_t nnics = fw ? p->nvms + 1 : 1;
@@ -688,10 +429,10 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 		fds[0] = listen_at(control, 0, 0, 0600);
 		fds[4] = fds[0] < 0 ? -1 : listen_at(status, 0, moat, 0660);
 		fds[1] = fds[4] < 0 ? -1 : listen_at(qmp, 0, 0, 0600);
-		fds[2] = fds[1] < 0 ? -1 : open(console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-		if (fds[1] >= 0 && (fds[2] < 0 || fchown(fds[2], 0, moat) < 0))
-			fprintf(stderr, "netctl: %s: %s\n", console, strerror(errno));
-		else if (fds[2] >= 0 && tap)
+		/* the guest writes what it likes to its console: through a pipe
+		 * to a keeper, which bounds the file */
+		fds[2] = fds[1] < 0 ? -1 : logkeep_pipe(console, true, moat, &id);
+		if (fds[2] >= 0 && tap)
 			fds[3] = tap_open(p->net.uplink_arg);
 		ok = fds[2] >= 0 && (!tap || fds[3] >= 0);
 	}
@@ -703,8 +444,8 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 	}
 	/* a vhost-user NIC takes a socket and an eventfd per queue and side;
 	 * VFIO pins all of the guest's memory */
-	struct spawn_as as = {
-		.id = &id, .fds = fds, .nfds = nfds,
+	struct proc_as as = {
+		.id = &id, .log_as = &id, .fds = fds, .nfds = nfds,
 		.limits = { .nofile = 1024 + 32 * (nnics + q.spare_ports),
 			    .memlock = !fw && p->net.uplink == UPLINK_PCI ? (QEMU_APPLIANCE_MB + 1024) * MIB : 0 },
 		/* none of the host's network (its loopback services, abstract
@@ -712,7 +453,7 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 		 * only the netvm's user network (slirp) needs the host's */
 		.netns = fw || p->net.uplink != UPLINK_USER,
 	};
-	ok = ok && spawn(ctx, name, a.v, &as);
+	ok = ok && proc_spawn(ctx, name, a.v, &as);
 	if (ok)
 		printf("started %s (%s) as %s\n", name, accel, id.name);
 	for (size_t i = 0; i < nfds; i++)
@@ -760,7 +501,7 @@ static bool apply_within(struct netctl *ctx, long deadline_ms, bool quiet)
 			return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 		if (t >= deadline_ms)
 			break;
-		sleep_ms(100);
+		proc_sleep_ms(100);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -784,7 +525,7 @@ static long now_ms(void)
 static void netvm_tell(const struct netctl *ctx, const char *text, const char *what, long deadline_ms)
 {
 	char path[4096];
-	if (!run_file(ctx, path, sizeof(path), "netvm", "ctl"))
+	if (!proc_run_file(ctx, path, sizeof(path), "netvm", "ctl"))
 		return;
 	struct ctl_msg m;
 	uint8_t *reply = NULL;
@@ -800,7 +541,7 @@ static void netvm_tell(const struct netctl *ctx, const char *text, const char *w
 		/* not listening yet */
 		ctl_msg_free(&m);
 		ctl_msg_init(&m, CTL_REQ_SUBNETS);
-		sleep_ms(200);
+		proc_sleep_ms(200);
 	}
 	if (!rc && ctl_get_u32(reply, len, CTL_A_STATUS, &st)) {
 		const char *said = ctl_get_str(reply, len, CTL_A_MESSAGE);
@@ -858,13 +599,13 @@ static bool appliances_up(struct netctl *ctx, const struct up_opts *o, const str
 	    !run_files_own(ctx, "firewallvm", moat))
 		return false;
 	while (!control_reachable(ctx->control)) {
-		if (now_ms() >= deadline || !running(ctx, "firewallvm")) {
+		if (now_ms() >= deadline || proc_running(ctx, "firewallvm") <= 0) {
 			if (!quiet)
 				fprintf(stderr, "netctl: the firewall's control channel %s never answered (see "
 					"%s/run/firewallvm.log)\n", ctx->control, ctx->state_dir);
 			return false;
 		}
-		sleep_ms(200);
+		proc_sleep_ms(200);
 	}
 	uint32_t gen = was_up ? firewall_generation(ctx) : 0;
 	if (gen) {
@@ -907,7 +648,7 @@ static bool notify_ready(const char *status)
 static bool searchable(const char *dir)
 {
 	char buf[4096];
-	if (!pathf(buf, sizeof(buf), "%s", dir))
+	if (!netctl_pathf(buf, sizeof(buf), "%s", dir))
 		return false;
 	for (char *end = buf + strlen(buf); end && end > buf; end = strrchr(buf, '/')) {
 		*end = 0;
@@ -979,7 +720,7 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		fprintf(stderr, "usage: netctl up [--images DIR] [--accel kvm|tcg] [--notify]\n");
 		return NETCTL_USAGE;
 	}
-	if (!need_root("up"))
+	if (!need_root(ctx, "up"))
 		return NETCTL_FAILED;
 	if (o.accel && !*o.accel)
 		o.accel = NULL;
@@ -1003,9 +744,9 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		goto out;
 	/* run/: pidfiles, logs, consoles, control and stats sockets: the moat
 	 * group reads them; links/: the VMs' users reach their own socket */
-	if (!pathf(dir, sizeof(dir), "%s/run", ctx->state_dir) || !priv_mkdirs(dir, 0750) || !priv_own(dir, 0, moat, 0750) ||
-	    !pathf(dir, sizeof(dir), "%s/links", ctx->state_dir) || !priv_mkdirs(dir, 0711) || !priv_own(dir, 0, 0, 0711) ||
-	    !searchable(dir) || !app_links_save(ctx, &o, moat) || !pathf(dir, sizeof(dir), "%s", ctx->control))
+	if (!netctl_pathf(dir, sizeof(dir), "%s/run", ctx->state_dir) || !priv_mkdirs(dir, 0750) || !priv_own(dir, 0, moat, 0750) ||
+	    !netctl_pathf(dir, sizeof(dir), "%s/links", ctx->state_dir) || !priv_mkdirs(dir, 0711) || !priv_own(dir, 0, 0, 0711) ||
+	    !searchable(dir) || !app_links_save(ctx, &o, moat) || !netctl_pathf(dir, sizeof(dir), "%s", ctx->control))
 		goto out;
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
@@ -1013,8 +754,17 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		if (!priv_mkdirs(dir, 0755))
 			goto out;
 	}
-	bool was_up = running(ctx, "firewallvm") != 0;
-	if (p->net.uplink == UPLINK_PCI && !running(ctx, "netvm") && !vfio_netvm_group(&o, p->net.uplink_arg))
+	/* what an older netctl started and this one cannot tell for sure:
+	 * nothing is started beside it */
+	bool unknown = proc_running(ctx, "netvm") < 0;
+	unknown = proc_running(ctx, "firewallvm") < 0 || unknown;
+	unknown = link_unknown(ctx, UPLINK) || unknown;
+	for (size_t i = 0; i < p->nvms; i++)
+		unknown = link_unknown(ctx, p->vms[i].name) || unknown;
+	if (unknown)
+		goto out;
+	bool was_up = proc_running(ctx, "firewallvm") > 0;
+	if (p->net.uplink == UPLINK_PCI && !proc_running(ctx, "netvm") && !vfio_netvm_group(&o, p->net.uplink_arg))
 		goto out;
 	if (!link_start(ctx, &o, UPLINK, NULL))
 		goto out;
@@ -1034,7 +784,7 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		       "see %s/run/firewallvm.log): starting them again under TCG (--accel kvm insists on KVM)\n",
 		       KVM_TRUST_MS / 1000, ctx->state_dir);
 		fflush(stdout);
-		if (!stop(ctx, "firewallvm", "appliance") || !stop(ctx, "netvm", "appliance") ||
+		if (!proc_stop(ctx, "firewallvm", "appliance") || !proc_stop(ctx, "netvm", "appliance") ||
 		    !appliances_up(ctx, &o, p, "tcg", false, deadline - now_ms(), false))
 			goto out;
 	}
@@ -1052,7 +802,7 @@ out:
 static void stop_vm_links(const struct netctl *ctx, bool *ok)
 {
 	char dir[4096];
-	if (!pathf(dir, sizeof(dir), "%s/run", ctx->state_dir))
+	if (!netctl_pathf(dir, sizeof(dir), "%s/run", ctx->state_dir))
 		return;
 	DIR *d = opendir(dir);
 	if (!d)
@@ -1065,7 +815,7 @@ static void stop_vm_links(const struct netctl *ctx, bool *ok)
 			continue;
 		char name[256];
 		snprintf(name, sizeof(name), "%.*s", (int)(n - 4), e->d_name);
-		*ok = stop(ctx, name, "link") && *ok;
+		*ok = proc_stop(ctx, name, "link") && *ok;
 	}
 	closedir(d);
 }
@@ -1076,7 +826,7 @@ static void stop_vm_links(const struct netctl *ctx, bool *ok)
 static bool socks_remove(const struct netctl *ctx, const char *name)
 {
 	char qmp[4096], control[4096], status[4096];
-	if (!run_file(ctx, qmp, sizeof(qmp), name, "qmp") || !control_paths(ctx, name, control, status, sizeof(control)))
+	if (!proc_run_file(ctx, qmp, sizeof(qmp), name, "qmp") || !control_paths(ctx, name, control, status, sizeof(control)))
 		return false;
 	const char *paths[] = { qmp, control, status };
 	for (size_t i = 0; i < 3; i++) {
@@ -1093,12 +843,12 @@ int down_main(struct netctl *ctx, int argc, char **argv)
 		fprintf(stderr, "usage: netctl down\n");
 		return NETCTL_USAGE;
 	}
-	if (!need_root("down"))
+	if (!need_root(ctx, "down"))
 		return NETCTL_FAILED;
 	bool ok = true;
 	stop_vm_links(ctx, &ok);
-	ok = stop(ctx, "firewallvm", "appliance") && socks_remove(ctx, "firewallvm") && ok;
-	ok = stop(ctx, "netvm", "appliance") && socks_remove(ctx, "netvm") && ok;
+	ok = proc_stop(ctx, "firewallvm", "appliance") && socks_remove(ctx, "firewallvm") && ok;
+	ok = proc_stop(ctx, "netvm", "appliance") && socks_remove(ctx, "netvm") && ok;
 	ok = link_stop(ctx, UPLINK) && ok;
 	ok = netctl_host_guard_remove() && ok;
 	return ok ? NETCTL_OK : NETCTL_FAILED;
@@ -1124,10 +874,12 @@ int appliances_main(struct netctl *ctx, int argc, char **argv)
 			snprintf(name, sizeof(name), "%s", i ? "firewallvm" : "netvm");
 		else
 			snprintf(name, sizeof(name), "%s.link", i == 2 ? UPLINK : p->vms[i - 3].name);
-		pid_t pid = running(ctx, name);
+		pid_t pid = proc_running(ctx, name);
 		if (json)
 			printf("%s\n  {\"name\": \"%s\", \"kind\": \"%s\", \"running\": %s, \"pid\": %d}", i ? "," : "",
-			       name, kind, pid ? "true" : "false", (int)pid);
+			       name, kind, pid > 0 ? "true" : pid ? "null" : "false", pid > 0 ? (int)pid : 0);
+		else if (pid < 0)
+			printf("%-10s %-24s unknown (an older netctl's pidfile: see above)\n", kind, name);
 		else if (pid)
 			printf("%-10s %-24s running (pid %d)\n", kind, name, (int)pid);
 		else
@@ -1140,25 +892,22 @@ int appliances_main(struct netctl *ctx, int argc, char **argv)
 }
 
 /* The most guest memory (MiB) VM's running link lets its app side map: the
- * --a-mem-max it was started with. 0 if no link runs or it says nothing. */
+ * --a-mem-max netctl started it with, as netctl recorded it (NAME.mem-max,
+ * root's to write). 0 if no link runs or nothing was recorded. */
 static unsigned long long link_mem_max_mb(const struct netctl *ctx, const char *vm)
 {
-	char lname[64], path[64], args[8192];
-	pid_t pid;
-	if (snprintf(lname, sizeof(lname), "%s.link", vm) >= (int)sizeof(lname) || !(pid = running(ctx, lname)))
+	char lname[64], path[4096];
+	unsigned long long mb = 0;
+	if (snprintf(lname, sizeof(lname), "%s.link", vm) >= (int)sizeof(lname) || proc_running(ctx, lname) <= 0 ||
+	    !proc_run_file(ctx, path, sizeof(path), lname, "mem-max"))
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, args, sizeof(args) - 1);
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
+	FILE *f = fopen(path, "re");
+	if (!f)
 		return 0;
-	args[n] = 0;
-	for (char *a = args; a < args + n; a += strlen(a) + 1)
-		if (strcmp(a, "--a-mem-max") == 0 && a + strlen(a) + 1 < args + n)
-			return strtoull(a + strlen(a) + 1, NULL, 10) / MIB;
-	return 0;
+	if (fscanf(f, "%llu", &mb) != 1)
+		mb = 0;
+	fclose(f);
+	return mb;
 }
 
 int vm_args_main(struct netctl *ctx, int argc, char **argv)
@@ -1210,14 +959,14 @@ static int plug_common(struct netctl *ctx, int argc, char **argv, bool plug)
 	if (if_running) {
 		argv[1] = argv[2];
 		argc = 2;
-		if (!running(ctx, "firewallvm"))
+		if (proc_running(ctx, "firewallvm") == 0)
 			return NETCTL_OK;
 	}
 	if (argc != 2) {
 		fprintf(stderr, "usage: netctl %s [--if-running] VM\n", plug ? "plug" : "unplug");
 		return NETCTL_USAGE;
 	}
-	if (!need_root(argv[0]))
+	if (!need_root(ctx, argv[0]))
 		return NETCTL_FAILED;
 	struct policy *p = netctl_load_policy(ctx, ctx->conf);
 	if (!p)
@@ -1232,11 +981,11 @@ static int plug_common(struct netctl *ctx, int argc, char **argv, bool plug)
 		fprintf(stderr, "netctl plug: no VM '%s' in %s\n", argv[1], ctx->conf);
 		goto out;
 	}
-	if (!running(ctx, "firewallvm")) {
+	if (proc_running(ctx, "firewallvm") <= 0) {
 		fprintf(stderr, "netctl %s: the firewallvm is not running (netctl up)\n", argv[0]);
 		goto out;
 	}
-	if (!run_file(ctx, qmp_path, sizeof(qmp_path), "firewallvm", "qmp") || !qmp_connect(&q, qmp_path, 10000))
+	if (!proc_run_file(ctx, qmp_path, sizeof(qmp_path), "firewallvm", "qmp") || !qmp_connect(&q, qmp_path, 10000))
 		goto out;
 	if (plug) {
 		uint8_t mac[6];

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "priv.h"
 #include "vfio.h"
 
 bool vfio_bdf_valid(const char *bdf)
@@ -180,7 +181,7 @@ bool vfio_group_give(const char *sysfs, const char *devdir, const char *bdf, uid
 	struct stat st;
 	int fd = open(dev, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_PATH);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0 ||
-	    fchmodat(AT_FDCWD, dev, 0600, 0) < 0) {
+	    !priv_fchmod(fd, 0600)) {
 		fprintf(stderr, "netctl: vfio: giving %s to the netvm's user: %s\n", dev,
 			fd >= 0 && !S_ISCHR(st.st_mode) ? "not a character device" : strerror(errno));
 		if (fd >= 0)

@@ -2,6 +2,7 @@
  * dispatch, usage and `netctl help COMMAND`. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,19 @@ const struct command netctl_commands[] = {
 	  "Say what a command does." },
 	{ 0 },
 };
+
+bool netctl_pathf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= len) {
+		fprintf(stderr, "netctl: path too long: %s...\n", buf);
+		return false;
+	}
+	return true;
+}
 
 const struct command *netctl_command(const char *name)
 {

@@ -61,6 +61,9 @@ int help_main(struct netctl *ctx, int argc, char **argv);
 /* Exit codes of every command. */
 enum { NETCTL_OK = 0, NETCTL_FAILED = 1, NETCTL_USAGE = 2 };
 
+/* A path from FMT... into BUF; false (and a message) if it does not fit. */
+bool netctl_pathf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* S as a JSON string, quotes and escapes included (every --json listing). */
 void netctl_json_str(FILE *out, const char *s);
 

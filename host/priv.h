@@ -55,8 +55,17 @@ bool priv_user(const char *name, struct priv_id *id);
 /* GROUP's gid; false and a message if there is none. */
 bool priv_group(const char *name, gid_t *gid);
 
-/* PATH (not followed if a link) to UID:GID, mode MODE; false and a message. */
+/* PATH to UID:GID, mode MODE, through a descriptor (O_PATH, O_NOFOLLOW):
+ * never what a symbolic link there points to; false and a message. */
 bool priv_own(const char *path, uid_t uid, gid_t gid, mode_t mode);
+/* FD (any descriptor, O_PATH too) mode MODE; false with errno set. */
+bool priv_fchmod(int fd, mode_t mode);
+
+/* Root may give files away at PATH (WHAT names it in the message): PATH
+ * and every directory above it, as given and as resolved, are root's and
+ * writable by root alone (a sticky directory above it, as /tmp, may be
+ * writable by others). False with a message that says which is not. */
+bool priv_path_safe(const char *path, const char *what);
 
 /* Every missing directory above PATH made 0755, and PATH MODE, whatever the
  * umask (directories already there are left as they are); false and a

@@ -69,7 +69,7 @@ struct qemu_appliance {
 	bool outside;          /* the netvm: its NIC to the world */
 	enum uplink_kind uplink;
 	const char *uplink_arg; /* PCI BDF or tap name */
-	/* The control, status and QMP sockets (listening), the console (open for
+	/* The control, status and QMP sockets (listening), the console (a pipe or a file open for
 	 * writing) and a tap uplink are the inherited descriptors QEMU_FD_*
 	 * rather than paths QEMU opens: its user needs no access to them. */
 	bool fds;

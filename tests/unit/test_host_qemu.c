@@ -124,7 +124,7 @@ static void test_firewallvm_args(void **state)
 	qemu_args_init(&a);
 	assert_true(qemu_appliance_args(&a, &q));
 	const char *want_fds[] = {
-		"-add-fd", "fd=5,set=5", "-serial", "file:/dev/fdset/5",
+		"-add-fd", "fd=5,set=5", "-chardev", "file,id=console,path=/dev/fdset/5,append=on", "-serial", "chardev:console",
 		"-chardev", "socket,id=qmp,fd=4,server=on,wait=off", "-mon", "chardev=qmp,mode=control",
 		"-device", "virtio-serial-pci,id=serial0",
 		"-chardev", "socket,id=control,fd=3,server=on,wait=off", NULL,
