@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ctl.h"
 #include "logkeep.h"
 #include "netctl.h"
@@ -480,42 +481,22 @@ static uint32_t firewall_generation(const struct netctl *ctx)
 	return gen;
 }
 
-/* `netctl apply` in a child, so a firewall that never answers cannot hold
- * `up` past its deadline. */
+/* `netctl apply` with what is left of up's deadline for its one call to the
+ * firewall (a firewall still booting, under TCG, answers many seconds late;
+ * one that never answers cannot hold `up` past its deadline). */
 static bool apply_within(struct netctl *ctx, long deadline_ms, bool quiet)
 {
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		char *argv[] = { "apply", NULL };
-		/* a firewall still booting (TCG: many seconds) answers late:
-		 * the call may take what is left of up's deadline */
-		ctx->call_ms = deadline_ms > 0 ? deadline_ms : 1;
-		_exit(apply_main(ctx, 1, argv));
-	}
-	if (pid < 0)
-		return false;
-	for (long t = 0;; t += 100) {
-		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-		if (t >= deadline_ms)
-			break;
-		proc_sleep_ms(100);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	if (!quiet)
-		fprintf(stderr, "netctl: the firewall did not load the policy in time (see %s/run/firewallvm.console)\n",
+	char *argv[] = { "apply", NULL };
+	long call_ms = ctx->call_ms;
+	ctx->call_ms = deadline_ms > 0 ? deadline_ms : 1;
+	optind = 0;
+	fflush(stdout);
+	int rc = apply_main(ctx, 1, argv);
+	ctx->call_ms = call_ms;
+	if (rc != NETCTL_OK && !quiet)
+		fprintf(stderr, "netctl: the firewall did not load the policy (see %s/run/firewallvm.console)\n",
 			ctx->state_dir);
-	return false;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return rc == NETCTL_OK;
 }
 
 /* One request to moat-netd (TEXT in a SUBNETS request), bounded by `up`'s
@@ -533,9 +514,9 @@ static void netvm_tell(const struct netctl *ctx, const char *text, const char *w
 	uint32_t st = 1;
 	ctl_msg_init(&m, CTL_REQ_SUBNETS);
 	int rc = -ETIMEDOUT;
-	long end = now_ms() + deadline_ms;
-	while (ctl_put_str(&m, CTL_A_TEXT, text) && now_ms() < end) {
-		rc = ctl_call_within(path, &m, &reply, &len, end - now_ms());
+	long end = mono_ms() + deadline_ms;
+	while (ctl_put_str(&m, CTL_A_TEXT, text) && mono_ms() < end) {
+		rc = ctl_call_within(path, &m, &reply, &len, end - mono_ms());
 		if (rc != -ENOENT && rc != -ECONNREFUSED)
 			break;
 		/* not listening yet */
@@ -566,13 +547,13 @@ static void netvm_subnets(const struct netctl *ctx, const struct policy *p, long
 {
 	char net[MOAT_ADDR_STRLEN];
 	static char hosts[16384];
-	long end = now_ms() + deadline_ms;
+	long end = mono_ms() + deadline_ms;
 	if (p->net.has & NET_HAS_SUBNET) {
 		addr_format(&p->net.subnet, net, sizeof(net));
-		netvm_tell(ctx, net, net, end - now_ms());
+		netvm_tell(ctx, net, net, end - mono_ms());
 	}
 	if (netctl_host_addrs(p->net.uplink, hosts, sizeof(hosts)))
-		netvm_tell(ctx, hosts, "the host's addresses", end - now_ms());
+		netvm_tell(ctx, hosts, "the host's addresses", end - mono_ms());
 	else
 		fprintf(stderr, "netctl: warning: the netvm forwards nothing until it has the host's addresses\n");
 }
@@ -592,14 +573,14 @@ static bool control_reachable(const char *path)
 static bool appliances_up(struct netctl *ctx, const struct up_opts *o, const struct policy *p,
 			  const char *accel, bool was_up, long within_ms, bool quiet)
 {
-	long deadline = now_ms() + within_ms;
+	long deadline = mono_ms() + within_ms;
 	gid_t moat;
 	if (!priv_group(PRIV_GROUP_READ, &moat) || !appliance_start(ctx, o, p, accel, "netvm") ||
 	    !run_files_own(ctx, "netvm", moat) || !appliance_start(ctx, o, p, accel, "firewallvm") ||
 	    !run_files_own(ctx, "firewallvm", moat))
 		return false;
 	while (!control_reachable(ctx->control)) {
-		if (now_ms() >= deadline || proc_running(ctx, "firewallvm") <= 0) {
+		if (mono_ms() >= deadline || proc_running(ctx, "firewallvm") <= 0) {
 			if (!quiet)
 				fprintf(stderr, "netctl: the firewall's control channel %s never answered (see "
 					"%s/run/firewallvm.log)\n", ctx->control, ctx->state_dir);
@@ -612,7 +593,7 @@ static bool appliances_up(struct netctl *ctx, const struct up_opts *o, const str
 		printf("the firewall already enforces generation %u\n", gen);
 		return true;
 	}
-	return apply_within(ctx, deadline - now_ms(), quiet);
+	return apply_within(ctx, deadline - mono_ms(), quiet);
 }
 
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
@@ -729,7 +710,7 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		fprintf(stderr, "netctl up: --accel wants kvm or tcg, not '%s'\n", o.accel);
 		return NETCTL_USAGE;
 	}
-	long deadline = now_ms() + (long)o.timeout * 1000;
+	long deadline = mono_ms() + (long)o.timeout * 1000;
 	struct policy *p = netctl_load_policy(ctx, ctx->conf);
 	if (!p)
 		return NETCTL_FAILED;
@@ -775,7 +756,7 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 	 * that are VMs themselves): a KVM picked by itself is kept only if the
 	 * appliances come up under it within KVM_TRUST_MS; if not, TCG */
 	bool try_kvm = !was_up && !o.accel && strcmp(accel, "kvm") == 0;
-	long left = deadline - now_ms();
+	long left = deadline - mono_ms();
 	if (!appliances_up(ctx, &o, p, accel, was_up, try_kvm && left > KVM_TRUST_MS ? KVM_TRUST_MS : left,
 			   try_kvm)) {
 		if (!try_kvm)
@@ -785,10 +766,10 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		       KVM_TRUST_MS / 1000, ctx->state_dir);
 		fflush(stdout);
 		if (!proc_stop(ctx, "firewallvm", "appliance") || !proc_stop(ctx, "netvm", "appliance") ||
-		    !appliances_up(ctx, &o, p, "tcg", false, deadline - now_ms(), false))
+		    !appliances_up(ctx, &o, p, "tcg", false, deadline - mono_ms(), false))
 			goto out;
 	}
-	netvm_subnets(ctx, p, deadline - now_ms());
+	netvm_subnets(ctx, p, deadline - mono_ms());
 	printf("moat is up: the firewall enforces the policy; app VMs may start\n");
 	if (o.notify && !notify_ready("policy loaded"))
 		goto out;
