@@ -9,7 +9,10 @@
  * (addr6.c), since they need a raw ICMPv6 socket in this namespace. dnsmasq
  * 2.90 refuses to serve DHCP unless it holds CAP_NET_ADMIN (for ARP-cache
  * injection, which dhcp-broadcast makes unneeded); held there, it grants
- * nothing over this network namespace, nftables or conntrack. Its ports need no capability either: the firewall
+ * nothing over this network namespace, nftables or conntrack. It is pid 1 of a
+ * PID namespace of its own, so nothing it starts outlives it, and the
+ * ruleset's output chain lets its uid send only DNS and DHCP answers and DNS
+ * to the netvm. Its ports need no capability either: the firewall
  * VM's ip_unprivileged_port_start is lowered to 53. Host-name rules do not
  * need it to write any set: names.c reads the answers it sends. */
 #include <errno.h>
@@ -37,7 +40,8 @@
 #define DNSMASQ_STOP_MS    2000
 #define DNSMASQ_LEASE_TIME "1h"
 #define DNSMASQ_DIR_MAX    1024
-#define DNSMASQ_UID        65534     /* nobody: owns nothing in the firewall VM */
+#define DNSMASQ_UID        RS_DNSMASQ_UID  /* nobody: owns nothing in the firewall VM;
+					    * the output chain knows it by this uid */
 #define DNSMASQ_GID        65534
 #define DNSMASQ_PORTS_FROM 53        /* ip_unprivileged_port_start: 53 and 67 */
 
@@ -241,9 +245,12 @@ static int dm_start(struct fw_dnsmasq *d)
 	}
 	char *argv[] = { d->name, "--keep-in-foreground", "--conf-file=-", NULL };
 	/* nobody, root only of a user namespace of its own: whatever it
-	 * holds there gives nothing over this network namespace */
-	struct spawn_opts o = { .pdeathsig = SIGTERM, .stdin_fd = fd, .set_ids = true,
-				.uid = DNSMASQ_UID, .gid = DNSMASQ_GID, .userns = true };
+	 * holds there gives nothing over this network namespace. Pid 1 of a
+	 * PID namespace of its own: nothing it starts outlives it (to hold
+	 * 547 when the daemon starts again, say), and as pid 1 only SIGKILL
+	 * reaches it without a handler of its own */
+	struct spawn_opts o = { .pdeathsig = SIGKILL, .stdin_fd = fd, .set_ids = true,
+				.uid = DNSMASQ_UID, .gid = DNSMASQ_GID, .userns = true, .pidns = true };
 	pid_t pid = spawn_child(d->path, argv, &o);
 	int err = errno;
 	close(fd);
