@@ -9,7 +9,10 @@
  * (addr6.c), since they need a raw ICMPv6 socket in this namespace. dnsmasq
  * 2.90 refuses to serve DHCP unless it holds CAP_NET_ADMIN (for ARP-cache
  * injection, which dhcp-broadcast makes unneeded); held there, it grants
- * nothing over this network namespace, nftables or conntrack. Its ports need no capability either: the firewall
+ * nothing over this network namespace, nftables or conntrack. It is pid 1 of a
+ * PID namespace of its own, so nothing it starts outlives it, and the
+ * ruleset's output chain lets its uid send only DNS and DHCP answers and DNS
+ * to the netvm. Its ports need no capability either: the firewall
  * VM's ip_unprivileged_port_start is lowered to 53. Host-name rules do not
  * need it to write any set: names.c reads the answers it sends. */
 #include <errno.h>
@@ -37,7 +40,8 @@
 #define DNSMASQ_STOP_MS    2000
 #define DNSMASQ_LEASE_TIME "1h"
 #define DNSMASQ_DIR_MAX    1024
-#define DNSMASQ_UID        65534     /* nobody: owns nothing in the firewall VM */
+#define DNSMASQ_UID        RS_DNSMASQ_UID  /* nobody: owns nothing in the firewall VM;
+					    * the output chain knows it by this uid */
 #define DNSMASQ_GID        65534
 #define DNSMASQ_PORTS_FROM 53        /* ip_unprivileged_port_start: 53 and 67 */
 
@@ -45,6 +49,7 @@ struct fw_dnsmasq {
 	char *run_dir;
 	char *path;
 	char conf[DNSMASQ_DIR_MAX + 16];
+	char nsfile[DNSMASQ_DIR_MAX + 16];  /* "PID pid:[N]" of the dnsmasq running */
 	char name[DNSMASQ_DIR_MAX + 16]; /* its argv[0], "dnsmasq@RUN_DIR": whose it is */
 	char *text;              /* the config dnsmasq runs with */
 	pid_t pid;
@@ -155,6 +160,40 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 	return b.s;
 }
 
+/* PID's PID namespace, "pid:[N]", into BUF; false if it is gone. */
+static bool dm_pidns(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	ssize_t n = readlink(path, buf, len - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return true;
+}
+
+/* The dnsmasq an earlier daemon started, if it still runs: a compromised
+ * one may have cleared its parent-death signal and rewritten its argv,
+ * but it cannot leave its PID namespace, whose pid 1 it is. SIGKILL to it
+ * ends the whole namespace. */
+static void dm_stop_recorded(struct fw_dnsmasq *d)
+{
+	FILE *f = fopen(d->nsfile, "re");
+	if (!f)
+		return;
+	int pid = 0;
+	char want[64] = "", now[64];
+	bool ok = fscanf(f, "%d %63s", &pid, want) == 2 && pid > 1;
+	fclose(f);
+	if (!ok || !dm_pidns(pid, now, sizeof(now)) || strcmp(now, want) != 0)
+		return;
+	fprintf(stderr, "moat-firewalld: stopping pid %d, the dnsmasq of an earlier daemon (%s)\n", pid, want);
+	kill(pid, SIGKILL);
+	for (int ms = 0; ms < DNSMASQ_STOP_MS && dm_pidns(pid, now, sizeof(now)) && strcmp(now, want) == 0;
+	     ms += 10)
+		usleep(10000);
+}
+
 struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path)
 {
 	struct fw_dnsmasq *d = calloc(1, sizeof(*d));
@@ -162,6 +201,7 @@ struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path)
 		return NULL;
 	int n = strlen(run_dir) > DNSMASQ_DIR_MAX ? -1 :
 		snprintf(d->conf, sizeof(d->conf), "%s/dnsmasq.conf", run_dir);
+	snprintf(d->nsfile, sizeof(d->nsfile), "%s/dnsmasq.pidns", run_dir);
 	snprintf(d->name, sizeof(d->name), "dnsmasq@%s", run_dir);
 	d->run_dir = strdup(run_dir);
 	d->path = strdup(dnsmasq_path ? dnsmasq_path : DNSMASQ_DEFAULT);
@@ -173,6 +213,7 @@ struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path)
 	/* a dnsmasq a dead daemon left would hold port 53 with an old config
 	 * (one that changed its ids itself lost its parent-death signal) */
 	daemon_stop_leftovers(d->name, "moat-firewalld");
+	dm_stop_recorded(d);
 	/* 53 (DNS) and 67 (DHCP) without CAP_NET_BIND_SERVICE;
 	 * nothing but dnsmasq and this daemon runs in the firewall VM */
 	FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r+");
@@ -231,6 +272,18 @@ static int dm_write(const char *path, const char *text)
 	return 0;
 }
 
+/* Which dnsmasq is ours, for a daemon that starts after this one died. */
+static void dm_record(struct fw_dnsmasq *d)
+{
+	char ns[64], line[96];
+	if (!dm_pidns(d->pid, ns, sizeof(ns)))
+		return;
+	snprintf(line, sizeof(line), "%d %s\n", (int)d->pid, ns);
+	int err = dm_write(d->nsfile, line);
+	if (err)
+		fprintf(stderr, "moat-firewalld: %s: %s\n", d->nsfile, strerror(-err));
+}
+
 static int dm_start(struct fw_dnsmasq *d)
 {
 	/* the config comes on stdin: its directory need not be open to the uid */
@@ -241,9 +294,12 @@ static int dm_start(struct fw_dnsmasq *d)
 	}
 	char *argv[] = { d->name, "--keep-in-foreground", "--conf-file=-", NULL };
 	/* nobody, root only of a user namespace of its own: whatever it
-	 * holds there gives nothing over this network namespace */
-	struct spawn_opts o = { .pdeathsig = SIGTERM, .stdin_fd = fd, .set_ids = true,
-				.uid = DNSMASQ_UID, .gid = DNSMASQ_GID, .userns = true };
+	 * holds there gives nothing over this network namespace. Pid 1 of a
+	 * PID namespace of its own: nothing it starts outlives it (to hold
+	 * 547 when the daemon starts again, say), and as pid 1 only SIGKILL
+	 * reaches it without a handler of its own */
+	struct spawn_opts o = { .pdeathsig = SIGKILL, .stdin_fd = fd, .set_ids = true,
+				.uid = DNSMASQ_UID, .gid = DNSMASQ_GID, .userns = true, .pidns = true };
 	pid_t pid = spawn_child(d->path, argv, &o);
 	int err = errno;
 	close(fd);
@@ -253,6 +309,7 @@ static int dm_start(struct fw_dnsmasq *d)
 	}
 	d->pid = pid;
 	clock_gettime(CLOCK_MONOTONIC, &d->started);
+	dm_record(d);
 	return 0;
 }
 

@@ -32,7 +32,7 @@
 
 #define FW_UPLINK_MAC   "02:6d:66:ff:ff:01"
 #define FW_UPLINK_ADDR  "10.139.0.2"      /* /30; the netvm is .1 */
-#define FW_NETVM_ADDR   "10.139.0.1"
+#define FW_NETVM_ADDR   RS_NETVM_ADDR
 #define FW_LOG_RING     1024
 
 /* ---- apply.c ---- */

@@ -31,6 +31,7 @@
 #define DEFAULT_RUN_DIR    "/run/moat"
 #define DEFAULT_DNSMASQ    "/usr/sbin/dnsmasq"
 #define EXPIRY_CHECK_MS    10000   /* the wall clock may jump: look again this often */
+#define ADDR6_TRIES        20      /* 100 ms apart */
 #define POLL_MAX           (7 + 2 * (1 + FW_MAX_CLIENTS))
 
 struct daemon {
@@ -138,6 +139,30 @@ static void addr6_follow(struct daemon *d)
 	fw_addr6_sync(d->addr6, d->st.policy);
 	d->addr6_policy = d->st.policy;
 	d->addr6_generation = d->st.generation;
+}
+
+/* RA and DHCPv6 are the daemon's own: whoever else holds UDP 547 (what an
+ * earlier dnsmasq left, say) would answer the VMs' DHCPv6. Fail closed:
+ * refuse to run, with the table (loaded first) in force, rather than run
+ * beside it; init starts the daemon again. A kernel without IPv6 has no
+ * DHCPv6 for anyone. A dnsmasq of a daemon that was just killed may still
+ * be on its way out: a few tries. */
+static bool daemon_open_addr6(struct daemon *d)
+{
+	for (int i = 0; i < ADDR6_TRIES; i++) {
+		if ((d->addr6 = fw_addr6_open()) || errno != EADDRINUSE)
+			break;
+		usleep(100000);
+	}
+	if (d->addr6)
+		return true;
+	if (errno == EAFNOSUPPORT) {
+		fprintf(stderr, "moat-firewalld: RA/DHCPv6: no IPv6 in this kernel\n");
+		return true;
+	}
+	fprintf(stderr, "moat-firewalld: cannot bind the DHCPv6 server port (UDP 547): %s; "
+		"refusing to run beside whoever holds it (the table stays in force)\n", strerror(errno));
+	return false;
 }
 
 static int daemon_run(struct daemon *d)
@@ -271,10 +296,8 @@ int main(int argc, char **argv)
 		if (!d.dnsmasq)
 			fprintf(stderr, "moat-firewalld: dnsmasq: %s; no DHCP/DNS\n", strerror(errno));
 	}
-	d.addr6 = fw_addr6_open();
-	if (!d.addr6)
-		fprintf(stderr, "moat-firewalld: RA/DHCPv6: %s; no IPv6 address configuration\n",
-			strerror(errno));
+	if (!daemon_open_addr6(&d))
+		goto cleanup;
 	d.st.ifaces = d.ifaces;
 	d.st.dnsmasq = d.dnsmasq;
 	/* the table was loaded before these existed */

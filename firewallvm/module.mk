@@ -29,7 +29,7 @@ $(F)/fuzz_ctl: $(F)/tests/fuzz/fuzz_ctl.o $(F)/libmoat.a
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 FUZZ_TARGETS += $(F)/fuzz_ctl
 
-CHECKS += tests/netns/firewalld-basic tests/netns/firewalld-children
+CHECKS += tests/netns/firewalld-basic tests/netns/firewalld-children tests/netns/firewalld-limits
 
 # dhcp6.c: the RA and DHCPv6 answers, pure functions of what a VM sent
 $(T)/tests/test_fw_dhcp6: $(T)/tests/unit/test_fw_dhcp6.o $(T)/firewallvm/dhcp6.o

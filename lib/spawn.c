@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -114,6 +115,14 @@ static void child_fail(int errfd)
 	_exit(127);
 }
 
+/* Whether the parent's end of GOFD's pipe is closed: in a new PID
+ * namespace getppid() is 0 whether the parent lives or not. */
+static bool parent_gone(int gofd)
+{
+	struct pollfd p = { .fd = gofd, .events = POLLIN };
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLHUP);
+}
+
 static void child(int errfd, int gofd, pid_t parent, const char *path, char *const argv[],
 		  const struct spawn_opts *o)
 {
@@ -139,7 +148,7 @@ static void child(int errfd, int gofd, pid_t parent, const char *path, char *con
 	if (o->pdeathsig) {
 		if (prctl(PR_SET_PDEATHSIG, o->pdeathsig, 0, 0, 0) < 0)
 			child_fail(errfd);
-		if (getppid() != parent)
+		if (!o->pidns ? getppid() != parent : parent_gone(gofd))
 			_exit(0);          /* the daemon died before the signal was armed */
 	}
 	execvp(path, argv);
@@ -204,7 +213,9 @@ pid_t spawn_child(const char *path, char *const argv[], const struct spawn_opts 
 		return -1;
 	}
 	pid_t parent = getpid();
-	pid_t pid = fork();
+	/* clone with no new stack is fork, but for the namespace */
+	pid_t pid = o->pidns ? (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL)
+			     : fork();
 	if (pid == 0) {
 		close(report[0]);
 		close(go[1]);

@@ -31,6 +31,12 @@ struct spawn_opts {
 	 * namespace, its tables or conntrack: those belong to the initial
 	 * user namespace. caps must be 0. */
 	bool userns;
+	/* The child is pid 1 of a new PID namespace: when it exits, however
+	 * it exits, the kernel kills everything it started, so no process
+	 * of it (a helper, or what a compromised child forks and renames)
+	 * outlives it. As pid 1 it gets only the signals it has a handler
+	 * for, but SIGKILL from outside: give pdeathsig SIGKILL. */
+	bool pidns;
 	/* Signal the child gets when the daemon dies (0: none). Set after the
 	 * credentials change, which would clear it. */
 	int pdeathsig;

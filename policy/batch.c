@@ -430,6 +430,18 @@ static void reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
 	add_expr(r, e);
 }
 
+/* limit rate RATE/second burst BURST packets; OVER: matches past it */
+static void limit(struct nftnl_rule *r, int rate, int burst, bool over)
+{
+	struct nftnl_expr *e = expr("limit");
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rate);
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, burst);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, over ? NFT_LIMIT_F_INV : 0);
+	add_expr(r, e);
+}
+
 static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct rs_chain *c,
 		     const struct rs_rule *ru)
 {
@@ -445,15 +457,16 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 		match_below_birth(r, rs->vms[c->vm].birth);
 	for (int i = 0; i < ru->nm; i++)
 		match_exprs(r, &ru->m[i]);
-	if (ru->limit) {
-		e = expr("limit");
-		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, RS_LOG_RATE);
-		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, RS_LOG_BURST);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
+	if (ru->limit)
+		limit(r, RS_LOG_RATE, RS_LOG_BURST, false);
+	if (ru->count_over) {
+		e = expr("connlimit");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CONNLIMIT_COUNT, ru->count_over);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CONNLIMIT_FLAGS, NFT_CONNLIMIT_F_INV);
 		add_expr(r, e);
 	}
+	if (ru->rate_over)
+		limit(r, RS_IN_RATE, RS_IN_BURST, true);
 	add_expr(r, expr("counter"));
 	char text[160];
 	if (ru->log) {

@@ -18,6 +18,7 @@
 #define CT_STATE_INVALID     1u
 #define CT_STATE_ESTABLISHED 2u
 #define CT_STATE_RELATED     4u
+#define CT_STATE_NEW         8u
 #define CT_DIR_ORIGINAL      0
 #define CT_DIR_REPLY         1
 
@@ -348,6 +349,31 @@ static void dhcp6_guard(struct rs_chain *c, const struct vm *v, uint8_t lo, uint
 	comment_vm(r, v, what);
 }
 
+/* dnsmasq serves every VM from one process: past RS_IN_RATE packets a
+ * second, what a VM sends the firewall itself is dropped and counted, so
+ * one VM's flood of DHCP or DNS leaves the others their share. */
+static void input_rate_limit(struct rs_chain *c, const struct vm *v)
+{
+	struct rs_rule *r = rule_new(c, 0, 0);
+	r->rate_over = true;
+	r->verdict = RV_DROP;
+	comment_vm(r, v, "too fast to the firewall");
+}
+
+/* lim_NAME: the VM's share of the firewall's one conntrack table. One
+ * connlimit counts per rule, and this rule is reached for every new
+ * connection of the VM, to the firewall (input) and through it (forward),
+ * so it counts all of the VM's live connections. */
+static void compile_limit(struct builder *b, const struct vm *v, int vm)
+{
+	char name[RS_NAME_MAX];
+	snprintf(name, sizeof(name), "lim_%s", v->name);
+	struct rs_rule *r = rule_new(chain_new(b, name, vm), 0, 0);
+	r->count_over = RS_VM_CONN_MAX;
+	r->verdict = RV_DROP;
+	comment_vm(r, v, "too many connections");
+}
+
 static void compile_in(struct builder *b, const struct vm *v, int vm)
 {
 	const struct policy *p = b->p;
@@ -366,6 +392,7 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 	r = dhcp4_guard(c);
 	match(r, RK_DHCP_GIADDR, RO_NE);   /* != 0.0.0.0 */
 	comment_vm(r, v, "DHCP through a relay");
+	input_rate_limit(c, v);
 	input_service(c, v, vm, AF_INET, NULL, IPPROTO_UDP, 67, "DHCP");
 	input_dns(c, v, vm, AF_INET, &gw);
 	input_service(c, v, vm, AF_INET, &gw, IPPROTO_ICMP, 8, "ping gateway");
@@ -622,6 +649,15 @@ static void compile_forward(struct builder *b, const struct vm *v, int vm)
 
 /* ---- the fixed part of the table ---- */
 
+/* The jump to a VM's lim_ chain, for each new connection from it. */
+static void limit_new(struct rs_chain *c)
+{
+	struct rs_rule *r = rule_new(c, 0, 0);
+	match_ct_state(r, CT_STATE_NEW);
+	match_set(r, RK_IIFNAME, RO_VMAP, "lim_vm");
+	comment_fixed(r, "the VM's share of conntrack");
+}
+
 static void compile_base(struct builder *b)
 {
 	const struct policy *p = b->p;
@@ -640,6 +676,7 @@ static void compile_base(struct builder *b)
 	r = rule_new(c, 0, 0);
 	match_str(r, RK_IIFNAME, RO_EQ, "lo");
 	r->verdict = RV_ACCEPT;
+	limit_new(c);
 	r = rule_new(c, 0, 0);
 	match_set(r, RK_IIFNAME, RO_VMAP, "in_vm");
 	comment_fixed(r, "what each VM may ask the firewall");
@@ -712,6 +749,7 @@ static void compile_base(struct builder *b)
 	match_addr(r, RK_CT_ODADDR, RO_EQ, &uplink_net);
 	r->verdict = RV_DROP;
 	comment_fixed(r, "never the netvm");
+	limit_new(c);
 
 	for (int dir = CT_DIR_ORIGINAL; dir <= CT_DIR_REPLY; dir++) {
 		enum rs_key ifkey = dir == CT_DIR_ORIGINAL ? RK_IIFNAME : RK_OIFNAME;
@@ -736,6 +774,65 @@ static void compile_base(struct builder *b)
 		comment_fixed(r, orig ? "VM to the world, from a VM" : "VM to the world, back to a VM");
 	}
 
+}
+
+/* ---- what the firewall's own processes send ---- */
+
+static struct rs_rule *dnsmasq_rule(struct rs_chain *c)
+{
+	struct rs_rule *r = rule_new(c, 0, 0);
+	uint32_t uid = RS_DNSMASQ_UID;
+	memcpy(match(r, RK_SKUID, RO_EQ)->val, &uid, 4);   /* host order */
+	return r;
+}
+
+/* dnsmasq parses what the VMs and the internet send it, so it may be
+ * taken over. Its uid may send what serving DNS and DHCP takes and
+ * nothing else: answers to the queries the VMs sent it (the reply
+ * direction of their connections), DHCP to the VM links (broadcast,
+ * a new connection to conntrack), and DNS to the netvm. Never a packet
+ * of its own to a VM, the netvm or the world. Packets without a socket
+ * (the kernel's resets and ICMP errors) have no uid and pass. */
+static void compile_output(struct builder *b)
+{
+	struct rs_chain *c = base_chain_new(b, "output", NF_INET_LOCAL_OUT, 0);
+	struct rs_rule *r;
+	struct addr netvm;
+	addr_parse(RS_NETVM_ADDR, &netvm, NULL);
+
+	for (int proto = IPPROTO_UDP; ; proto = IPPROTO_TCP) {
+		r = dnsmasq_rule(c);
+		match_str(r, RK_OIFNAME, RO_NE, RS_UPLINK_IF);
+		match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_REPLY);
+		match_u8(r, RK_L4PROTO, RO_EQ, proto);
+		match_u16(r, RK_TH_SPORT, 53, 53);
+		r->verdict = RV_ACCEPT;
+		comment_fixed(r, "dnsmasq: DNS answers to the VMs");
+		if (proto == IPPROTO_TCP)
+			break;
+	}
+	r = dnsmasq_rule(c);
+	match_str(r, RK_OIFNAME, RO_NE, RS_UPLINK_IF);
+	match_nfproto(r, AF_INET);
+	match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+	match_u16(r, RK_TH_SPORT, 67, 67);   /* one port: nft would merge sport+dport */
+	r->verdict = RV_ACCEPT;
+	comment_fixed(r, "dnsmasq: DHCP to the VMs");
+	for (int proto = IPPROTO_UDP; ; proto = IPPROTO_TCP) {
+		r = dnsmasq_rule(c);
+		match_str(r, RK_OIFNAME, RO_EQ, RS_UPLINK_IF);
+		match_nfproto(r, AF_INET);
+		match_addr(r, RK_IP_DADDR, RO_EQ, &netvm);
+		match_u8(r, RK_L4PROTO, RO_EQ, proto);
+		match_u16(r, RK_TH_DPORT, 53, 53);
+		r->verdict = RV_ACCEPT;
+		comment_fixed(r, "dnsmasq: DNS to the netvm");
+		if (proto == IPPROTO_TCP)
+			break;
+	}
+	r = dnsmasq_rule(c);
+	r->verdict = RV_DROP;
+	comment_fixed(r, "dnsmasq: nothing else");
 }
 
 /* ---- marks ---- */
@@ -909,7 +1006,7 @@ static uint64_t vm_fingerprint(const struct policy *p, const struct vm *v)
 static void reuse_chains(struct builder *b, const struct ruleset *prev, const struct vm *v, int vm)
 {
 	static const char *prefixes[] = { "pre_", "in_", "out_", "local_", "acc_", "exp_", "own_", "resp_",
-					  "born_" };
+					  "born_", "lim_" };
 	for (size_t k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
 		char name[RS_NAME_MAX];
 		snprintf(name, sizeof(name), "%s%s", prefixes[k], v->name);
@@ -992,8 +1089,10 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *pr
 	}
 
 	compile_base(&b);
-	const char *maps[] = { "pre_vm", "in_vm", "out_vm", "local_vm", "own_vm", "resp_vm", "born_vm" };
-	const char *chains[] = { "pre_", "in_", "out_", "local_", "own_", "resp_", "born_" };
+	compile_output(&b);
+	const char *maps[] = { "pre_vm", "in_vm", "out_vm", "local_vm", "own_vm", "resp_vm", "born_vm",
+			       "lim_vm" };
+	const char *chains[] = { "pre_", "in_", "out_", "local_", "own_", "resp_", "born_", "lim_" };
 	const int nmaps = sizeof(maps) / sizeof(maps[0]);
 	for (int k = 0; k < nmaps; k++)
 		set_new(&b, maps[k], RST_IFNAME_VMAP);
@@ -1014,6 +1113,7 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *pr
 			compile_pre(&b, v, i);
 			compile_in(&b, v, i);
 			compile_forward(&b, v, i);
+			compile_limit(&b, v, i);
 		}
 		for (int k = 0; k < nmaps; k++) {
 			char cn[RS_NAME_MAX];

@@ -114,6 +114,10 @@ static void render_value(FILE *out, const struct rs_match *m)
 		else
 			fprintf(out, "%u", m->val[0]);
 		break;
+	case RK_SKUID:
+		memcpy(&v32, m->val, 4);
+		fprintf(out, "%u", v32);
+		break;
 	case RK_DHCP_CHADDR:
 		fprintf(out, "0x%02x%02x%02x%02x%02x%02x", m->val[0], m->val[1], m->val[2],
 			m->val[3], m->val[4], m->val[5]);
@@ -168,6 +172,14 @@ void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_ch
 	}
 	if (r->limit) {
 		fprintf(out, "%slimit rate %d/second burst %d packets", sep, RS_LOG_RATE, RS_LOG_BURST);
+		sep = " ";
+	}
+	if (r->count_over) {
+		fprintf(out, "%sct count over %u", sep, r->count_over);
+		sep = " ";
+	}
+	if (r->rate_over) {
+		fprintf(out, "%slimit rate over %d/second burst %d packets", sep, RS_IN_RATE, RS_IN_BURST);
 		sep = " ";
 	}
 	fprintf(out, "%scounter", sep);

@@ -8,7 +8,11 @@
  *
  * The table (inet moat):
  *   prerouting -> iifname vmap @pre_vm -> pre_NAME   source MAC/address of each VM
- *   input      -> iifname vmap @in_vm  -> in_NAME    DHCP, DNS, ping to the firewall
+ *   input      -> new: iifname vmap @lim_vm -> lim_NAME: the VM's share of conntrack
+ *                 iifname vmap @in_vm  -> in_NAME    DHCP, DNS, ping to the firewall
+ *                 (at most RS_IN_RATE packets a second each)
+ *   output     -> what dnsmasq's uid may send: DNS answers and DHCP to the VM
+ *                 links, DNS to the netvm; everything else of it dropped
  *   forward    -> established: ct mark vmap @live: the marks of the policy in
  *                 force: accept, or for a VM with `until` rules jump exp_NAME,
  *                 which accepts until the first of them expires and then
@@ -27,6 +31,8 @@
  *                   oifname @born_vm -> born_NAME: a mark below the VM's
  *                   birth is a connection of an earlier holder of its
  *                   addresses: dropped, never judged by its rules
+ *                 new: iifname vmap @lim_vm -> lim_NAME (the same chain as
+ *                   input's: one count per VM, RS_VM_CONN_MAX, both together)
  *                 original: iifname, reply: oifname, by the conntrack original
  *                 destination: app subnet -> @local_vm -> local_NAME (vm X rules)
  *                              elsewhere  -> @out_vm   -> out_NAME   (the world)
@@ -72,6 +78,18 @@
 #define RS_LOG_BURST    20
 #define RS_UPLINK_IF    "uplink"     /* the firewall's interface to the netvm */
 #define RS_UPLINK_NET   "10.139.0.0/30"
+#define RS_NETVM_ADDR   "10.139.0.1"  /* the netvm on the uplink: the resolver upstream */
+/* dnsmasq's uid in the firewall VM (firewallvm/dnsmasq.c): the output chain
+ * lets its sockets send only DNS and DHCP answers and DNS to the netvm */
+#define RS_DNSMASQ_UID  65534
+/* What one VM may hold of the firewall's shared conntrack table: new
+ * connections past this many live ones (to the firewall itself and through
+ * it, together) are dropped and counted. docs/moat-conf.md says why 512. */
+#define RS_VM_CONN_MAX  512
+/* Packets a second one VM may send to the firewall itself (DHCP, DNS, ping,
+ * neighbour discovery), and the burst: past them, dropped and counted. */
+#define RS_IN_RATE      200
+#define RS_IN_BURST     400
 
 enum rs_key {
 	RK_NFPROTO, RK_L4PROTO, RK_IIFNAME, RK_OIFNAME, RK_IIFTYPE,
@@ -83,6 +101,7 @@ enum rs_key {
 	RK_DHCP_CHADDR,  /* the client MAC of a DHCPv4 message: @th,288,48 */
 	RK_DHCP_GIADDR,  /* the relay agent address of a DHCPv4 message: @th,256,32 */
 	RK_DHCP6_TYPE,   /* the message type of DHCPv6: @th,64,8 */
+	RK_SKUID,        /* the uid of the sending socket, host order */
 	RK__COUNT
 };
 
@@ -129,6 +148,8 @@ struct rs_rule {
 	struct rs_match m[RS_MATCH_MAX];
 	int nm;
 	bool limit;              /* limit rate RS_LOG_RATE before log */
+	bool rate_over;          /* limit rate over RS_IN_RATE: matches past it */
+	uint32_t count_over;     /* ct count over this (0: no count) */
 	enum { RL_NONE, RL_ALLOW, RL_DENY } log;
 	bool set_mark;           /* ct mark set <the VM's mark> */
 	bool match_mark;         /* ct mark <the VM's mark>, before the matches */

@@ -1,12 +1,14 @@
 /* test_lib_spawn: what a child of lib/spawn.c gets, read from its own
  * /proc/self/status and fd directory: descriptors 0-2 only, no blocked or
- * ignored signal, the ids and capabilities asked for. Needs root (skipped
+ * ignored signal, the ids and capabilities asked for, and a PID namespace
+ * that nothing outlives. Needs root (skipped
  * otherwise). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -135,6 +137,47 @@ static void root_of_its_own_user_namespace(void **state)
 	waitpid(pid, NULL, 0);
 }
 
+/* How many processes are in the PID namespace NS ("pid:[N]"). */
+static int in_pid_ns(const char *ns)
+{
+	int n = 0;
+	DIR *d = opendir("/proc");
+	assert_non_null(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char path[300], link[64];
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/pid", e->d_name);
+		ssize_t len = readlink(path, link, sizeof(link) - 1);
+		if (len > 0 && (link[len] = 0, strcmp(link, ns) == 0))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void nothing_it_starts_outlives_it(void **state)
+{
+	/* as dnsmasq is started: a process it leaves, in a session of its
+	 * own, goes when it exits */
+	struct spawn_opts o = { .set_ids = true, .uid = 65534, .gid = 65534, .userns = true,
+				.pidns = true, .pdeathsig = SIGKILL };
+	const char *text = run("sh -c 'echo $$; readlink /proc/self/ns/pid; "
+			       "setsid sleep 1000 </dev/null >/dev/null 2>&1 &'", &o);
+	char ns[64];
+	assert_int_equal(sscanf(text, "1\n%63s", ns), 1);   /* pid 1 there */
+	char mine[64];
+	ssize_t len = readlink("/proc/self/ns/pid", mine, sizeof(mine) - 1);
+	assert_true(len > 0);
+	mine[len] = 0;
+	assert_string_not_equal(ns, mine);
+	int left = 1;
+	for (int i = 0; i < 200 && (left = in_pid_ns(ns)); i++)
+		usleep(10000);
+	assert_int_equal(left, 0);
+}
+
 static void a_failed_exec_is_an_error(void **state)
 {
 	char *argv[] = { "x", NULL };
@@ -174,6 +217,7 @@ int main(void)
 		cmocka_unit_test(signals_back_to_default),
 		cmocka_unit_test(ids_and_one_capability),
 		cmocka_unit_test(root_of_its_own_user_namespace),
+		cmocka_unit_test(nothing_it_starts_outlives_it),
 		cmocka_unit_test(a_failed_exec_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
