@@ -399,6 +399,15 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 			 file, st->state_dir, strerror(rc));
 		goto cleanup;
 	}
+	/* a link that changes name (or loses its VM) goes down before the
+	 * commit: up a moment longer, it would carry packets under the rules
+	 * of no VM, or of the VM that takes its old name */
+	if (st->ifaces && (rc = -fw_ifaces_park(st->ifaces, p))) {
+		fw_ifaces_sync(st->ifaces, st->policy);
+		snprintf(err, errlen, "%s: cannot take down the links of renamed or removed VMs: %s (nothing changed)\n",
+			 file, strerror(rc));
+		goto cleanup;
+	}
 	t2 = now_ms();
 	struct nl_batch b;
 	batch_start(&b);
@@ -415,6 +424,8 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	int serr = text_save_finish(&save, krc == 0);
 	if (krc) {
 		fw_names_resume(st->names);
+		if (st->ifaces)
+			fw_ifaces_sync(st->ifaces, st->policy);   /* the links parked for nothing */
 		/* the first refusal is the cause; the rest of the batch fails with it */
 		size_t more = 0;
 		char *semi = strstr(kmsg, "; ");

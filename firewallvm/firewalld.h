@@ -122,6 +122,11 @@ int fw_ifaces_fd(const struct fw_ifaces *fi);
  * it the gateway address, proxy ARP and a host route to the VM; the uplink
  * gets FW_UPLINK_ADDR/30 and the default route. Idempotent. */
 int fw_ifaces_sync(struct fw_ifaces *fi, const struct policy *p);
+/* Before P is committed: every VM link whose name P changes (or whose VM P
+ * removes) is taken down and renamed to a name no VM has; fw_ifaces_sync
+ * names it and brings it up after the commit. -errno if a link could not be
+ * taken down: then nothing may be committed. */
+int fw_ifaces_park(struct fw_ifaces *fi, const struct policy *p);
 /* A link appeared or changed: sync again (called from the loop). */
 int fw_ifaces_event(struct fw_ifaces *fi, const struct policy *p);
 
