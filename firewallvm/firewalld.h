@@ -14,6 +14,7 @@
  * names.c    DNS answers held in NFQUEUE on their way to a VM: their
  *            addresses go into the host sets of inet moat first
  *            (dnsanswer.c reads them)
+ * ctmarks.c  the highest ct mark in conntrack, for a start without a marks file
  *
  * Each part owns its file descriptors and exposes them to the loop with a
  * *_fd() function; the loop calls *_event() when one is readable.
@@ -110,6 +111,12 @@ void fw_control_event(struct fw_control *c, const struct pollfd *fds, size_t n);
 int fw_control_timeout(const struct fw_control *c);
 /* A new NFLOG line: to every `log -f` subscriber (fw_nflog_event's callback). */
 void fw_control_log_line(const char *line, void *control);
+
+/* ---- ctmarks.c ---- */
+
+/* The highest mark of any connection in conntrack (0: none) into MAX; 0, or
+ * -errno if conntrack cannot be read. */
+int fw_ct_mark_max(uint32_t *max);
 
 /* ---- ifaces.c ---- */
 
