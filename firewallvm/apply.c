@@ -186,25 +186,45 @@ static int state_save_generation(const struct fw_state *st)
  * rarely writes this file. */
 #define MARK_BLOCK 4096u
 
-static void marks_load(struct fw_state *st)
+/* The first mark to hand out after a start: past the marks file, past every
+ * mark a connection in conntrack still carries (the file may be missing or
+ * damaged, and a mark handed out again would bring a cut connection back)
+ * and past every birth on record (see births_load: call it first). Without
+ * a usable file, conntrack must be readable or nothing is applied: ERRNO. */
+static int marks_load(struct fw_state *st)
 {
 	if (st->mark_floor == 0)
 		st->mark_floor = 1;
-	if (!st->state_dir)
-		return;
-	char path[4096];
-	size_t len;
-	char *text = state_read(st->state_dir, "marks", path, &len);
-	if (!text)
-		return;
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(text, &end, 10);
-	if (!errno && end != text && *end == '\n' && v <= UINT32_MAX && v > st->mark_floor)
-		st->mark_floor = st->mark_reserved = (uint32_t)v;
-	else if (errno || end == text || *end != '\n')
-		fprintf(stderr, "moat-firewalld: %s: not a mark count, ignored\n", path);
-	free(text);
+	for (size_t i = 0; i < st->nbirths; i++)
+		if (st->births[i].birth > st->mark_floor)
+			st->mark_floor = st->births[i].birth;
+	bool file_ok = false;
+	if (st->state_dir) {
+		char path[4096];
+		size_t len;
+		char *text = state_read(st->state_dir, "marks", path, &len);
+		char *end = text;
+		errno = 0;
+		unsigned long v = text ? strtoul(text, &end, 10) : 0;
+		file_ok = text && !errno && end != text && *end == '\n' && end[1] == 0 && v <= UINT32_MAX;
+		if (file_ok && v > st->mark_floor)
+			st->mark_floor = st->mark_reserved = (uint32_t)v;
+		else if (text && !file_ok)
+			fprintf(stderr, "moat-firewalld: %s: not a mark count, conntrack decides\n", path);
+		free(text);
+	}
+	if (st->nft->dry_run)
+		return 0;
+	uint32_t ct;
+	int rc = fw_ct_mark_max(&ct);
+	if (rc < 0) {
+		fprintf(stderr, "moat-firewalld: reading the marks in conntrack: %s%s\n", strerror(-rc),
+			file_ok ? " (the marks file decides)" : "");
+		return file_ok ? 0 : -rc;
+	}
+	if (ct >= st->mark_floor)
+		st->mark_floor = ct == UINT32_MAX ? ct : ct + 1;
+	return 0;
 }
 
 static int marks_reserve(struct fw_state *st, uint32_t upto)
@@ -384,8 +404,12 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	}
 	t1 = now_ms();
 	if (!st->rs) {
-		marks_load(st);
 		births_load(st);
+		if ((rc = marks_load(st))) {
+			snprintf(err, errlen, "%s: cannot tell which marks connections carry: %s (nothing changed)\n",
+				 file, strerror(rc));
+			goto cleanup;
+		}
 	}
 	struct rs_history h = { st->mark_floor, st->births, st->nbirths };
 	rs = ruleset_compile(p, st->rs, gen, &h);
@@ -397,6 +421,15 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	if ((rc = marks_reserve(st, rs->mark_next)) || (rc = births_record(st, rs))) {
 		snprintf(err, errlen, "%s: cannot record the marks in %s: %s (nothing changed)\n",
 			 file, st->state_dir, strerror(rc));
+		goto cleanup;
+	}
+	/* a link that changes name (or loses its VM) goes down before the
+	 * commit: up a moment longer, it would carry packets under the rules
+	 * of no VM, or of the VM that takes its old name */
+	if (st->ifaces && (rc = -fw_ifaces_park(st->ifaces, p))) {
+		fw_ifaces_sync(st->ifaces, st->policy);
+		snprintf(err, errlen, "%s: cannot take down the links of renamed or removed VMs: %s (nothing changed)\n",
+			 file, strerror(rc));
 		goto cleanup;
 	}
 	t2 = now_ms();
@@ -415,6 +448,8 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	int serr = text_save_finish(&save, krc == 0);
 	if (krc) {
 		fw_names_resume(st->names);
+		if (st->ifaces)
+			fw_ifaces_sync(st->ifaces, st->policy);   /* the links parked for nothing */
 		/* the first refusal is the cause; the rest of the batch fails with it */
 		size_t more = 0;
 		char *semi = strstr(kmsg, "; ");

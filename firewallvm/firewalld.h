@@ -15,6 +15,7 @@
  * names.c    DNS answers held in NFQUEUE on their way to a VM: their
  *            addresses go into the host sets of inet moat first
  *            (dnsanswer.c reads them)
+ * ctmarks.c  the highest ct mark in conntrack, for a start without a marks file
  *
  * Each part owns its file descriptors and exposes them to the loop with a
  * *_fd() function; the loop calls *_event() when one is readable.
@@ -112,6 +113,12 @@ int fw_control_timeout(const struct fw_control *c);
 /* A new NFLOG line: to every `log -f` subscriber (fw_nflog_event's callback). */
 void fw_control_log_line(const char *line, void *control);
 
+/* ---- ctmarks.c ---- */
+
+/* The highest mark of any connection in conntrack (0: none) into MAX; 0, or
+ * -errno if conntrack cannot be read. */
+int fw_ct_mark_max(uint32_t *max);
+
 /* ---- ifaces.c ---- */
 
 struct fw_ifaces;
@@ -123,6 +130,11 @@ int fw_ifaces_fd(const struct fw_ifaces *fi);
  * it the gateway address, proxy ARP and a host route to the VM; the uplink
  * gets FW_UPLINK_ADDR/30 and the default route. Idempotent. */
 int fw_ifaces_sync(struct fw_ifaces *fi, const struct policy *p);
+/* Before P is committed: every VM link whose name P changes (or whose VM P
+ * removes) is taken down and renamed to a name no VM has; fw_ifaces_sync
+ * names it and brings it up after the commit. -errno if a link could not be
+ * taken down: then nothing may be committed. */
+int fw_ifaces_park(struct fw_ifaces *fi, const struct policy *p);
 /* A link appeared or changed: sync again (called from the loop). */
 int fw_ifaces_event(struct fw_ifaces *fi, const struct policy *p);
 

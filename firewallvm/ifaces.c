@@ -191,33 +191,71 @@ static int fi_sync_uplink(struct fw_ifaces *fi, struct nl_cache *cache, struct r
 	return 0;
 }
 
-/* A link with a VM's MAC that no VM of the policy has: down, so a removed
- * VM's link neither forwards nor keeps its routes. */
-static void fi_down_orphans(struct fw_ifaces *fi, struct nl_cache *cache, const struct policy *p)
+/* A VM link P does not give the name it has now (its VM renamed or removed,
+ * its name now another VM's, a new link) goes down and takes a name no VM can
+ * have ("moat+IFINDEX": '+' is not allowed in a VM's name), so a swap of two
+ * names needs no free name, and no link is ever up under a name whose rules
+ * are not its VM's. CACHE is kept in step. -errno if a link that is up could
+ * not be taken down. */
+static int fi_park(struct fw_ifaces *fi, struct nl_cache *cache, const struct policy *p)
 {
+	int rc = 0;
 	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
 		struct rtnl_link *l = (struct rtnl_link *)o;
 		struct nl_addr *a = rtnl_link_get_addr(l);
-		if (!a || nl_addr_get_len(a) != 6 || !(rtnl_link_get_flags(l) & IFF_UP) ||
+		if (!a || nl_addr_get_len(a) != 6 ||
 		    memcmp(nl_addr_get_binary_addr(a), FW_VM_MAC_PREFIX, 4) != 0)
 			continue;
-		bool owned = false;
-		for (size_t i = 0; p && i < p->nvms && !owned; i++) {
+		const char *want = NULL;
+		for (size_t i = 0; p && i < p->nvms && !want; i++) {
 			uint8_t mac[6];
 			policy_firewall_mac(&p->vms[i], mac);
-			owned = memcmp(nl_addr_get_binary_addr(a), mac, 6) == 0;
+			if (memcmp(nl_addr_get_binary_addr(a), mac, 6) == 0)
+				want = p->vms[i].name;
 		}
-		if (owned)
+		char parked[IFNAMSIZ];
+		snprintf(parked, sizeof(parked), "moat+%d", rtnl_link_get_ifindex(l));
+		const char *name = rtnl_link_get_name(l);
+		bool up = rtnl_link_get_flags(l) & IFF_UP;
+		if ((want && strcmp(name, want) == 0) || (!up && strcmp(name, parked) == 0))
 			continue;
 		struct rtnl_link *chg = rtnl_link_alloc();
 		if (!chg)
-			return;
-		rtnl_link_unset_flags(chg, IFF_UP);
-		int err = rtnl_link_change(fi->sk, l, chg, 0);
-		if (err < 0)
-			fi_fail("bring down", rtnl_link_get_name(l), err);
+			return -ENOMEM;
+		int err = 0;
+		if (up) {
+			rtnl_link_unset_flags(chg, IFF_UP);
+			if ((err = rtnl_link_change(fi->sk, l, chg, 0)) < 0) {
+				rc = fi_fail("bring down", name, err);
+				rtnl_link_put(chg);
+				continue;
+			}
+			rtnl_link_unset_flags(l, IFF_UP);
+			rtnl_link_put(chg);
+			if (!(chg = rtnl_link_alloc()))
+				return -ENOMEM;
+		}
+		/* down is what matters: a link left with its old name is renamed
+		 * when it is brought up */
+		rtnl_link_set_name(chg, parked);
+		if ((err = rtnl_link_change(fi->sk, l, chg, 0)) < 0)
+			fi_fail("rename", name, err);
+		else
+			rtnl_link_set_name(l, parked);
 		rtnl_link_put(chg);
 	}
+	return rc;
+}
+
+int fw_ifaces_park(struct fw_ifaces *fi, const struct policy *p)
+{
+	struct nl_cache *cache;
+	int nerr = rtnl_link_alloc_cache(fi->sk, AF_UNSPEC, &cache);
+	if (nerr < 0)
+		return fi_fail("list", "links", nerr);
+	int err = fi_park(fi, cache, p);
+	nl_cache_free(cache);
+	return err;
 }
 
 int fw_ifaces_sync(struct fw_ifaces *fi, const struct policy *p)
@@ -241,6 +279,7 @@ int fw_ifaces_sync(struct fw_ifaces *fi, const struct policy *p)
 	}
 	size_t ndone = 0;
 	uint8_t mac[6];
+	fi_park(fi, cache, p);   /* renames go through a name no VM has */
 	const uint8_t uplink_mac[6] = { 0x02, 0x6d, 0x66, 0xff, 0xff, 0x01 };
 	struct rtnl_link *l = nlr_find_mac(cache, uplink_mac);
 	if (l) {
@@ -263,7 +302,6 @@ int fw_ifaces_sync(struct fw_ifaces *fi, const struct policy *p)
 		/* the cache still has the old name: a later VM's conflict check needs the new one */
 		rtnl_link_set_name(l, p->vms[i].name);
 	}
-	fi_down_orphans(fi, cache, p);
 	nl_cache_free(cache);
 	free(fi->done);
 	fi->done = done;

@@ -169,7 +169,7 @@ static uint32_t set_id(const char *name)
 }
 
 static const uint32_t key_len[] = {
-	[RST_IFNAME_VMAP] = 16, [RST_MARK] = 4, [RST_MARK_VMAP] = 4, [RST_IPV4] = 4, [RST_IPV6] = 16,
+	[RST_IFNAME] = 16, [RST_IFNAME_VMAP] = 16, [RST_MARK] = 4, [RST_MARK_VMAP] = 4, [RST_IPV4] = 4, [RST_IPV6] = 16,
 };
 
 static struct nftnl_set *set_obj(const struct nl_batch *b, const struct rs_set *s)
@@ -187,7 +187,7 @@ void batch_set(struct nl_batch *b, uint16_t type, const struct rs_set *s)
 	struct nftnl_set *ns = set_obj(b, s);
 	if (type == NFT_MSG_NEWSET) {
 		static const uint32_t key_type[] = {
-			[RST_IFNAME_VMAP] = TYPE_IFNAME, [RST_MARK] = TYPE_MARK,
+			[RST_IFNAME] = TYPE_IFNAME, [RST_IFNAME_VMAP] = TYPE_IFNAME, [RST_MARK] = TYPE_MARK,
 			[RST_MARK_VMAP] = TYPE_MARK, [RST_IPV4] = TYPE_IPADDR, [RST_IPV6] = TYPE_IP6ADDR,
 		};
 		uint32_t flags = 0;
@@ -206,7 +206,7 @@ void batch_set(struct nl_batch *b, uint16_t type, const struct rs_set *s)
 		nftnl_set_set_u32(ns, NFTNL_SET_FLAGS, flags);
 		/* how nft prints the keys: strings and marks are host order */
 		struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(64);
-		bool host = vmap || s->type == RST_MARK;
+		bool host = vmap || s->type == RST_MARK || s->type == RST_IFNAME;
 		nftnl_udata_put_u32(u, NFTNL_UDATA_SET_KEYBYTEORDER,
 				    host ? BYTEORDER_HOST : BYTEORDER_BIG);
 		if (vmap)
@@ -322,14 +322,16 @@ static void byteorder_hton(struct nftnl_rule *r, int len)
 	add_expr(r, e);
 }
 
-static void lookup(struct nftnl_rule *r, const char *set, bool vmap)
+static void lookup(struct nftnl_rule *r, const char *set, enum rs_op op)
 {
 	struct nftnl_expr *e = expr("lookup");
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
 	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id(set));
-	if (vmap)
+	if (op == RO_VMAP)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+	if (op == RO_NOT_LOOKUP)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
 	add_expr(r, e);
 }
 
@@ -373,9 +375,10 @@ static void match_exprs(struct nftnl_rule *r, const struct rs_match *m)
 		cmp(r, NFT_CMP_NEQ, zero, k->len);
 		break;
 	case RO_LOOKUP:
+	case RO_NOT_LOOKUP:
 	case RO_VMAP:
 		load(r, k, k->len);
-		lookup(r, m->set, m->op == RO_VMAP);
+		lookup(r, m->set, (enum rs_op)m->op);
 		break;
 	case RO_LT:
 		/* a host-order load (meta time) is compared big-endian, as nft does */

@@ -670,6 +670,15 @@ static void compile_base(struct builder *b)
 	r = rule_new(c, 0, 0);
 	match_set(r, RK_IIFNAME, RO_VMAP, "pre_vm");
 	comment_fixed(r, "anti-spoofing per VM");
+	/* a link of no VM in force (one being removed or renamed, one not yet
+	 * named) carries nothing: it could speak for any connection. A plain
+	 * set, as Linux 6.1 refuses an inverted lookup in a map. */
+	r = rule_new(c, 0, 0);
+	match_set(r, RK_IIFNAME, RO_NOT_LOOKUP, "vm_links");
+	match_str(r, RK_IIFNAME, RO_NE, "lo");
+	match_str(r, RK_IIFNAME, RO_NE, RS_UPLINK_IF);
+	r->verdict = RV_DROP;
+	comment_fixed(r, "a link of no VM in force");
 
 	c = base_chain_new(b, "input", NF_INET_LOCAL_IN, 0);
 	c->policy_drop = true;
@@ -1097,6 +1106,7 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *pr
 	for (int k = 0; k < nmaps; k++)
 		set_new(&b, maps[k], RST_IFNAME_VMAP);
 	set_new(&b, "live", RST_MARK_VMAP);
+	set_new(&b, "vm_links", RST_IFNAME);
 	add_host_sets(&b);
 
 	for (size_t i = 0; i < p->nvms; i++) {
@@ -1115,6 +1125,8 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *pr
 			compile_forward(&b, v, i);
 			compile_limit(&b, v, i);
 		}
+		struct rs_set *links = (struct rs_set *)ruleset_find_set(rs, "vm_links");
+		memcpy(elem_add(links)->key, v->name, strnlen(v->name, 15));
 		for (int k = 0; k < nmaps; k++) {
 			char cn[RS_NAME_MAX];
 			snprintf(cn, sizeof(cn), "%s%s", chains[k], v->name);

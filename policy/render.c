@@ -134,6 +134,9 @@ static void render_match(FILE *out, const struct rs_match *m)
 	case RO_LOOKUP:
 		fprintf(out, " @%s", m->set);
 		return;
+	case RO_NOT_LOOKUP:
+		fprintf(out, " != @%s", m->set);
+		return;
 	case RO_VMAP:
 		fprintf(out, " vmap @%s", m->set);
 		return;
@@ -209,6 +212,9 @@ static void render_key(FILE *out, const struct rs_set *s, const struct rs_elem *
 	struct rs_match m = { 0 };
 	memcpy(m.val, e->key, sizeof(e->key));
 	switch (s->type) {
+	case RST_IFNAME:
+		fprintf(out, "\"%.16s\"", (const char *)e->key);
+		break;
 	case RST_IFNAME_VMAP:
 		fprintf(out, "\"%.16s\" : jump %s", (const char *)e->key, e->chain);
 		break;
@@ -236,7 +242,7 @@ static void render_key(FILE *out, const struct rs_set *s, const struct rs_elem *
 static void render_set(FILE *out, const struct rs_set *s)
 {
 	static const char *types[] = {
-		[RST_IFNAME_VMAP] = "ifname : verdict", [RST_MARK] = "mark",
+		[RST_IFNAME] = "ifname", [RST_IFNAME_VMAP] = "ifname : verdict", [RST_MARK] = "mark",
 		[RST_MARK_VMAP] = "mark : verdict", [RST_IPV4] = "ipv4_addr", [RST_IPV6] = "ipv6_addr",
 	};
 	bool vmap = s->type == RST_IFNAME_VMAP || s->type == RST_MARK_VMAP;

@@ -123,6 +123,7 @@ enum rs_op {
 	RO_PREFIX,       /* x within val/plen */
 	RO_ANYBIT,       /* x & val != 0 (ct state) */
 	RO_LOOKUP,       /* x in @set */
+	RO_NOT_LOOKUP,   /* x not in @set (a set, never a map: Linux 6.1 refuses it) */
 	RO_VMAP,         /* verdict from @set */
 	RO_LT,           /* x < val, big-endian */
 };
@@ -133,7 +134,7 @@ struct rs_match {
 	uint8_t plen;
 	union {
 		struct { uint8_t val[16], val2[16]; };
-		char set[RS_SETREF_MAX];   /* RO_LOOKUP, RO_VMAP */
+		char set[RS_SETREF_MAX];   /* RO_LOOKUP, RO_NOT_LOOKUP, RO_VMAP */
 	};
 };
 
@@ -174,6 +175,7 @@ struct rs_chain {
 };
 
 enum rs_set_type {
+	RST_IFNAME,      /* the names of the VMs' links */
 	RST_IFNAME_VMAP,
 	RST_MARK,
 	RST_MARK_VMAP,   /* mark : accept, or jump exp_VM (the VM has `until` rules) */

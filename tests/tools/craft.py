@@ -24,6 +24,12 @@ Run inside a test namespace (ip netns exec ...):
       a DUID-LL naming DUIDMAC and one IA_NA IAID (holding ADDRESS if
       given); a solicit asks for rapid commit. Prints the reply's addresses
       and status codes ("addr A", "status N"), or "no-answer"
+  craft.py udpflow SPORT DST DPORT SECONDS MARKER
+      keeps a UDP flow SPORT -> DST:DPORT alive for SECONDS and prints how
+      many datagrams holding MARKER came back on it
+  craft.py spoof IFACE MYMAC FWMAC SRC SPORT DST DPORT MARKER SECONDS
+      floods frames on IFACE (to FWMAC): UDP SRC:SPORT -> DST:DPORT holding
+      MARKER, whatever SRC says, for SECONDS
   craft.py session HOST PORT CTLFIFO
       a TCP session to HOST:PORT driven line by line from CTLFIFO: each line
       is sent, and "echo LINE" or "stalled LINE" is printed (2 s to answer);
@@ -210,6 +216,41 @@ def dhcp6(iface, src, mtype, duidmac, iaid, address=None):
     print("no-answer")
 
 
+def udpflow(sport, dst, dport, secs, marker):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", int(sport)))
+    s.settimeout(0.05)
+    got, end, last = 0, time.time() + float(secs), 0.0
+    while time.time() < end:
+        if time.time() - last > 0.2:
+            s.sendto(b"keepalive", (dst, int(dport)))
+            last = time.time()
+        try:
+            if marker.encode() in s.recv(2048):
+                got += 1
+        except socket.timeout:
+            pass
+    print(got)
+
+
+def spoof(iface, mymac, fwmac, src, sport, dst, dport, marker, secs):
+    mac = lambda m: bytes.fromhex(m.replace(":", ""))
+    data = marker.encode()
+    sa, da = socket.inet_aton(src), socket.inet_aton(dst)
+    udp = struct.pack(">HHHH", int(sport), int(dport), 8 + len(data), 0) + data
+    udp = udp[:6] + struct.pack(">H", csum(sa + da + struct.pack(">BBH", 0, 17, len(udp)) + udp)) + udp[8:]
+    frame = mac(fwmac) + mac(mymac) + b"\x08\x00" + ipv4_header(src, dst, 17, len(udp)) + udp
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    end = time.time() + float(secs)
+    while time.time() < end:
+        for _ in range(100):
+            try:
+                s.send(frame)
+            except OSError:   # the link is down for a moment: go on
+                time.sleep(0.01)
+
+
 def session(host, port, ctl):
     s = socket.create_connection((host, int(port)), timeout=3)
     print("open", s.getsockname()[1], flush=True)
@@ -235,7 +276,8 @@ def session(host, port, ctl):
 
 def main():
     commands = {"icmperr": icmperr, "icmp6err": icmp6err, "sniff": sniff, "decline": decline,
-                "relay": relay, "udp": udp, "dhcp6": dhcp6, "session": session}
+                "relay": relay, "udp": udp, "dhcp6": dhcp6, "udpflow": udpflow, "spoof": spoof,
+                "session": session}
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd not in commands:
         sys.exit("craft.py: unknown command " + cmd)
