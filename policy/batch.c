@@ -149,7 +149,7 @@ static void chain_msg(struct nl_batch *b, uint16_t type, const struct rs_chain *
 	if (type == NFT_MSG_NEWCHAIN && c->base) {
 		nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, c->hook);
 		nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, c->prio);
-		nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
+		nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, c->nat ? "nat" : "filter");
 		nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, c->policy_drop ? NF_DROP : NF_ACCEPT);
 	}
 	note(b, b->seq, c->vm, 0, 0, "chain %s", c->name);
@@ -471,6 +471,18 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 	if (ru->rate_over)
 		limit(r, RS_IN_RATE, RS_IN_BURST, true);
 	add_expr(r, expr("counter"));
+	if (ru->meta_mark) {
+		e = expr("immediate");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &ru->meta_mark, sizeof(ru->meta_mark));
+		add_expr(r, e);
+		e = expr("meta");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+		add_expr(r, e);
+	}
+	if (ru->masquerade)
+		add_expr(r, expr("masq"));
 	char text[160];
 	if (ru->log) {
 		ruleset_log_prefix(rs, c, ru, text, sizeof(text));
@@ -669,6 +681,7 @@ static void ruleset_changes(struct nl_batch *b, const struct ruleset *old, const
 
 void batch_ruleset_full(struct nl_batch *b, const struct ruleset *rs, uint32_t table_flags)
 {
+	b->table = ruleset_table(rs);
 	batch_begin(b);
 	batch_table(b, NFT_MSG_NEWTABLE, table_flags);
 	batch_table(b, NFT_MSG_DELTABLE, 0);
@@ -679,6 +692,7 @@ void batch_ruleset_full(struct nl_batch *b, const struct ruleset *rs, uint32_t t
 
 void batch_ruleset_diff(struct nl_batch *b, const struct ruleset *old, const struct ruleset *new)
 {
+	b->table = ruleset_table(new);
 	batch_begin(b);
 	ruleset_changes(b, old, new);
 	batch_end(b);

@@ -15,123 +15,24 @@
 
 #include "ruleset.h"
 
-#define CT_STATE_INVALID     1u
-#define CT_STATE_ESTABLISHED 2u
-#define CT_STATE_RELATED     4u
-#define CT_STATE_NEW         8u
+#define CT_STATE_INVALID     RS_CT_INVALID
+#define CT_STATE_ESTABLISHED RS_CT_ESTABLISHED
+#define CT_STATE_RELATED     RS_CT_RELATED
+#define CT_STATE_NEW         RS_CT_NEW
 #define CT_DIR_ORIGINAL      0
 #define CT_DIR_REPLY         1
-
-static void *grow(void *arr, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return arr;
-	size_t n = *cap ? *cap * 2 : 8;
-	while (n < need)
-		n *= 2;
-	void *p = realloc(arr, n * size);
-	if (!p)
-		abort();   /* a policy never needs more than a few MB */
-	memset((char *)p + *cap * size, 0, (n - *cap) * size);
-	*cap = n;
-	return p;
-}
 
 /* ---- building blocks ---- */
 
 struct builder {
 	struct ruleset *rs;
 	const struct policy *p;
-	size_t chains_cap, sets_cap;
 };
-
-static struct rs_chain *chain_new(struct builder *b, const char *name, int vm)
-{
-	b->rs->chains = grow(b->rs->chains, &b->chains_cap, b->rs->nchains + 1,
-			     sizeof(*b->rs->chains));
-	struct rs_chain *c = &b->rs->chains[b->rs->nchains++];
-	snprintf(c->name, sizeof(c->name), "%s", name);
-	c->vm = vm;
-	return c;
-}
-
-static struct rs_chain *base_chain_new(struct builder *b, const char *name, int hook, int prio)
-{
-	struct rs_chain *c = chain_new(b, name, -1);
-	c->base = true;
-	c->hook = hook;
-	c->prio = prio;
-	return c;
-}
-
-static struct rs_set *set_new(struct builder *b, const char *name, enum rs_set_type type)
-{
-	b->rs->sets = grow(b->rs->sets, &b->sets_cap, b->rs->nsets + 1, sizeof(*b->rs->sets));
-	struct rs_set *s = &b->rs->sets[b->rs->nsets++];
-	snprintf(s->name, sizeof(s->name), "%s", name);
-	s->type = type;
-	return s;
-}
-
-static struct rs_elem *elem_add(struct rs_set *s)
-{
-	s->elems = grow(s->elems, &s->cap, s->nelems + 1, sizeof(*s->elems));
-	return &s->elems[s->nelems++];
-}
-
-static void vmap_add(struct rs_set *s, const char *ifname, const char *chain)
-{
-	struct rs_elem *e = elem_add(s);
-	memcpy(e->key, ifname, strnlen(ifname, sizeof(e->key) - 1));
-	snprintf(e->chain, sizeof(e->chain), "%s", chain);
-}
-
-static struct rs_rule *rule_new(struct rs_chain *c, int number, int line)
-{
-	c->rules = grow(c->rules, &c->cap, c->nrules + 1, sizeof(*c->rules));
-	struct rs_rule *r = &c->rules[c->nrules++];
-	r->rule = number;
-	r->line = line;
-	return r;
-}
-
-static struct rs_match *match(struct rs_rule *r, enum rs_key key, enum rs_op op)
-{
-	if (r->nm >= RS_MATCH_MAX)
-		abort();   /* the compiler never builds such a rule */
-	struct rs_match *m = &r->m[r->nm++];
-	m->key = key;
-	m->op = op;
-	return m;
-}
-
-static void match_u8(struct rs_rule *r, enum rs_key key, enum rs_op op, uint8_t v)
-{
-	match(r, key, op)->val[0] = v;
-}
-
-static void match_u16(struct rs_rule *r, enum rs_key key, uint16_t lo, uint16_t hi)
-{
-	struct rs_match *m = match(r, key, lo == hi ? RO_EQ : RO_RANGE);
-	m->val[0] = lo >> 8; m->val[1] = lo & 0xff;
-	m->val2[0] = hi >> 8; m->val2[1] = hi & 0xff;
-}
-
-static void match_str(struct rs_rule *r, enum rs_key key, enum rs_op op, const char *s)
-{
-	size_t n = strlen(s);
-	memcpy(match(r, key, op)->val, s, n < 15 ? n : 15);
-}
-
-static void match_set(struct rs_rule *r, enum rs_key key, enum rs_op op, const char *set)
-{
-	snprintf(match(r, key, op)->set, RS_SETREF_MAX, "%s", set);
-}
 
 static void match_addr(struct rs_rule *r, enum rs_key key, enum rs_op op, const struct addr *a)
 {
 	int full = a->family == AF_INET ? 32 : 128;
-	struct rs_match *m = match(r, key, a->prefix == full ? op : RO_PREFIX);
+	struct rs_match *m = rs_match(r, key, a->prefix == full ? op : RO_PREFIX);
 	memcpy(m->val, a->bytes, full / 8);
 	m->plen = a->prefix;
 }
@@ -139,7 +40,7 @@ static void match_addr(struct rs_rule *r, enum rs_key key, enum rs_op op, const 
 /* meta time < T: nanoseconds since the epoch, big-endian as nft compares them */
 static void match_time_before(struct rs_rule *r, time_t t)
 {
-	struct rs_match *m = match(r, RK_META_TIME, RO_LT);
+	struct rs_match *m = rs_match(r, RK_META_TIME, RO_LT);
 	uint64_t ns = (uint64_t)t * 1000000000ull;
 	for (int i = 0; i < 8; i++)
 		m->val[i] = (uint8_t)(ns >> (56 - 8 * i));
@@ -147,14 +48,9 @@ static void match_time_before(struct rs_rule *r, time_t t)
 
 static void match_nfproto(struct rs_rule *r, int family)
 {
-	match_u8(r, RK_NFPROTO, RO_EQ, family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
+	rs_match_u8(r, RK_NFPROTO, RO_EQ, family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
 }
 
-static void match_ct_state(struct rs_rule *r, uint32_t bits)
-{
-	struct rs_match *m = match(r, RK_CT_STATE, RO_ANYBIT);
-	memcpy(m->val, &bits, 4);   /* host order, as the kernel keeps it */
-}
 
 static void comment_fixed(struct rs_rule *r, const char *what)
 {
@@ -166,7 +62,6 @@ static void comment_vm(struct rs_rule *r, const struct vm *v, const char *what)
 	(void)v;   /* the comment names the VM when it is rendered */
 	r->what = r->rule ? NULL : what;
 }
-
 
 static void copy_matches(struct rs_rule *r, const struct rs_match *ms, int nm)
 {
@@ -186,23 +81,23 @@ static void add_deny(const struct policy *p, struct rs_chain *c, const struct vm
 		if (ms[i].key == RK_L4PROTO)
 			proto = ms[i].val[0];
 	if (log) {
-		struct rs_rule *r = rule_new(c, number, line);
+		struct rs_rule *r = rs_rule_new(c, number, line);
 		copy_matches(r, ms, nm);
 		r->limit = true;
 		r->log = RL_DENY;
 		comment_vm(r, v, what);
 	}
 	if (p->net.deny == DENY_REJECT && (proto < 0 || proto == IPPROTO_TCP)) {
-		struct rs_rule *r = rule_new(c, number, line);
+		struct rs_rule *r = rs_rule_new(c, number, line);
 		copy_matches(r, ms, nm);
 		if (proto < 0)
-			match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_TCP);
+			rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_TCP);
 		r->verdict = RV_REJECT_TCP;
 		comment_vm(r, v, what);
 		if (proto == IPPROTO_TCP)
 			return;
 	}
-	struct rs_rule *r = rule_new(c, number, line);
+	struct rs_rule *r = rs_rule_new(c, number, line);
 	copy_matches(r, ms, nm);
 	r->verdict = p->net.deny == DENY_REJECT ? RV_REJECT_ICMPX : RV_DROP;
 	comment_vm(r, v, what);
@@ -214,25 +109,25 @@ static void compile_pre(struct builder *b, const struct vm *v, int vm)
 {
 	char name[RS_NAME_MAX];
 	snprintf(name, sizeof(name), "pre_%s", v->name);
-	struct rs_chain *c = chain_new(b, name, vm);
+	struct rs_chain *c = ruleset_chain_new(b->rs, name, vm);
 	struct rs_rule *r;
 
-	r = rule_new(c, 0, 0);
-	match_u8(r, RK_IIFTYPE, RO_EQ, 1 /* ARPHRD_ETHER */);
-	memcpy(match(r, RK_ETHER_SADDR, RO_NE)->val, v->mac, 6);
+	r = rs_rule_new(c, 0, 0);
+	rs_match_u8(r, RK_IIFTYPE, RO_EQ, 1 /* ARPHRD_ETHER */);
+	memcpy(rs_match(r, RK_ETHER_SADDR, RO_NE)->val, v->mac, 6);
 	r->verdict = RV_DROP;
 	comment_vm(r, v, "spoofed MAC");
 
 	/* DHCP before the VM has an address */
-	r = rule_new(c, 0, 0);
+	r = rs_rule_new(c, 0, 0);
 	match_nfproto(r, AF_INET);
-	match(r, RK_IP_SADDR, RO_EQ);   /* 0.0.0.0 */
-	match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
-	match_u16(r, RK_TH_DPORT, 67, 67);   /* one port: nft would merge sport+dport */
+	rs_match(r, RK_IP_SADDR, RO_EQ);   /* 0.0.0.0 */
+	rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+	rs_match_u16(r, RK_TH_DPORT, 67, 67);   /* one port: nft would merge sport+dport */
 	r->verdict = RV_RETURN;
 	comment_vm(r, v, "DHCP discover");
 
-	r = rule_new(c, 0, 0);
+	r = rs_rule_new(c, 0, 0);
 	match_nfproto(r, AF_INET);
 	match_addr(r, RK_IP_SADDR, RO_NE, &v->addr);
 	r->verdict = RV_DROP;
@@ -241,18 +136,18 @@ static void compile_pre(struct builder *b, const struct vm *v, int vm)
 	if (v->has_addr6 && (b->p->net.has & NET_HAS_SUBNET6)) {
 		struct addr ll;
 		addr_parse("fe80::/10", &ll, NULL);
-		r = rule_new(c, 0, 0);
+		r = rs_rule_new(c, 0, 0);
 		match_nfproto(r, AF_INET6);
 		match_addr(r, RK_IP6_SADDR, RO_EQ, &ll);
 		r->verdict = RV_RETURN;
 		comment_vm(r, v, "IPv6 link-local");
-		r = rule_new(c, 0, 0);
+		r = rs_rule_new(c, 0, 0);
 		match_nfproto(r, AF_INET6);
 		match_addr(r, RK_IP6_SADDR, RO_NE, &v->addr6);
 		r->verdict = RV_DROP;
 		comment_vm(r, v, "spoofed IPv6 source");
 	} else {
-		r = rule_new(c, 0, 0);
+		r = rs_rule_new(c, 0, 0);
 		match_nfproto(r, AF_INET6);
 		r->verdict = RV_DROP;
 		comment_vm(r, v, "no IPv6");
@@ -267,13 +162,13 @@ static void input_match(struct rs_rule *r, int family, const struct addr *gw, in
 	match_nfproto(r, family);
 	if (gw)
 		match_addr(r, family == AF_INET ? RK_IP_DADDR : RK_IP6_DADDR, RO_EQ, gw);
-	match_u8(r, RK_L4PROTO, RO_EQ, proto);
+	rs_match_u8(r, RK_L4PROTO, RO_EQ, proto);
 	if (proto == IPPROTO_ICMP)
-		match_u8(r, RK_ICMP_TYPE, RO_EQ, port);
+		rs_match_u8(r, RK_ICMP_TYPE, RO_EQ, port);
 	else if (proto == IPPROTO_ICMPV6)
-		match_u8(r, RK_ICMP6_TYPE, RO_EQ, port);
+		rs_match_u8(r, RK_ICMP6_TYPE, RO_EQ, port);
 	else
-		match_u16(r, RK_TH_DPORT, port, port);
+		rs_match_u16(r, RK_TH_DPORT, port, port);
 	if (until > 0)
 		match_time_before(r, until);
 }
@@ -282,7 +177,7 @@ static void input_service_until(struct rs_chain *c, const struct vm *v, int vm, 
 				const struct addr *gw, int proto, uint16_t port, const char *what,
 				time_t until)
 {
-	struct rs_rule *r = rule_new(c, 0, 0);
+	struct rs_rule *r = rs_rule_new(c, 0, 0);
 	input_match(r, family, gw, proto, port, until);
 	r->verdict = RV_ACCEPT;
 	comment_vm(r, v, what);
@@ -307,7 +202,7 @@ static void input_dns(struct rs_chain *c, const struct vm *v, int vm, int family
 		time_t until = ru->has_until ? ru->until : 0;
 		for (int proto = IPPROTO_UDP; ; proto = IPPROTO_TCP) {
 			if (ru->log) {
-				struct rs_rule *r = rule_new(c, ru->number, ru->loc.line);
+				struct rs_rule *r = rs_rule_new(c, ru->number, ru->loc.line);
 				input_match(r, family, gw, proto, 53, until);
 				r->limit = true;
 				r->log = RL_ALLOW;
@@ -326,10 +221,10 @@ static void input_dns(struct rs_chain *c, const struct vm *v, int vm, int family
  * makes one unacceptable. */
 static struct rs_rule *dhcp4_guard(struct rs_chain *c)
 {
-	struct rs_rule *r = rule_new(c, 0, 0);
+	struct rs_rule *r = rs_rule_new(c, 0, 0);
 	match_nfproto(r, AF_INET);
-	match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
-	match_u16(r, RK_TH_DPORT, 67, 67);
+	rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+	rs_match_u16(r, RK_TH_DPORT, 67, 67);
 	r->verdict = RV_DROP;
 	return r;
 }
@@ -338,11 +233,11 @@ static struct rs_rule *dhcp4_guard(struct rs_chain *c)
 static void dhcp6_guard(struct rs_chain *c, const struct vm *v, uint8_t lo, uint8_t hi,
 			const char *what)
 {
-	struct rs_rule *r = rule_new(c, 0, 0);
+	struct rs_rule *r = rs_rule_new(c, 0, 0);
 	match_nfproto(r, AF_INET6);
-	match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
-	match_u16(r, RK_TH_DPORT, 547, 547);
-	struct rs_match *m = match(r, RK_DHCP6_TYPE, lo == hi ? RO_EQ : RO_RANGE);
+	rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+	rs_match_u16(r, RK_TH_DPORT, 547, 547);
+	struct rs_match *m = rs_match(r, RK_DHCP6_TYPE, lo == hi ? RO_EQ : RO_RANGE);
 	m->val[0] = lo;
 	m->val2[0] = hi;
 	r->verdict = RV_DROP;
@@ -354,7 +249,7 @@ static void dhcp6_guard(struct rs_chain *c, const struct vm *v, uint8_t lo, uint
  * one VM's flood of DHCP or DNS leaves the others their share. */
 static void input_rate_limit(struct rs_chain *c, const struct vm *v)
 {
-	struct rs_rule *r = rule_new(c, 0, 0);
+	struct rs_rule *r = rs_rule_new(c, 0, 0);
 	r->rate_over = true;
 	r->verdict = RV_DROP;
 	comment_vm(r, v, "too fast to the firewall");
@@ -368,7 +263,7 @@ static void compile_limit(struct builder *b, const struct vm *v, int vm)
 {
 	char name[RS_NAME_MAX];
 	snprintf(name, sizeof(name), "lim_%s", v->name);
-	struct rs_rule *r = rule_new(chain_new(b, name, vm), 0, 0);
+	struct rs_rule *r = rs_rule_new(ruleset_chain_new(b->rs, name, vm), 0, 0);
 	r->count_over = RS_VM_CONN_MAX;
 	r->verdict = RV_DROP;
 	comment_vm(r, v, "too many connections");
@@ -379,18 +274,18 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 	const struct policy *p = b->p;
 	char name[RS_NAME_MAX];
 	snprintf(name, sizeof(name), "in_%s", v->name);
-	struct rs_chain *c = chain_new(b, name, vm);
+	struct rs_chain *c = ruleset_chain_new(b->rs, name, vm);
 	struct addr gw;
 	policy_gateway(p, &gw);
 
 	/* a DHCP message speaks for the client its chaddr names: only its own */
 	struct rs_rule *r = dhcp4_guard(c);
-	memcpy(match(r, RK_DHCP_CHADDR, RO_NE)->val, v->mac, 6);
+	memcpy(rs_match(r, RK_DHCP_CHADDR, RO_NE)->val, v->mac, 6);
 	comment_vm(r, v, "DHCP not its own MAC");
 	/* a VM is a client, never a relay: dnsmasq would send its answer (and
 	 * the relay's option 82) to any giaddr, inside or out */
 	r = dhcp4_guard(c);
-	match(r, RK_DHCP_GIADDR, RO_NE);   /* != 0.0.0.0 */
+	rs_match(r, RK_DHCP_GIADDR, RO_NE);   /* != 0.0.0.0 */
 	comment_vm(r, v, "DHCP through a relay");
 	input_rate_limit(c, v);
 	input_service(c, v, vm, AF_INET, NULL, IPPROTO_UDP, 67, "DHCP");
@@ -443,13 +338,13 @@ static void emit_rule(const struct policy *p, struct rs_chain *c, const struct v
 	if (t->addr)
 		match_addr(&tmpl, t->key, RO_EQ, t->addr);
 	else if (t->set[0])
-		match_set(&tmpl, t->key, RO_LOOKUP, t->set);
+		rs_match_set(&tmpl, t->key, RO_LOOKUP, t->set);
 	if (proto >= 0)
-		match_u8(&tmpl, RK_L4PROTO, RO_EQ, proto);   /* nft types proto-dst by it */
+		rs_match_u8(&tmpl, RK_L4PROTO, RO_EQ, proto);   /* nft types proto-dst by it */
 	if (port)
-		match_u16(&tmpl, RK_CT_OPROTO_DST, port->lo, port->hi);
+		rs_match_u16(&tmpl, RK_CT_OPROTO_DST, port->lo, port->hi);
 	if (type >= 0)   /* the tuple's "port" of an ICMP flow is type << 8 | code */
-		match_u16(&tmpl, RK_CT_OPROTO_DST, type << 8, type << 8 | 0xff);
+		rs_match_u16(&tmpl, RK_CT_OPROTO_DST, type << 8, type << 8 | 0xff);
 	if (ru->has_until)   /* in force until then, with or without the daemon */
 		match_time_before(&tmpl, ru->until);
 
@@ -458,13 +353,13 @@ static void emit_rule(const struct policy *p, struct rs_chain *c, const struct v
 		return;
 	}
 	if (ru->log) {
-		struct rs_rule *r = rule_new(c, ru->number, ru->loc.line);
+		struct rs_rule *r = rs_rule_new(c, ru->number, ru->loc.line);
 		copy_matches(r, tmpl.m, tmpl.nm);
 		r->limit = true;
 		r->log = RL_ALLOW;
 		comment_vm(r, v, NULL);
 	}
-	struct rs_rule *r = rule_new(c, ru->number, ru->loc.line);
+	struct rs_rule *r = rs_rule_new(c, ru->number, ru->loc.line);
 	copy_matches(r, tmpl.m, tmpl.nm);
 	r->verdict = RV_GOTO_ACCEPT;
 	comment_vm(r, v, NULL);
@@ -533,30 +428,30 @@ static void compile_related(struct builder *b, const struct vm *v, int vm, time_
 	struct rs_rule *r;
 
 	snprintf(name, sizeof(name), "own_%s", v->name);
-	struct rs_chain *c = chain_new(b, name, vm);
-	r = rule_new(c, 0, 0);
+	struct rs_chain *c = ruleset_chain_new(b->rs, name, vm);
+	r = rs_rule_new(c, 0, 0);
 	r->match_mark = true;
 	if (until)
 		match_time_before(r, until);
 	r->verdict = RV_ACCEPT;
 	comment_vm(r, v, "related to its connection");
-	r = rule_new(c, 0, 0);
+	r = rs_rule_new(c, 0, 0);
 	r->verdict = RV_DROP;
 	comment_vm(r, v, "related packet of another VM's connection");
 
 	snprintf(name, sizeof(name), "resp_%s", v->name);
-	c = chain_new(b, name, vm);
-	r = rule_new(c, 0, 0);
+	c = ruleset_chain_new(b->rs, name, vm);
+	r = rs_rule_new(c, 0, 0);
 	match_addr(r, RK_CT_ODADDR, RO_EQ, &v->addr);
-	match_set(r, RK_OIFNAME, RO_VMAP, "own_vm");
+	rs_match_set(r, RK_OIFNAME, RO_VMAP, "own_vm");
 	comment_vm(r, v, "related, a connection to it");
 	if (v->has_addr6 && (b->p->net.has & NET_HAS_SUBNET6)) {
-		r = rule_new(c, 0, 0);
+		r = rs_rule_new(c, 0, 0);
 		match_addr(r, RK_CT_ODADDR6, RO_EQ, &v->addr6);
-		match_set(r, RK_OIFNAME, RO_VMAP, "own_vm");
+		rs_match_set(r, RK_OIFNAME, RO_VMAP, "own_vm");
 		comment_vm(r, v, "related, a connection to it");
 	}
-	r = rule_new(c, 0, 0);
+	r = rs_rule_new(c, 0, 0);
 	r->verdict = RV_DROP;
 	comment_vm(r, v, "related packet of another VM's connection");
 }
@@ -567,9 +462,9 @@ static void compile_forward(struct builder *b, const struct vm *v, int vm)
 	bool v6 = p->net.has & NET_HAS_SUBNET6;
 	char name[RS_NAME_MAX];
 	snprintf(name, sizeof(name), "out_%s", v->name);
-	chain_new(b, name, vm);
+	ruleset_chain_new(b->rs, name, vm);
 	snprintf(name, sizeof(name), "local_%s", v->name);
-	chain_new(b, name, vm);
+	ruleset_chain_new(b->rs, name, vm);
 	/* chain_new may move the array: take both pointers after */
 	struct rs_chain *out = &b->rs->chains[b->rs->nchains - 2];
 	struct rs_chain *local = &b->rs->chains[b->rs->nchains - 1];
@@ -622,7 +517,7 @@ static void compile_forward(struct builder *b, const struct vm *v, int vm)
 
 	/* every accept of this VM goes here: the mark lives in one rule */
 	snprintf(name, sizeof(name), "acc_%s", v->name);
-	struct rs_rule *r = rule_new(chain_new(b, name, vm), 0, 0);
+	struct rs_rule *r = rs_rule_new(ruleset_chain_new(b->rs, name, vm), 0, 0);
 	r->set_mark = true;
 	r->verdict = RV_ACCEPT;
 	comment_vm(r, v, "accepted");
@@ -632,7 +527,7 @@ static void compile_forward(struct builder *b, const struct vm *v, int vm)
 	time_t until = first_until(v);
 	if (until) {
 		snprintf(name, sizeof(name), "exp_%s", v->name);
-		r = rule_new(chain_new(b, name, vm), 0, 0);
+		r = rs_rule_new(ruleset_chain_new(b->rs, name, vm), 0, 0);
 		match_time_before(r, until);
 		r->verdict = RV_ACCEPT;
 		comment_vm(r, v, "until its first rule expires");
@@ -641,7 +536,7 @@ static void compile_forward(struct builder *b, const struct vm *v, int vm)
 
 	/* connections of whoever had its addresses before (see ruleset.h) */
 	snprintf(name, sizeof(name), "born_%s", v->name);
-	r = rule_new(chain_new(b, name, vm), 0, 0);
+	r = rs_rule_new(ruleset_chain_new(b->rs, name, vm), 0, 0);
 	r->below_birth = true;
 	r->verdict = RV_DROP;
 	comment_vm(r, v, "connection of an earlier holder of its address");
@@ -652,9 +547,9 @@ static void compile_forward(struct builder *b, const struct vm *v, int vm)
 /* The jump to a VM's lim_ chain, for each new connection from it. */
 static void limit_new(struct rs_chain *c)
 {
-	struct rs_rule *r = rule_new(c, 0, 0);
-	match_ct_state(r, CT_STATE_NEW);
-	match_set(r, RK_IIFNAME, RO_VMAP, "lim_vm");
+	struct rs_rule *r = rs_rule_new(c, 0, 0);
+	rs_match_ct_state(r, CT_STATE_NEW);
+	rs_match_set(r, RK_IIFNAME, RO_VMAP, "lim_vm");
 	comment_fixed(r, "the VM's share of conntrack");
 }
 
@@ -666,57 +561,57 @@ static void compile_base(struct builder *b)
 	struct addr uplink_net;
 	addr_parse(RS_UPLINK_NET, &uplink_net, NULL);
 
-	c = base_chain_new(b, "prerouting", NF_INET_PRE_ROUTING, -150);
-	r = rule_new(c, 0, 0);
-	match_set(r, RK_IIFNAME, RO_VMAP, "pre_vm");
+	c = ruleset_base_chain_new(b->rs, "prerouting", NF_INET_PRE_ROUTING, -150);
+	r = rs_rule_new(c, 0, 0);
+	rs_match_set(r, RK_IIFNAME, RO_VMAP, "pre_vm");
 	comment_fixed(r, "anti-spoofing per VM");
 	/* a link of no VM in force (one being removed or renamed, one not yet
 	 * named) carries nothing: it could speak for any connection. A plain
 	 * set, as Linux 6.1 refuses an inverted lookup in a map. */
-	r = rule_new(c, 0, 0);
-	match_set(r, RK_IIFNAME, RO_NOT_LOOKUP, "vm_links");
-	match_str(r, RK_IIFNAME, RO_NE, "lo");
-	match_str(r, RK_IIFNAME, RO_NE, RS_UPLINK_IF);
+	r = rs_rule_new(c, 0, 0);
+	rs_match_set(r, RK_IIFNAME, RO_NOT_LOOKUP, "vm_links");
+	rs_match_str(r, RK_IIFNAME, RO_NE, "lo");
+	rs_match_str(r, RK_IIFNAME, RO_NE, RS_UPLINK_IF);
 	r->verdict = RV_DROP;
 	comment_fixed(r, "a link of no VM in force");
 
-	c = base_chain_new(b, "input", NF_INET_LOCAL_IN, 0);
+	c = ruleset_base_chain_new(b->rs, "input", NF_INET_LOCAL_IN, 0);
 	c->policy_drop = true;
-	r = rule_new(c, 0, 0);
-	match_str(r, RK_IIFNAME, RO_EQ, "lo");
+	r = rs_rule_new(c, 0, 0);
+	rs_match_str(r, RK_IIFNAME, RO_EQ, "lo");
 	r->verdict = RV_ACCEPT;
 	limit_new(c);
-	r = rule_new(c, 0, 0);
-	match_set(r, RK_IIFNAME, RO_VMAP, "in_vm");
+	r = rs_rule_new(c, 0, 0);
+	rs_match_set(r, RK_IIFNAME, RO_VMAP, "in_vm");
 	comment_fixed(r, "what each VM may ask the firewall");
-	r = rule_new(c, 0, 0);
-	match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
-	match_ct_state(r, CT_STATE_ESTABLISHED | CT_STATE_RELATED);
+	r = rs_rule_new(c, 0, 0);
+	rs_match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
+	rs_match_ct_state(r, CT_STATE_ESTABLISHED | CT_STATE_RELATED);
 	r->verdict = RV_ACCEPT;
 	comment_fixed(r, "replies to the firewall's own traffic");
 
-	c = base_chain_new(b, "forward", NF_INET_FORWARD, 0);
+	c = ruleset_base_chain_new(b->rs, "forward", NF_INET_FORWARD, 0);
 	c->policy_drop = true;
-	r = rule_new(c, 0, 0);
-	match_ct_state(r, CT_STATE_ESTABLISHED);
-	match_set(r, RK_CT_MARK, RO_VMAP, "live");
+	r = rs_rule_new(c, 0, 0);
+	rs_match_ct_state(r, CT_STATE_ESTABLISHED);
+	rs_match_set(r, RK_CT_MARK, RO_VMAP, "live");
 	comment_fixed(r, "connections the policy in force allowed");
 	/* ICMP errors: a packet of the connection they quote, which any VM can
 	 * name. They pass only between that connection's own ends, with its
 	 * mark live, and never reach the rules (which would mark it anew). */
-	r = rule_new(c, 0, 0);
-	match_ct_state(r, CT_STATE_RELATED);
-	match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_ORIGINAL);
-	match_set(r, RK_IIFNAME, RO_VMAP, "own_vm");
+	r = rs_rule_new(c, 0, 0);
+	rs_match_ct_state(r, CT_STATE_RELATED);
+	rs_match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_ORIGINAL);
+	rs_match_set(r, RK_IIFNAME, RO_VMAP, "own_vm");
 	comment_fixed(r, "related, from the VM that opened it");
 	/* a connection between two VMs never leaves: an error from the
 	 * uplink quoting one is forged, whichever family */
 	for (int fam = AF_INET; ; fam = AF_INET6) {
 		bool v4 = fam == AF_INET;
 		if (p->net.has & (v4 ? NET_HAS_SUBNET : NET_HAS_SUBNET6)) {
-			r = rule_new(c, 0, 0);
-			match_ct_state(r, CT_STATE_RELATED);
-			match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
+			r = rs_rule_new(c, 0, 0);
+			rs_match_ct_state(r, CT_STATE_RELATED);
+			rs_match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
 			match_addr(r, v4 ? RK_CT_ODADDR : RK_CT_ODADDR6, RO_EQ,
 				   v4 ? &p->net.subnet : &p->net.subnet6);
 			r->verdict = RV_DROP;
@@ -725,36 +620,36 @@ static void compile_base(struct builder *b)
 		if (!v4)
 			break;
 	}
-	r = rule_new(c, 0, 0);
-	match_ct_state(r, CT_STATE_RELATED);
-	match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_REPLY);
-	match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
-	match_set(r, RK_OIFNAME, RO_VMAP, "own_vm");
+	r = rs_rule_new(c, 0, 0);
+	rs_match_ct_state(r, CT_STATE_RELATED);
+	rs_match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_REPLY);
+	rs_match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
+	rs_match_set(r, RK_OIFNAME, RO_VMAP, "own_vm");
 	comment_fixed(r, "related, from upstream to the VM that opened it");
-	r = rule_new(c, 0, 0);
-	match_ct_state(r, CT_STATE_RELATED);
-	match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_REPLY);
-	match_set(r, RK_IIFNAME, RO_VMAP, "resp_vm");
+	r = rs_rule_new(c, 0, 0);
+	rs_match_ct_state(r, CT_STATE_RELATED);
+	rs_match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_REPLY);
+	rs_match_set(r, RK_IIFNAME, RO_VMAP, "resp_vm");
 	comment_fixed(r, "related, from the VM it was opened to");
-	r = rule_new(c, 0, 0);
-	match_ct_state(r, CT_STATE_RELATED);
+	r = rs_rule_new(c, 0, 0);
+	rs_match_ct_state(r, CT_STATE_RELATED);
 	r->verdict = RV_DROP;
 	comment_fixed(r, "related packet of another VM's connection");
-	r = rule_new(c, 0, 0);
-	match_ct_state(r, CT_STATE_INVALID);
+	r = rs_rule_new(c, 0, 0);
+	rs_match_ct_state(r, CT_STATE_INVALID);
 	r->verdict = RV_DROP;
 	comment_fixed(r, "invalid");
 	/* before any rule may judge it: a connection to or from a VM is that
 	 * VM's only if it was opened since the VM got its address */
-	r = rule_new(c, 0, 0);
-	match_ct_state(r, CT_STATE_ESTABLISHED);
-	match_set(r, RK_IIFNAME, RO_VMAP, "born_vm");
+	r = rs_rule_new(c, 0, 0);
+	rs_match_ct_state(r, CT_STATE_ESTABLISHED);
+	rs_match_set(r, RK_IIFNAME, RO_VMAP, "born_vm");
 	comment_fixed(r, "from a VM: not a connection of its address's earlier holder");
-	r = rule_new(c, 0, 0);
-	match_ct_state(r, CT_STATE_ESTABLISHED);
-	match_set(r, RK_OIFNAME, RO_VMAP, "born_vm");
+	r = rs_rule_new(c, 0, 0);
+	rs_match_ct_state(r, CT_STATE_ESTABLISHED);
+	rs_match_set(r, RK_OIFNAME, RO_VMAP, "born_vm");
 	comment_fixed(r, "to a VM: not a connection of its address's earlier holder");
-	r = rule_new(c, 0, 0);
+	r = rs_rule_new(c, 0, 0);
 	match_addr(r, RK_CT_ODADDR, RO_EQ, &uplink_net);
 	r->verdict = RV_DROP;
 	comment_fixed(r, "never the netvm");
@@ -764,22 +659,22 @@ static void compile_base(struct builder *b)
 		enum rs_key ifkey = dir == CT_DIR_ORIGINAL ? RK_IIFNAME : RK_OIFNAME;
 		bool orig = dir == CT_DIR_ORIGINAL;
 		if (p->net.has & NET_HAS_SUBNET) {
-			r = rule_new(c, 0, 0);
-			match_u8(r, RK_CT_DIRECTION, RO_EQ, dir);
+			r = rs_rule_new(c, 0, 0);
+			rs_match_u8(r, RK_CT_DIRECTION, RO_EQ, dir);
 			match_addr(r, RK_CT_ODADDR, RO_EQ, &p->net.subnet);
-			match_set(r, ifkey, RO_VMAP, "local_vm");
+			rs_match_set(r, ifkey, RO_VMAP, "local_vm");
 			comment_fixed(r, orig ? "VM to VM, from a VM" : "VM to VM, back to a VM");
 		}
 		if (p->net.has & NET_HAS_SUBNET6) {
-			r = rule_new(c, 0, 0);
-			match_u8(r, RK_CT_DIRECTION, RO_EQ, dir);
+			r = rs_rule_new(c, 0, 0);
+			rs_match_u8(r, RK_CT_DIRECTION, RO_EQ, dir);
 			match_addr(r, RK_CT_ODADDR6, RO_EQ, &p->net.subnet6);
-			match_set(r, ifkey, RO_VMAP, "local_vm");
+			rs_match_set(r, ifkey, RO_VMAP, "local_vm");
 			comment_fixed(r, orig ? "VM to VM (IPv6), from a VM" : "VM to VM (IPv6), back to a VM");
 		}
-		r = rule_new(c, 0, 0);
-		match_u8(r, RK_CT_DIRECTION, RO_EQ, dir);
-		match_set(r, ifkey, RO_VMAP, "out_vm");
+		r = rs_rule_new(c, 0, 0);
+		rs_match_u8(r, RK_CT_DIRECTION, RO_EQ, dir);
+		rs_match_set(r, ifkey, RO_VMAP, "out_vm");
 		comment_fixed(r, orig ? "VM to the world, from a VM" : "VM to the world, back to a VM");
 	}
 
@@ -789,9 +684,9 @@ static void compile_base(struct builder *b)
 
 static struct rs_rule *dnsmasq_rule(struct rs_chain *c)
 {
-	struct rs_rule *r = rule_new(c, 0, 0);
+	struct rs_rule *r = rs_rule_new(c, 0, 0);
 	uint32_t uid = RS_DNSMASQ_UID;
-	memcpy(match(r, RK_SKUID, RO_EQ)->val, &uid, 4);   /* host order */
+	memcpy(rs_match(r, RK_SKUID, RO_EQ)->val, &uid, 4);   /* host order */
 	return r;
 }
 
@@ -804,36 +699,36 @@ static struct rs_rule *dnsmasq_rule(struct rs_chain *c)
  * (the kernel's resets and ICMP errors) have no uid and pass. */
 static void compile_output(struct builder *b)
 {
-	struct rs_chain *c = base_chain_new(b, "output", NF_INET_LOCAL_OUT, 0);
+	struct rs_chain *c = ruleset_base_chain_new(b->rs, "output", NF_INET_LOCAL_OUT, 0);
 	struct rs_rule *r;
 	struct addr netvm;
 	addr_parse(RS_NETVM_ADDR, &netvm, NULL);
 
 	for (int proto = IPPROTO_UDP; ; proto = IPPROTO_TCP) {
 		r = dnsmasq_rule(c);
-		match_str(r, RK_OIFNAME, RO_NE, RS_UPLINK_IF);
-		match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_REPLY);
-		match_u8(r, RK_L4PROTO, RO_EQ, proto);
-		match_u16(r, RK_TH_SPORT, 53, 53);
+		rs_match_str(r, RK_OIFNAME, RO_NE, RS_UPLINK_IF);
+		rs_match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_REPLY);
+		rs_match_u8(r, RK_L4PROTO, RO_EQ, proto);
+		rs_match_u16(r, RK_TH_SPORT, 53, 53);
 		r->verdict = RV_ACCEPT;
 		comment_fixed(r, "dnsmasq: DNS answers to the VMs");
 		if (proto == IPPROTO_TCP)
 			break;
 	}
 	r = dnsmasq_rule(c);
-	match_str(r, RK_OIFNAME, RO_NE, RS_UPLINK_IF);
+	rs_match_str(r, RK_OIFNAME, RO_NE, RS_UPLINK_IF);
 	match_nfproto(r, AF_INET);
-	match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
-	match_u16(r, RK_TH_SPORT, 67, 67);   /* one port: nft would merge sport+dport */
+	rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+	rs_match_u16(r, RK_TH_SPORT, 67, 67);   /* one port: nft would merge sport+dport */
 	r->verdict = RV_ACCEPT;
 	comment_fixed(r, "dnsmasq: DHCP to the VMs");
 	for (int proto = IPPROTO_UDP; ; proto = IPPROTO_TCP) {
 		r = dnsmasq_rule(c);
-		match_str(r, RK_OIFNAME, RO_EQ, RS_UPLINK_IF);
+		rs_match_str(r, RK_OIFNAME, RO_EQ, RS_UPLINK_IF);
 		match_nfproto(r, AF_INET);
 		match_addr(r, RK_IP_DADDR, RO_EQ, &netvm);
-		match_u8(r, RK_L4PROTO, RO_EQ, proto);
-		match_u16(r, RK_TH_DPORT, 53, 53);
+		rs_match_u8(r, RK_L4PROTO, RO_EQ, proto);
+		rs_match_u16(r, RK_TH_DPORT, 53, 53);
 		r->verdict = RV_ACCEPT;
 		comment_fixed(r, "dnsmasq: DNS to the netvm");
 		if (proto == IPPROTO_TCP)
@@ -1022,7 +917,7 @@ static void reuse_chains(struct builder *b, const struct ruleset *prev, const st
 		const struct rs_chain *from = ruleset_find_chain_near(prev, name, b->rs->nchains);
 		if (!from)   /* exp_: only a VM with `until` rules has one */
 			continue;
-		struct rs_chain *c = chain_new(b, name, vm);
+		struct rs_chain *c = ruleset_chain_new(b->rs, name, vm);
 		/* shared, not copied: an unchanged VM costs no memory traffic */
 		struct rs_chain *f = (struct rs_chain *)from;
 		if (!f->shared) {
@@ -1067,7 +962,7 @@ static void add_host_sets(struct builder *b)
 					char name[RS_NAME_MAX];
 					ruleset_host_set_name(ru->dests[d].name, fam, name, sizeof(name));
 					if (!ruleset_find_set(b->rs, name)) {
-						struct rs_set *s = set_new(b, name, fam == AF_INET ? RST_IPV4 : RST_IPV6);
+						struct rs_set *s = ruleset_set_new(b->rs, name, fam == AF_INET ? RST_IPV4 : RST_IPV6);
 						s->dynamic = true;
 						s->timeout_s = RS_HOST_TIMEOUT_S;
 					}
@@ -1104,9 +999,9 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *pr
 	const char *chains[] = { "pre_", "in_", "out_", "local_", "own_", "resp_", "born_", "lim_" };
 	const int nmaps = sizeof(maps) / sizeof(maps[0]);
 	for (int k = 0; k < nmaps; k++)
-		set_new(&b, maps[k], RST_IFNAME_VMAP);
-	set_new(&b, "live", RST_MARK_VMAP);
-	set_new(&b, "vm_links", RST_IFNAME);
+		ruleset_set_new(rs, maps[k], RST_IFNAME_VMAP);
+	ruleset_set_new(rs, "live", RST_MARK_VMAP);
+	ruleset_set_new(rs, "vm_links", RST_IFNAME);
 	add_host_sets(&b);
 
 	for (size_t i = 0; i < p->nvms; i++) {
@@ -1126,11 +1021,11 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *pr
 			compile_limit(&b, v, i);
 		}
 		struct rs_set *links = (struct rs_set *)ruleset_find_set(rs, "vm_links");
-		memcpy(elem_add(links)->key, v->name, strnlen(v->name, 15));
+		memcpy(rs_elem_add(links)->key, v->name, strnlen(v->name, 15));
 		for (int k = 0; k < nmaps; k++) {
 			char cn[RS_NAME_MAX];
 			snprintf(cn, sizeof(cn), "%s%s", chains[k], v->name);
-			vmap_add((struct rs_set *)ruleset_find_set(rs, maps[k]), v->name, cn);
+			rs_vmap_add((struct rs_set *)ruleset_find_set(rs, maps[k]), v->name, cn);
 		}
 	}
 	ruleset_index(rs);
@@ -1139,7 +1034,7 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *pr
 	struct rs_set *live = (struct rs_set *)ruleset_find_set(rs, "live");
 	for (size_t i = 0; i < rs->nvms; i++) {
 		uint32_t m = rs->vms[i].mark;
-		struct rs_elem *e = elem_add(live);
+		struct rs_elem *e = rs_elem_add(live);
 		memcpy(e->key, &m, 4);   /* host order, like ct mark */
 		char cn[RS_NAME_MAX];
 		snprintf(cn, sizeof(cn), "exp_%s", rs->vms[i].name);

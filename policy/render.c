@@ -118,6 +118,10 @@ static void render_value(FILE *out, const struct rs_match *m)
 		memcpy(&v32, m->val, 4);
 		fprintf(out, "%u", v32);
 		break;
+	case RK_META_MARK:
+		memcpy(&v32, m->val, 4);
+		fprintf(out, "0x%08x", v32);
+		break;
 	case RK_DHCP_CHADDR:
 		fprintf(out, "0x%02x%02x%02x%02x%02x%02x", m->val[0], m->val[1], m->val[2],
 			m->val[3], m->val[4], m->val[5]);
@@ -186,6 +190,10 @@ void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_ch
 		sep = " ";
 	}
 	fprintf(out, "%scounter", sep);
+	if (r->meta_mark)
+		fprintf(out, " meta mark set 0x%08x", r->meta_mark);
+	if (r->masquerade)
+		fputs(" masquerade", out);
 	char text[160];
 	if (r->log) {
 		ruleset_log_prefix(rs, c, r, text, sizeof(text));
@@ -276,7 +284,7 @@ static void render_chain(FILE *out, const struct ruleset *rs, const struct rs_ch
 {
 	fprintf(out, "\n\tchain %s {\n", c->name);
 	if (c->base)
-		fprintf(out, "\t\ttype filter hook %s priority %d; policy %s;\n",
+		fprintf(out, "\t\ttype %s hook %s priority %d; policy %s;\n", c->nat ? "nat" : "filter",
 			hook_name(c->hook), c->prio, c->policy_drop ? "drop" : "accept");
 	for (size_t j = 0; j < c->nrules; j++) {
 		fputs("\t\t", out);
@@ -289,15 +297,16 @@ static void render_chain(FILE *out, const struct ruleset *rs, const struct rs_ch
 void ruleset_render(FILE *out, const struct ruleset *rs, int only_vm)
 {
 	if (only_vm >= 0) {
-		fprintf(out, "# the chains of VM %s in table inet %s\n", rs->vms[only_vm].name, RS_TABLE);
+		fprintf(out, "# the chains of VM %s in table inet %s\n", rs->vms[only_vm].name, ruleset_table(rs));
 		for (size_t i = 0; i < rs->nchains; i++)
 			if (rs->chains[i].vm == only_vm)
 				render_chain(out, rs, &rs->chains[i]);
 		return;
 	}
-	fprintf(out, "# generation %u; moat-firewalld loads this table with flags owner, persist\n",
-		rs->generation);
-	fprintf(out, "table inet %s {\n", RS_TABLE);
+	if (!rs->table)
+		fprintf(out, "# generation %u; moat-firewalld loads this table with flags owner, persist\n",
+			rs->generation);
+	fprintf(out, "table inet %s {\n", ruleset_table(rs));
 	for (size_t i = 0; i < rs->nsets; i++)
 		render_set(out, &rs->sets[i]);
 	for (size_t i = 0; i < rs->nchains; i++)

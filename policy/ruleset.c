@@ -1,9 +1,133 @@
-/* ruleset.c: what can be asked of a compiled ruleset: lookups by name, whether
- * two chains are the same, the texts derived from a rule, and freeing it. */
+/* ruleset.c: building a ruleset, and what can be asked of one: lookups by
+ * name, whether two chains are the same, the texts derived from a rule, and
+ * freeing it. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ruleset.h"
+
+const char *ruleset_table(const struct ruleset *rs)
+{
+	return rs->table ? rs->table : RS_TABLE;
+}
+
+/* ---- building ---- */
+
+static void *grow(void *arr, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return arr;
+	size_t n = *cap ? *cap * 2 : 8;
+	while (n < need)
+		n *= 2;
+	void *p = realloc(arr, n * size);
+	if (!p)
+		abort();   /* a ruleset never needs more than a few MB */
+	memset((char *)p + *cap * size, 0, (n - *cap) * size);
+	*cap = n;
+	return p;
+}
+
+struct ruleset *ruleset_new(const char *table)
+{
+	struct ruleset *rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		abort();
+	rs->table = table;
+	return rs;
+}
+
+struct rs_chain *ruleset_chain_new(struct ruleset *rs, const char *name, int vm)
+{
+	rs->chains = grow(rs->chains, &rs->chains_cap, rs->nchains + 1, sizeof(*rs->chains));
+	struct rs_chain *c = &rs->chains[rs->nchains++];
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->vm = vm;
+	return c;
+}
+
+struct rs_chain *ruleset_base_chain_new(struct ruleset *rs, const char *name, int hook, int prio)
+{
+	struct rs_chain *c = ruleset_chain_new(rs, name, -1);
+	c->base = true;
+	c->hook = hook;
+	c->prio = prio;
+	return c;
+}
+
+struct rs_set *ruleset_set_new(struct ruleset *rs, const char *name, enum rs_set_type type)
+{
+	rs->sets = grow(rs->sets, &rs->sets_cap, rs->nsets + 1, sizeof(*rs->sets));
+	struct rs_set *s = &rs->sets[rs->nsets++];
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->type = type;
+	return s;
+}
+
+struct rs_elem *rs_elem_add(struct rs_set *s)
+{
+	s->elems = grow(s->elems, &s->cap, s->nelems + 1, sizeof(*s->elems));
+	return &s->elems[s->nelems++];
+}
+
+void rs_vmap_add(struct rs_set *s, const char *ifname, const char *chain)
+{
+	struct rs_elem *e = rs_elem_add(s);
+	memcpy(e->key, ifname, strnlen(ifname, sizeof(e->key) - 1));
+	snprintf(e->chain, sizeof(e->chain), "%s", chain);
+}
+
+struct rs_rule *rs_rule_new(struct rs_chain *c, int number, int line)
+{
+	c->rules = grow(c->rules, &c->cap, c->nrules + 1, sizeof(*c->rules));
+	struct rs_rule *r = &c->rules[c->nrules++];
+	r->rule = number;
+	r->line = line;
+	return r;
+}
+
+struct rs_match *rs_match(struct rs_rule *r, enum rs_key key, enum rs_op op)
+{
+	if (r->nm >= RS_MATCH_MAX)
+		abort();   /* no builder makes such a rule */
+	struct rs_match *m = &r->m[r->nm++];
+	m->key = key;
+	m->op = op;
+	return m;
+}
+
+void rs_match_u8(struct rs_rule *r, enum rs_key key, enum rs_op op, uint8_t v)
+{
+	rs_match(r, key, op)->val[0] = v;
+}
+
+void rs_match_u16(struct rs_rule *r, enum rs_key key, uint16_t lo, uint16_t hi)
+{
+	struct rs_match *m = rs_match(r, key, lo == hi ? RO_EQ : RO_RANGE);
+	m->val[0] = lo >> 8; m->val[1] = lo & 0xff;
+	m->val2[0] = hi >> 8; m->val2[1] = hi & 0xff;
+}
+
+void rs_match_u32(struct rs_rule *r, enum rs_key key, enum rs_op op, uint32_t v)
+{
+	memcpy(rs_match(r, key, op)->val, &v, 4);
+}
+
+void rs_match_str(struct rs_rule *r, enum rs_key key, enum rs_op op, const char *s)
+{
+	size_t n = strlen(s);
+	memcpy(rs_match(r, key, op)->val, s, n < 15 ? n : 15);
+}
+
+void rs_match_set(struct rs_rule *r, enum rs_key key, enum rs_op op, const char *set)
+{
+	snprintf(rs_match(r, key, op)->set, RS_SETREF_MAX, "%s", set);
+}
+
+void rs_match_ct_state(struct rs_rule *r, uint32_t bits)
+{
+	rs_match_u32(r, RK_CT_STATE, RO_ANYBIT, bits);   /* host order, as the kernel keeps it */
+}
 
 void ruleset_rule_comment(const struct ruleset *rs, const struct rs_chain *c,
 			  const struct rs_rule *r, char *buf, size_t len)
@@ -29,7 +153,7 @@ void ruleset_log_prefix(const struct ruleset *rs, const struct rs_chain *c,
 bool ruleset_chain_equal(const struct rs_chain *a, const struct rs_chain *b)
 {
 	if (a->base != b->base || a->hook != b->hook || a->prio != b->prio ||
-	    a->policy_drop != b->policy_drop || a->nrules != b->nrules)
+	    a->policy_drop != b->policy_drop || a->nat != b->nat || a->nrules != b->nrules)
 		return false;
 	if (a->rules == b->rules)
 		return true;

@@ -102,6 +102,7 @@ enum rs_key {
 	RK_DHCP_GIADDR,  /* the relay agent address of a DHCPv4 message: @th,256,32 */
 	RK_DHCP6_TYPE,   /* the message type of DHCPv6: @th,64,8 */
 	RK_SKUID,        /* the uid of the sending socket, host order */
+	RK_META_MARK,    /* the packet's mark, host order */
 	RK__COUNT
 };
 
@@ -153,6 +154,8 @@ struct rs_rule {
 	uint32_t count_over;     /* ct count over this (0: no count) */
 	enum { RL_NONE, RL_ALLOW, RL_DENY } log;
 	bool set_mark;           /* ct mark set <the VM's mark> */
+	uint32_t meta_mark;      /* meta mark set this (0: none) */
+	bool masquerade;         /* masquerade, after the counter */
 	bool match_mark;         /* ct mark <the VM's mark>, before the matches */
 	bool below_birth;        /* ct mark < <the VM's birth>, before the matches */
 	enum rs_verdict verdict;
@@ -165,6 +168,7 @@ struct rs_rule {
 struct rs_chain {
 	char name[RS_NAME_MAX];
 	bool base;
+	bool nat;                /* a base chain of type nat, else filter */
 	int hook;                /* NF_INET_* when base */
 	int prio;
 	bool policy_drop;
@@ -208,6 +212,7 @@ struct rs_vm {
 };
 
 struct ruleset {
+	const char *table;       /* table inet TABLE; NULL: RS_TABLE */
 	uint32_t generation;
 	uint32_t mark_next;      /* the first mark no ruleset has handed out */
 	struct rs_chain *chains;
@@ -216,6 +221,7 @@ struct ruleset {
 	size_t nsets;
 	struct rs_vm *vms;       /* same order as policy.vms */
 	size_t nvms;
+	size_t chains_cap, sets_cap;
 	size_t *chain_order;     /* chain indices sorted by name, for lookups */
 	size_t *set_order;
 	size_t *vm_order;
@@ -256,6 +262,42 @@ void ruleset_log_prefix(const struct ruleset *rs, const struct rs_chain *c,
 /* The statements of one rule as nft text. */
 void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_chain *c,
 			 const struct rs_rule *r);
+
+/* ---- building a ruleset (compile.c, and the netvm's fixed table) ----
+ * Each returns the zeroed new element; running out of memory aborts (a
+ * ruleset is bounded by its input). A complete ruleset is indexed with
+ * ruleset_index() before lookups. */
+
+#define RS_CT_INVALID     1u
+#define RS_CT_ESTABLISHED 2u
+#define RS_CT_RELATED     4u
+#define RS_CT_NEW         8u
+
+/* A table of its own name (NULL: RS_TABLE); free with ruleset_free(). */
+struct ruleset *ruleset_new(const char *table);
+/* A chain of VM (-1: of none). */
+struct rs_chain *ruleset_chain_new(struct ruleset *rs, const char *name, int vm);
+/* A base chain on HOOK (NF_INET_*) at PRIO, policy accept, type filter. */
+struct rs_chain *ruleset_base_chain_new(struct ruleset *rs, const char *name, int hook, int prio);
+struct rs_set *ruleset_set_new(struct ruleset *rs, const char *name, enum rs_set_type type);
+struct rs_elem *rs_elem_add(struct rs_set *s);
+/* An element IFNAME : jump CHAIN of an ifname vmap. */
+void rs_vmap_add(struct rs_set *s, const char *ifname, const char *chain);
+/* Rule NUMBER of its VM (0: a fixed rule) from config line LINE (0: none). */
+struct rs_rule *rs_rule_new(struct rs_chain *c, int number, int line);
+/* A match of KEY by OP; its value is the caller's to fill. */
+struct rs_match *rs_match(struct rs_rule *r, enum rs_key key, enum rs_op op);
+void rs_match_u8(struct rs_rule *r, enum rs_key key, enum rs_op op, uint8_t v);
+/* host order in, big-endian in the match (ports) */
+void rs_match_u16(struct rs_rule *r, enum rs_key key, uint16_t lo, uint16_t hi);
+void rs_match_u32(struct rs_rule *r, enum rs_key key, enum rs_op op, uint32_t v);   /* host order */
+void rs_match_str(struct rs_rule *r, enum rs_key key, enum rs_op op, const char *s);
+void rs_match_set(struct rs_rule *r, enum rs_key key, enum rs_op op, const char *set);
+/* ct state: any of BITS (RS_CT_*) */
+void rs_match_ct_state(struct rs_rule *r, uint32_t bits);
+
+/* The table's name: rs->table, or RS_TABLE. */
+const char *ruleset_table(const struct ruleset *rs);
 
 /* Same hook and the same rules (the VM's mark is not part of a rule). */
 bool ruleset_chain_equal(const struct rs_chain *a, const struct rs_chain *b);
