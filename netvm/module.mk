@@ -26,5 +26,11 @@ $(F)/fuzz_netd_hostaddrs: $(F)/tests/fuzz/fuzz_netd_hostaddrs.o $(F)/netvm/hosta
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 FUZZ_TARGETS += $(F)/fuzz_netd_lease $(F)/fuzz_netd_hostaddrs
 
-CHECKS += tests/netns/netd
-CHECK_DEPS += $(T)/moat-netd
+# netdtable: the netvm's table as nft text, and loaded as moat-netd loads it
+NETD_TABLE_OBJS := netvm/ruleset.o netvm/hostaddrs.o
+$(T)/netdtable: $(T)/tests/tools/netdtable.o $(NETD_TABLE_OBJS:%=$(T)/%) $(T)/libpolicy.a $(T)/libmoat.a
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ $(NFT_LIBS)
+$(T)/tests/tools/netdtable.o: BASEFLAGS += $(NETD_CFLAGS)
+
+CHECKS += tests/netns/netd tests/netns/netd-table
+CHECK_DEPS += $(T)/moat-netd $(T)/netdtable

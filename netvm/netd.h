@@ -109,6 +109,12 @@ bool hostaddrs_full(const struct netd_host *h);
 
 /* ---- ruleset.c ---- */
 
+struct ruleset;
+/* Table inet NETD_TABLE as a ruleset (policy/ruleset.h): with NIC NULL the
+ * drop-everything table (only loopback passes); else the configured one
+ * (netd_batch_open). NULL: NIC's name does not fit. Free with ruleset_free. */
+struct ruleset *netd_ruleset(const char *nic, const struct netd_hosts *hosts);
+
 /* The drop-everything table, created with TABLE_FLAGS (what
  * nft_appliance_table_flags says), replacing any old one: only loopback
  * passes. */

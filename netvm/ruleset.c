@@ -1,8 +1,8 @@
-/* ruleset.c: table inet moat-net, the netvm's one table, as libnftnl
- * messages in one nl_batch (policy/batch.h sends it). The ruleset is fixed
- * but for the NIC's name and the host's addresses, so it is written here
- * rule by rule rather than compiled. Every rule carries a comment: the
- * counters are found by it.
+/* ruleset.c: table inet moat-net, the netvm's one table, built in the same
+ * model as the firewall's (policy/ruleset.h), so the same code renders it as
+ * nft text and as one libnftnl batch. The ruleset is fixed but for the NIC's
+ * name and the host's addresses, so it is written here rule by rule rather
+ * than compiled. Every rule carries a comment: the counters are found by it.
  *
  * Never the host: behind QEMU's user network the gateway is the host's
  * loopback and any other address is connected to by the host, and on a tap
@@ -16,439 +16,170 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
-#include <libnftnl/chain.h>
-#include <libnftnl/common.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
-#include <libnftnl/set.h>
-#include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 #include <linux/netfilter.h>
-#include <linux/netfilter/nf_conntrack_common.h>
-#include <linux/netfilter/nf_tables.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "batch.h"
 #include "netd.h"
+#include "ruleset.h"
 
-static void table_msg(struct nl_batch *b, uint16_t type, uint32_t flags)
+#define HOST_COMMENT "to the host"
+
+/* A rule of CHAIN with COMMENT and VERDICT; IPV4: for IPv4 only. */
+static struct rs_rule *rule(struct rs_chain *c, const char *comment, enum rs_verdict verdict, bool ipv4)
 {
-	struct nftnl_table *t = nftnl_table_alloc();
-	if (!t)
-		abort();
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NETD_TABLE);
-	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
-	if (type == NFT_MSG_NEWTABLE)
-		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
-	struct nlmsghdr *nlh = batch_msg(b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
-				   "table inet " NETD_TABLE);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	batch_msg_done(b, nlh);
-	nftnl_table_free(t);
-}
-
-static void chain_msg(struct nl_batch *b, const char *name, const char *type, int hook, int prio,
-		      bool drop)
-{
-	struct nftnl_chain *c = nftnl_chain_alloc();
-	if (!c)
-		abort();
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NETD_TABLE);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, drop ? NF_DROP : NF_ACCEPT);
-	char what[64];
-	snprintf(what, sizeof(what), "chain %s", name);
-	struct nlmsghdr *nlh = batch_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, what);
-	nftnl_chain_nlmsg_build_payload(nlh, c);
-	batch_msg_done(b, nlh);
-	nftnl_chain_free(c);
-}
-
-/* ---- expressions ---- */
-
-/* an expression without attributes: counter, masq */
-static void add(struct nftnl_rule *r, const char *name)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(name);
-	if (!e)
-		abort();
-	nftnl_rule_add_expr(r, e);
-}
-
-static void meta_load(struct nftnl_rule *r, uint32_t key)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("meta");
-	if (!e)
-		abort();
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
-}
-
-static void payload_load(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("payload");
-	if (!e)
-		abort();
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
-}
-
-static void cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
-	if (!e)
-		abort();
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-	nftnl_rule_add_expr(r, e);
-}
-
-static void match_ifname(struct nftnl_rule *r, uint32_t key, const char *name)
-{
-	char buf[IFNAMSIZ] = { 0 };
-	memcpy(buf, name, strlen(name));
-	meta_load(r, key);
-	cmp(r, NFT_CMP_EQ, buf, sizeof(buf));
-}
-
-static void match_u8(struct nftnl_rule *r, uint32_t key, uint8_t v)
-{
-	meta_load(r, key);
-	cmp(r, NFT_CMP_EQ, &v, 1);
-}
-
-static void match_saddr(struct nftnl_rule *r, const char *addr)
-{
-	struct in_addr a;
-	inet_pton(AF_INET, addr, &a);
-	payload_load(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
-	cmp(r, NFT_CMP_EQ, &a, 4);
-}
-
-static void match_port(struct nftnl_rule *r, uint32_t off, uint16_t port)
-{
-	uint16_t be = htons(port);
-	payload_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, off, 2);
-	cmp(r, NFT_CMP_EQ, &be, 2);
-}
-
-/* reg 1 &= MASK (LEN bytes) */
-static void bitwise(struct nftnl_rule *r, const void *mask, uint32_t len)
-{
-	static const uint8_t zero[16];
-	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
-	if (!e)
-		abort();
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
-	nftnl_rule_add_expr(r, e);
-}
-
-static void match_established(struct nftnl_rule *r)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("ct");
-	if (!e)
-		abort();
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
-	uint32_t mask = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED), zero = 0;
-	bitwise(r, &mask, 4);
-	cmp(r, NFT_CMP_NEQ, &zero, 4);
-}
-
-static void match_mark(struct nftnl_rule *r)
-{
-	uint32_t m = NETD_MARK;
-	meta_load(r, NFT_META_MARK);
-	cmp(r, NFT_CMP_EQ, &m, 4);
-}
-
-static void set_mark(struct nftnl_rule *r)
-{
-	uint32_t m = NETD_MARK;
-	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
-	if (!e)
-		abort();
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
-	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &m, 4);
-	nftnl_rule_add_expr(r, e);
-	e = nftnl_expr_alloc("meta");
-	if (!e)
-		abort();
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
-}
-
-static void verdict(struct nftnl_rule *r, int v)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
-	if (!e)
-		abort();
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)v);
-	nftnl_rule_add_expr(r, e);
-}
-
-static void match_daddr(struct nftnl_rule *r, const struct netd_host *h)
-{
-	bool v4 = h->family == AF_INET;
-	uint32_t len = v4 ? 4 : 16;
-	payload_load(r, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 16 : 24, len);
-	if (hostaddrs_full(h)) {
-		cmp(r, NFT_CMP_EQ, h->addr, len);
-		return;
-	}
-	uint8_t mask[16] = { 0 };
-	for (int i = 0; i < (int)len; i++) {
-		int keep = h->prefix - 8 * i;
-		mask[i] = keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
-	}
-	bitwise(r, mask, len);
-	cmp(r, NFT_CMP_EQ, h->addr, len);
-}
-
-static void lookup(struct nftnl_rule *r, const char *set)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
-	if (!e)
-		abort();
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
-	nftnl_rule_add_expr(r, e);
-}
-
-/* ---- rules ---- */
-
-enum r_flags { R_COUNT = 1, R_V4 = 2, R_V6 = 4 };
-
-static struct nftnl_rule *rule_new(const char *chain, unsigned flags)
-{
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	if (!r)
-		abort();
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NETD_TABLE);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	if (flags & R_V4)
-		match_u8(r, NFT_META_NFPROTO, NFPROTO_IPV4);
-	if (flags & R_V6)
-		match_u8(r, NFT_META_NFPROTO, NFPROTO_IPV6);
+	struct rs_rule *r = rs_rule_new(c, 0, 0);
+	r->what = comment;
+	r->verdict = verdict;
+	if (ipv4)
+		rs_match_u8(r, RK_NFPROTO, RO_EQ, NFPROTO_IPV4);
 	return r;
 }
 
-static void rule_msg(struct nl_batch *b, struct nftnl_rule *r, const char *comment, unsigned flags,
-		     int v)
+static void match_addr4(struct rs_rule *r, enum rs_key key, const char *addr)
 {
-	if (flags & R_COUNT)
-		add(r, "counter");
-	if (v != -1)
-		verdict(r, v);
-	struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
-	if (!u || !nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, comment))
-		abort();
-	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u));
-	nftnl_udata_buf_free(u);
-	char what[96];
-	snprintf(what, sizeof(what), "rule \"%s\"", comment);
-	struct nlmsghdr *nlh = batch_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what);
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	batch_msg_done(b, nlh);
-	nftnl_rule_free(r);
+	inet_pton(AF_INET, addr, rs_match(r, key, RO_EQ)->val);
 }
 
-static void rule_loopback(struct nl_batch *b, const char *chain, uint32_t key)
+static void match_port(struct rs_rule *r, enum rs_key key, uint16_t port)
 {
-	struct nftnl_rule *r = rule_new(chain, 0);
-	match_ifname(r, key, "lo");
-	rule_msg(b, r, "loopback", 0, NF_ACCEPT);
+	rs_match_u16(r, key, port, port);
 }
 
-static void rule_established(struct nl_batch *b, const char *chain, const char *comment)
+/* iif/oif IFNAME, ip saddr SADDR (or NULL), l4proto PROTO, th dport PORT: accept */
+static void accept_l4(struct rs_chain *c, enum rs_key ifkey, const char *ifname, const char *saddr,
+		      uint8_t proto, uint16_t port, const char *comment)
 {
-	struct nftnl_rule *r = rule_new(chain, 0);
-	match_established(r);
-	rule_msg(b, r, comment, 0, NF_ACCEPT);
-}
-
-/* chain: iif/oif ifname, l4proto, port at offset (or -1), comment */
-static void rule_l4(struct nl_batch *b, const char *chain, uint32_t ifkey, const char *ifname,
-		    const char *saddr, uint8_t proto, int off, uint16_t port, const char *comment)
-{
-	struct nftnl_rule *r = rule_new(chain, R_V4);
-	match_ifname(r, ifkey, ifname);
+	struct rs_rule *r = rule(c, comment, RV_ACCEPT, true);
+	rs_match_str(r, ifkey, RO_EQ, ifname);
 	if (saddr)
-		match_saddr(r, saddr);
-	match_u8(r, NFT_META_L4PROTO, proto);
-	if (off >= 0)
-		match_port(r, (uint32_t)off, port);
-	rule_msg(b, r, comment, 0, NF_ACCEPT);
+		match_addr4(r, RK_IP_SADDR, saddr);
+	rs_match_u8(r, RK_L4PROTO, RO_EQ, proto);
+	match_port(r, RK_TH_DPORT, port);
 }
 
-static void rule_drop(struct nl_batch *b, const char *chain, const char *comment)
+static void accept_established(struct rs_chain *c, const char *comment)
 {
-	rule_msg(b, rule_new(chain, 0), comment, R_COUNT, NF_DROP);
+	rs_match_ct_state(rule(c, comment, RV_ACCEPT, false), RS_CT_ESTABLISHED | RS_CT_RELATED);
 }
 
 /* ---- the host, never forwarded to ---- */
 
-#define HOST_COMMENT "to the host"
-
-static const struct { const char *set; int family; unsigned flag; uint32_t off, len; } host_sets[] = {
-	{ "host4", AF_INET, R_V4, 16, 4 },
-	{ "host6", AF_INET6, R_V6, 24, 16 },
-};
-
 /* Sets host4 and host6 with HOSTS's addresses, a drop for each, and a drop
  * for each of its networks: first in the forward chain, so no allow can
  * come before them. */
-static void host_drops(struct nl_batch *b, const struct netd_hosts *hosts)
+static void host_drops(struct ruleset *rs, struct rs_chain *fwd, const struct netd_hosts *hosts)
 {
-	for (size_t s = 0; s < sizeof(host_sets) / sizeof(host_sets[0]); s++) {
-		struct rs_set set = { .type = host_sets[s].family == AF_INET ? RST_IPV4 : RST_IPV6 };
-		snprintf(set.name, sizeof(set.name), "%s", host_sets[s].set);
-		batch_set(b, NFT_MSG_NEWSET, &set);
-		struct nftnl_set *ns = nftnl_set_alloc();
-		if (!ns)
-			abort();
-		nftnl_set_set_str(ns, NFTNL_SET_TABLE, NETD_TABLE);
-		nftnl_set_set_str(ns, NFTNL_SET_NAME, host_sets[s].set);
-		nftnl_set_set_u32(ns, NFTNL_SET_FAMILY, NFPROTO_INET);
-		size_t n = 0;
+	static const struct { const char *set; int family; enum rs_set_type type; enum rs_key key; int nfproto; } sets[] = {
+		{ "host4", AF_INET, RST_IPV4, RK_IP_DADDR, NFPROTO_IPV4 },
+		{ "host6", AF_INET6, RST_IPV6, RK_IP6_DADDR, NFPROTO_IPV6 },
+	};
+	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++) {
+		struct rs_set *set = ruleset_set_new(rs, sets[s].set, sets[s].type);
 		for (size_t i = 0; hosts && i < hosts->n; i++) {
 			const struct netd_host *h = &hosts->v[i];
-			if (h->family != host_sets[s].family || !hostaddrs_full(h))
-				continue;
-			struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-			if (!e)
-				abort();
-			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, h->addr, host_sets[s].len);
-			nftnl_set_elem_add(ns, e);
-			n++;
+			if (h->family == sets[s].family && hostaddrs_full(h))
+				memcpy(rs_elem_add(set)->key, h->addr, h->family == AF_INET ? 4 : 16);
 		}
-		if (n) {
-			char what[64];
-			snprintf(what, sizeof(what), "elements of %s", host_sets[s].set);
-			struct nlmsghdr *nlh = batch_msg(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE, what);
-			nftnl_set_elems_nlmsg_build_payload(nlh, ns);
-			batch_msg_done(b, nlh);
-		}
-		nftnl_set_free(ns);
-		struct nftnl_rule *r = rule_new("forward", host_sets[s].flag);
-		payload_load(r, NFT_PAYLOAD_NETWORK_HEADER, host_sets[s].off, host_sets[s].len);
-		lookup(r, host_sets[s].set);
-		rule_msg(b, r, HOST_COMMENT, R_COUNT, NF_DROP);
+		struct rs_rule *r = rule(fwd, HOST_COMMENT, RV_DROP, false);
+		rs_match_u8(r, RK_NFPROTO, RO_EQ, sets[s].nfproto);
+		rs_match_set(r, sets[s].key, RO_LOOKUP, sets[s].set);
 	}
 	for (size_t i = 0; hosts && i < hosts->n; i++) {
 		const struct netd_host *h = &hosts->v[i];
 		if (hostaddrs_full(h))
 			continue;
-		struct nftnl_rule *r = rule_new("forward", h->family == AF_INET ? R_V4 : R_V6);
-		match_daddr(r, h);
-		rule_msg(b, r, HOST_COMMENT, R_COUNT, NF_DROP);
+		bool v4 = h->family == AF_INET;
+		struct rs_rule *r = rule(fwd, HOST_COMMENT, RV_DROP, false);
+		rs_match_u8(r, RK_NFPROTO, RO_EQ, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+		struct rs_match *m = rs_match(r, v4 ? RK_IP_DADDR : RK_IP6_DADDR, RO_PREFIX);
+		memcpy(m->val, h->addr, v4 ? 4 : 16);
+		m->plen = h->prefix;
 	}
 }
 
-static void closed_chains(struct nl_batch *b, uint32_t flags)
+/* ---- the two tables ---- */
+
+struct ruleset *netd_ruleset(const char *nic, const struct netd_hosts *hosts)
 {
-	table_msg(b, NFT_MSG_NEWTABLE, flags);
-	table_msg(b, NFT_MSG_DELTABLE, 0);
-	table_msg(b, NFT_MSG_NEWTABLE, flags);
-	chain_msg(b, "input", "filter", NF_INET_LOCAL_IN, 0, true);
-	chain_msg(b, "forward", "filter", NF_INET_FORWARD, 0, true);
-	chain_msg(b, "output", "filter", NF_INET_LOCAL_OUT, 0, true);
-	rule_loopback(b, "input", NFT_META_IIFNAME);
+	if (nic && (!*nic || strlen(nic) >= IFNAMSIZ))
+		return NULL;
+	struct ruleset *rs = ruleset_new(NETD_TABLE);
+	struct rs_chain *in = ruleset_base_chain_new(rs, "input", NF_INET_LOCAL_IN, 0);
+	struct rs_chain *fwd = ruleset_base_chain_new(rs, "forward", NF_INET_FORWARD, 0);
+	struct rs_chain *out = ruleset_base_chain_new(rs, "output", NF_INET_LOCAL_OUT, 0);
+	in->policy_drop = fwd->policy_drop = out->policy_drop = true;
+	rs_match_str(rule(in, "loopback", RV_ACCEPT, false), RK_IIFNAME, RO_EQ, "lo");
+	rs_match_str(rule(out, "loopback", RV_ACCEPT, false), RK_OIFNAME, RO_EQ, "lo");
+	if (nic) {
+		accept_established(in, "replies");
+		accept_l4(in, RK_IIFNAME, NETD_FW_IF, NETD_FW_PEER, IPPROTO_UDP, 53, "dns from the firewall");
+		accept_l4(in, RK_IIFNAME, NETD_FW_IF, NETD_FW_PEER, IPPROTO_TCP, 53, "dns from the firewall");
+		struct rs_rule *r = rule(in, "ping from the firewall", RV_ACCEPT, true);
+		rs_match_str(r, RK_IIFNAME, RO_EQ, NETD_FW_IF);
+		match_addr4(r, RK_IP_SADDR, NETD_FW_PEER);
+		rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_ICMP);
+		rs_match_u8(r, RK_ICMP_TYPE, RO_EQ, 8 /* echo request */);
+		/* an offer or ack to a broadcast is no conntrack reply */
+		r = rule(in, "dhcp replies", RV_ACCEPT, true);
+		rs_match_str(r, RK_IIFNAME, RO_EQ, nic);
+		rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+		match_port(r, RK_TH_SPORT, 67);
+		match_port(r, RK_TH_DPORT, 68);
+
+		/* the host first; until its addresses are known, nothing passes */
+		host_drops(rs, fwd, hosts);
+		if (hosts) {
+			r = rule(fwd, "forwarded", RV_ACCEPT, true);
+			rs_match_str(r, RK_IIFNAME, RO_EQ, NETD_FW_IF);
+			rs_match_str(r, RK_OIFNAME, RO_EQ, nic);
+			r->meta_mark = NETD_MARK;
+			r = rule(fwd, "replies forwarded", RV_ACCEPT, false);
+			rs_match_str(r, RK_IIFNAME, RO_EQ, nic);
+			rs_match_str(r, RK_OIFNAME, RO_EQ, NETD_FW_IF);
+			rs_match_ct_state(r, RS_CT_ESTABLISHED | RS_CT_RELATED);
+		}
+
+		accept_established(out, "replies");
+		accept_l4(out, RK_OIFNAME, nic, NULL, IPPROTO_UDP, 67, "dhcp");
+		accept_l4(out, RK_OIFNAME, nic, NULL, IPPROTO_UDP, 53, "dns upstream");
+		accept_l4(out, RK_OIFNAME, nic, NULL, IPPROTO_TCP, 53, "dns upstream");
+
+		struct rs_chain *post = ruleset_base_chain_new(rs, "postrouting", NF_INET_POST_ROUTING, 100);
+		post->nat = true;
+		r = rule(post, "nat", RV_NONE, true);
+		rs_match_str(r, RK_OIFNAME, RO_EQ, nic);
+		rs_match_u32(r, RK_META_MARK, RO_EQ, NETD_MARK);
+		r->masquerade = true;
+	}
+	rule(in, "dropped input", RV_DROP, false);
+	rule(fwd, "dropped forward", RV_DROP, false);
+	rule(out, "dropped output", RV_DROP, false);
+	ruleset_index(rs);
+	return rs;
 }
 
 void netd_batch_closed(struct nl_batch *b, uint32_t table_flags)
 {
-	batch_begin(b);
-	closed_chains(b, table_flags);
-	rule_loopback(b, "output", NFT_META_OIFNAME);
-	rule_drop(b, "input", "dropped input");
-	rule_drop(b, "forward", "dropped forward");
-	rule_drop(b, "output", "dropped output");
-	batch_end(b);
+	struct ruleset *rs = netd_ruleset(NULL, NULL);
+	batch_ruleset_full(b, rs, table_flags);
+	ruleset_free(rs);
 }
 
 bool netd_batch_open(struct nl_batch *b, const char *nic, uint32_t table_flags,
 		     const struct netd_hosts *hosts)
 {
-	if (!*nic || strlen(nic) >= IFNAMSIZ)
+	struct ruleset *rs = netd_ruleset(nic, hosts);
+	if (!rs)
 		return false;
-	b->table = NETD_TABLE;
-	batch_begin(b);
-	closed_chains(b, table_flags);
-	chain_msg(b, "postrouting", "nat", NF_INET_POST_ROUTING, 100, false);
-
-	rule_established(b, "input", "replies");
-	rule_l4(b, "input", NFT_META_IIFNAME, NETD_FW_IF, NETD_FW_PEER, IPPROTO_UDP, 2, 53,
-		"dns from the firewall");
-	rule_l4(b, "input", NFT_META_IIFNAME, NETD_FW_IF, NETD_FW_PEER, IPPROTO_TCP, 2, 53,
-		"dns from the firewall");
-	struct nftnl_rule *r = rule_new("input", R_V4);
-	match_ifname(r, NFT_META_IIFNAME, NETD_FW_IF);
-	match_saddr(r, NETD_FW_PEER);
-	match_u8(r, NFT_META_L4PROTO, IPPROTO_ICMP);
-	uint8_t echo = 8;
-	payload_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
-	cmp(r, NFT_CMP_EQ, &echo, 1);
-	rule_msg(b, r, "ping from the firewall", 0, NF_ACCEPT);
-	/* an offer or ack to a broadcast is no conntrack reply */
-	r = rule_new("input", R_V4);
-	match_ifname(r, NFT_META_IIFNAME, nic);
-	match_u8(r, NFT_META_L4PROTO, IPPROTO_UDP);
-	match_port(r, 0, 67);
-	match_port(r, 2, 68);
-	rule_msg(b, r, "dhcp replies", 0, NF_ACCEPT);
-	rule_drop(b, "input", "dropped input");
-
-	/* the host first; until its addresses are known, nothing passes */
-	host_drops(b, hosts);
-	if (hosts) {
-		r = rule_new("forward", R_V4);
-		match_ifname(r, NFT_META_IIFNAME, NETD_FW_IF);
-		match_ifname(r, NFT_META_OIFNAME, nic);
-		set_mark(r);
-		rule_msg(b, r, "forwarded", R_COUNT, NF_ACCEPT);
-		r = rule_new("forward", 0);
-		match_ifname(r, NFT_META_IIFNAME, nic);
-		match_ifname(r, NFT_META_OIFNAME, NETD_FW_IF);
-		match_established(r);
-		rule_msg(b, r, "replies forwarded", R_COUNT, NF_ACCEPT);
-	}
-	rule_drop(b, "forward", "dropped forward");
-
-	rule_loopback(b, "output", NFT_META_OIFNAME);
-	rule_established(b, "output", "replies");
-	rule_l4(b, "output", NFT_META_OIFNAME, nic, NULL, IPPROTO_UDP, 2, 67, "dhcp");
-	rule_l4(b, "output", NFT_META_OIFNAME, nic, NULL, IPPROTO_UDP, 2, 53, "dns upstream");
-	rule_l4(b, "output", NFT_META_OIFNAME, nic, NULL, IPPROTO_TCP, 2, 53, "dns upstream");
-	rule_drop(b, "output", "dropped output");
-
-	r = rule_new("postrouting", R_V4);
-	match_ifname(r, NFT_META_OIFNAME, nic);
-	match_mark(r);
-	add(r, "counter");
-	add(r, "masq");
-	rule_msg(b, r, "nat", 0, -1);
-	batch_end(b);
+	batch_ruleset_full(b, rs, table_flags);
+	ruleset_free(rs);
 	return true;
 }
 

@@ -15,6 +15,7 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,8 +66,8 @@ static void commit_msg(struct nl_batch *b, struct nlmsghdr *nlh)
 	b->nmsgs++;
 }
 
-static void note(struct nl_batch *b, uint32_t seq, int vm, int rule, int line, const char *fmt,
-		 const char *arg)
+__attribute__((format(printf, 6, 7)))
+static void note(struct nl_batch *b, uint32_t seq, int vm, int rule, int line, const char *fmt, ...)
 {
 	if (b->norigins == b->ocap) {
 		b->ocap = b->ocap ? b->ocap * 2 : 256;
@@ -79,7 +80,10 @@ static void note(struct nl_batch *b, uint32_t seq, int vm, int rule, int line, c
 	o->vm = vm;
 	o->rule = rule;
 	o->line = line;
-	snprintf(o->what, sizeof(o->what), fmt, arg);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(o->what, sizeof(o->what), fmt, ap);
+	va_end(ap);
 }
 
 const struct batch_origin *batch_find_origin(const struct nl_batch *b, uint32_t seq)
@@ -390,6 +394,25 @@ static void match_exprs(struct nftnl_rule *r, const struct rs_match *m)
 	}
 }
 
+/* Two equality matches on adjoining bytes of the same header ("th sport 67
+ * th dport 68"): nft loads and compares them as one, up to a register. */
+static bool payloads_adjoin(const struct rs_match *a, const struct rs_match *b)
+{
+	const struct rs_keyinfo *ka = &rs_keys[a->key], *kb = &rs_keys[b->key];
+	return a->op == RO_EQ && b->op == RO_EQ && ka->source == RS_PAYLOAD && kb->source == RS_PAYLOAD &&
+	       ka->nkey == kb->nkey && ka->offset + ka->len == kb->offset && ka->len + kb->len <= 16;
+}
+
+static void match_joined(struct nftnl_rule *r, const struct rs_match *a, const struct rs_match *b)
+{
+	const struct rs_keyinfo *ka = &rs_keys[a->key], *kb = &rs_keys[b->key];
+	uint8_t val[16];
+	memcpy(val, a->val, ka->len);
+	memcpy(val + ka->len, b->val, kb->len);
+	load(r, ka, ka->len + kb->len);
+	cmp(r, NFT_CMP_EQ, val, ka->len + kb->len);
+}
+
 static const struct rs_keyinfo ct_mark_key = { "ct mark", RS_CT, NFT_CT_MARK, 0, 4, false };
 
 /* ct mark == the VM's mark */
@@ -458,8 +481,14 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 		match_vm_mark(r, rs->vms[c->vm].mark);
 	if (ru->below_birth)
 		match_below_birth(r, rs->vms[c->vm].birth);
-	for (int i = 0; i < ru->nm; i++)
+	for (int i = 0; i < ru->nm; i++) {
+		if (i + 1 < ru->nm && payloads_adjoin(&ru->m[i], &ru->m[i + 1])) {
+			match_joined(r, &ru->m[i], &ru->m[i + 1]);
+			i++;
+			continue;
+		}
 		match_exprs(r, &ru->m[i]);
+	}
 	if (ru->limit)
 		limit(r, RS_LOG_RATE, RS_LOG_BURST, false);
 	if (ru->count_over) {
@@ -524,7 +553,10 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 				    nftnl_udata_buf_len(u));
 		nftnl_udata_buf_free(u);
 	}
-	note(b, b->seq, c->vm, ru->rule, ru->line, "rule in chain %s", c->name);
+	if (text[0])
+		note(b, b->seq, c->vm, ru->rule, ru->line, "rule \"%s\" in chain %s", text, c->name);
+	else
+		note(b, b->seq, c->vm, ru->rule, ru->line, "rule in chain %s", c->name);
 	struct nlmsghdr *nlh = hdr(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	commit_msg(b, nlh);

@@ -18,7 +18,7 @@
 struct batch_origin {
 	uint32_t seq;
 	int vm, rule, line;       /* from the rule; -1/0/0 for the rest */
-	char what[96];            /* "rule in chain out_dev", "set h4_github.com" */
+	char what[96];            /* "rule \"dev rule 3\" in chain out_dev", "set h4_github.com" */
 };
 
 struct nl_batch {

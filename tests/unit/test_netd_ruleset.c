@@ -166,7 +166,7 @@ static void test_open(void **state)
 	/* a kernel error names the rule by its comment */
 	bool nat = false;
 	for (size_t i = 0; i < b.norigins; i++)
-		nat |= strcmp(b.origins[i].what, "rule \"nat\"") == 0;
+		nat |= strcmp(b.origins[i].what, "rule \"nat\" in chain postrouting") == 0;
 	assert_true(nat);
 
 	/* the host first in forward, before anything is allowed */
@@ -183,14 +183,13 @@ static void test_open(void **state)
 	assert_non_null(strstr(rb.rules[1], "[ cmp eq reg 1 0x0000000a ]\n"          /* ipv6 */
 					    "  [ payload load 16b @ network header + 24 => reg 1 ]\n"
 					    "  [ lookup reg 1 set host6 ]"));
-	/* QEMU's user network: ip daddr 10.0.2.0/24 */
+	/* QEMU's user network: ip daddr 10.0.2.0/24, as nft loads a prefix of
+	 * whole bytes (tests/netns/netd-table compares every rule with nft -f) */
 	assert_non_null(strstr(rb.rules[2], "[ cmp eq reg 1 0x00000002 ]\n"
-					    "  [ payload load 4b @ network header + 16 => reg 1 ]\n"
-					    "  [ bitwise reg 1 = ( reg 1 & 0x00ffffff ) ^ 0x00000000 ]\n"
+					    "  [ payload load 3b @ network header + 16 => reg 1 ]\n"
 					    "  [ cmp eq reg 1 0x0002000a ]"));
-	assert_non_null(strstr(rb.rules[3], "[ payload load 16b @ network header + 24 => reg 1 ]\n"
-					    "  [ bitwise reg 1 = ( reg 1 & 0xffffffff 0xffffffff 0x00000000 0x00000000 )"));
-	assert_non_null(strstr(rb.rules[3], "[ cmp eq reg 1 0x6d0000fd 0x00000000 0x00000000 0x00000000 ]"));
+	assert_non_null(strstr(rb.rules[3], "[ payload load 8b @ network header + 24 => reg 1 ]\n"
+					    "  [ cmp eq reg 1 0x6d0000fd 0x00000000 ]"));
 	assert_true(strncmp(rb.rules[4], "forwarded:", 10) == 0);
 	assert_true(strncmp(rb.rules[5], "replies forwarded:", 18) == 0);
 	assert_true(strncmp(rb.rules[6], "dropped forward:", 16) == 0);
