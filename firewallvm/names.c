@@ -28,15 +28,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
-#include <libnftnl/chain.h>
-#include <libnftnl/expr.h>
-#include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_queue.h>
-#include <linux/netfilter/xt_NFQUEUE.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,79 +138,28 @@ static int queue_open(struct fw_names *n)
 	return 0;
 }
 
-/* The rule that holds the firewall's DNS answers over PROTO: th sport 53,
- * queue num FW_DNS_QUEUE bypass. HOW: nft's queue expression, or (kernels
- * built without nft_queue) the xtables NFQUEUE target through nft_compat. */
-static void hold_rule(struct nl_batch *b, const char *chain, uint8_t proto, enum names_hold how)
+/* Table TABLE as a ruleset: with HOW, its base chain "hold" on output,
+ * whose two rules hold the firewall's DNS answers (th sport 53, UDP and
+ * TCP) in queue FW_DNS_QUEUE, bypassed while no one listens. HOW: nft's
+ * queue statement, or (kernels built without nft_queue) the xtables NFQUEUE
+ * target through nft_compat. */
+static struct ruleset *hold_ruleset(const char *table, enum names_hold how)
 {
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, b->table);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	struct nftnl_expr *e = nftnl_expr_alloc("meta");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
-	e = nftnl_expr_alloc("cmp");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &proto, 1);
-	nftnl_rule_add_expr(r, e);
-	e = nftnl_expr_alloc("payload");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 0);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 2);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
-	uint16_t port = htons(53);
-	e = nftnl_expr_alloc("cmp");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &port, sizeof(port));
-	nftnl_rule_add_expr(r, e);
-	if (how == HOLD_NFT) {
-		e = nftnl_expr_alloc("queue");
-		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, FW_DNS_QUEUE);
-		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, 1);
-		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, NFT_QUEUE_FLAG_BYPASS);
-	} else {
-		/* libnftnl keeps (and frees) the info it is given */
-		struct xt_NFQ_info_v3 *info = calloc(1, sizeof(*info));
-		if (!info)
-			abort();
-		info->queuenum = FW_DNS_QUEUE;
-		info->queues_total = 1;
-		info->flags = NFQ_FLAG_BYPASS;
-		e = nftnl_expr_alloc("target");
-		nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
-		nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
-		nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, sizeof(*info));
+	struct ruleset *rs = ruleset_new(table);
+	if (how != HOLD_NONE) {
+		struct rs_chain *c = ruleset_base_chain_new(rs, "hold", NF_INET_LOCAL_OUT, 0);
+		static const uint8_t protos[] = { IPPROTO_UDP, IPPROTO_TCP };
+		for (size_t i = 0; i < sizeof(protos); i++) {
+			struct rs_rule *r = rs_rule_new(c, 0, 0);
+			r->what = "DNS answers held";
+			rs_match_u8(r, RK_L4PROTO, RO_EQ, protos[i]);
+			rs_match_u16(r, RK_TH_SPORT, 53, 53);
+			r->queue = how == HOLD_NFT ? RQ_NFT : RQ_XT;
+			r->queue_num = FW_DNS_QUEUE;
+		}
 	}
-	nftnl_rule_add_expr(r, e);
-	struct nlmsghdr *nlh = batch_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
-					 "rule holding DNS answers");
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	batch_msg_done(b, nlh);
-	nftnl_rule_free(r);
-}
-
-/* The base chain "hold" of B's table, with its two rules. */
-static void hold_chain(struct nl_batch *b, enum names_hold how)
-{
-	struct nftnl_chain *c = nftnl_chain_alloc();
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, b->table);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "hold");
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-	struct nlmsghdr *nlh = batch_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "chain hold");
-	nftnl_chain_nlmsg_build_payload(nlh, c);
-	batch_msg_done(b, nlh);
-	nftnl_chain_free(c);
-	hold_rule(b, "hold", IPPROTO_UDP, how);
-	hold_rule(b, "hold", IPPROTO_TCP, how);
+	ruleset_index(rs);
+	return rs;
 }
 
 /* Can the kernel take the hold rule the HOW way? A table with the chain is
@@ -222,17 +167,19 @@ static void hold_chain(struct nl_batch *b, enum names_hold how)
  * target is missing. */
 static bool hold_probe(struct fw_state *st, enum names_hold how)
 {
+	struct ruleset *rs = hold_ruleset("moat-probe", how);
 	struct nl_batch b;
 	batch_init(&b, 1);
-	b.table = "moat-probe";
+	b.table = ruleset_table(rs);
 	batch_begin(&b);
 	batch_table(&b, NFT_MSG_NEWTABLE, 0);
-	hold_chain(&b, how);
+	batch_ruleset_add(&b, rs);
 	batch_table(&b, NFT_MSG_DELTABLE, 0);
 	batch_end(&b);
 	char err[256];
 	int rc = nft_commit(st->nft, &b, err, sizeof(err));
 	batch_free(&b);
+	ruleset_free(rs);
 	return rc == 0;
 }
 
@@ -511,44 +458,27 @@ int fw_names_sync(struct fw_names *n)
 	if (rc < 0)
 		return rc;
 	bool want_hold = n->nhosts > 0 && n->hold != HOLD_NONE;
+	if (n->synced && want_hold == n->hold_loaded)
+		return 0;
+	struct ruleset *want = hold_ruleset(FW_NAMES_TABLE, want_hold ? n->hold : HOLD_NONE);
 	struct nl_batch b;
 	batch_init(&b, n->seq);
-	b.table = FW_NAMES_TABLE;
-	batch_begin(&b);
-	size_t changes = 0;
 	if (!n->synced) {
-		/* made anew by each daemon: an earlier one's (with sets that dnsmasq
-		 * filled, before) is not known */
-		batch_table(&b, NFT_MSG_NEWTABLE, 0);
-		batch_table(&b, NFT_MSG_DELTABLE, 0);
-		batch_table(&b, NFT_MSG_NEWTABLE, 0);
-		n->hold_loaded = false;
-		changes++;
+		/* made anew by each daemon: an earlier one's is not known */
+		batch_ruleset_full(&b, want, 0);
+	} else {
+		struct ruleset *had = hold_ruleset(FW_NAMES_TABLE, n->hold_loaded ? n->hold : HOLD_NONE);
+		batch_ruleset_diff(&b, had, want);
+		ruleset_free(had);
 	}
-	if (want_hold && !n->hold_loaded) {
-		hold_chain(&b, n->hold);
-		changes++;
-	} else if (!want_hold && n->hold_loaded) {
-		struct nftnl_chain *c = nftnl_chain_alloc();
-		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, FW_NAMES_TABLE);
-		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "hold");
-		nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-		struct nlmsghdr *nlh = batch_msg(&b, NFT_MSG_DELCHAIN, 0, "chain hold");
-		nftnl_chain_nlmsg_build_payload(nlh, c);
-		batch_msg_done(&b, nlh);
-		nftnl_chain_free(c);
-		changes++;
-	}
-	batch_end(&b);
-	if (changes) {
-		char err[512];
-		rc = nft_commit(n->st->nft, &b, err, sizeof(err));
-		if (rc)
-			fprintf(stderr, "moat-firewalld: the table inet %s: %s\n", FW_NAMES_TABLE, err);
-		else {
-			n->synced = true;
-			n->hold_loaded = want_hold;
-		}
+	ruleset_free(want);
+	char err[512];
+	rc = nft_commit(n->st->nft, &b, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "moat-firewalld: the table inet %s: %s\n", FW_NAMES_TABLE, err);
+	else {
+		n->synced = true;
+		n->hold_loaded = want_hold;
 	}
 	n->seq = b.seq;
 	batch_free(&b);

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
@@ -512,6 +513,26 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 	}
 	if (ru->masquerade)
 		add_expr(r, expr("masq"));
+	if (ru->queue == RQ_NFT) {
+		e = expr("queue");
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, ru->queue_num);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, 1);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, NFT_QUEUE_FLAG_BYPASS);
+		add_expr(r, e);
+	} else if (ru->queue == RQ_XT) {
+		/* libnftnl keeps (and frees) the info it is given */
+		struct xt_NFQ_info_v3 *info = calloc(1, sizeof(*info));
+		if (!info)
+			abort();
+		info->queuenum = ru->queue_num;
+		info->queues_total = 1;
+		info->flags = NFQ_FLAG_BYPASS;
+		e = expr("target");
+		nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
+		nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, sizeof(*info));
+		add_expr(r, e);
+	}
 	char text[160];
 	if (ru->log) {
 		ruleset_log_prefix(rs, c, ru, text, sizeof(text));
@@ -720,6 +741,12 @@ void batch_ruleset_full(struct nl_batch *b, const struct ruleset *rs, uint32_t t
 	batch_table(b, NFT_MSG_NEWTABLE, table_flags);
 	ruleset_changes(b, NULL, rs);
 	batch_end(b);
+}
+
+void batch_ruleset_add(struct nl_batch *b, const struct ruleset *rs)
+{
+	b->table = ruleset_table(rs);
+	ruleset_changes(b, NULL, rs);
 }
 
 void batch_ruleset_diff(struct nl_batch *b, const struct ruleset *old, const struct ruleset *new)

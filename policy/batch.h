@@ -40,6 +40,10 @@ void batch_free(struct nl_batch *b);
  * TABLE_FLAGS and everything in RS: one transaction replaces any old table. */
 void batch_ruleset_full(struct nl_batch *b, const struct ruleset *rs, uint32_t table_flags);
 
+/* Everything in RS, into a transaction the caller has begun on a table that
+ * exists (batch_table): no table messages, no begin or end. */
+void batch_ruleset_add(struct nl_batch *b, const struct ruleset *rs);
+
 /* Only what differs between OLD (what the kernel has) and NEW: chains whose
  * rules changed are flushed and refilled, sets and map elements added or
  * removed. Unchanged VMs cost nothing. */

@@ -194,6 +194,10 @@ void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_ch
 		fprintf(out, " meta mark set 0x%08x", r->meta_mark);
 	if (r->masquerade)
 		fputs(" masquerade", out);
+	if (r->queue == RQ_NFT)
+		fprintf(out, " queue flags bypass to %u", r->queue_num);
+	else if (r->queue == RQ_XT)   /* as nft lists it; nft -f cannot load it */
+		fputs(" xt target \"NFQUEUE\"", out);
 	char text[160];
 	if (r->log) {
 		ruleset_log_prefix(rs, c, r, text, sizeof(text));

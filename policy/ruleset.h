@@ -156,6 +156,9 @@ struct rs_rule {
 	bool set_mark;           /* ct mark set <the VM's mark> */
 	uint32_t meta_mark;      /* meta mark set this (0: none) */
 	bool masquerade;         /* masquerade, after the counter */
+	enum { RQ_NONE, RQ_NFT, RQ_XT } queue;  /* queue to queue_num, bypass: nft's
+				  * statement, or xtables' NFQUEUE through nft_compat */
+	uint16_t queue_num;
 	bool match_mark;         /* ct mark <the VM's mark>, before the matches */
 	bool below_birth;        /* ct mark < <the VM's birth>, before the matches */
 	enum rs_verdict verdict;
