@@ -238,7 +238,8 @@ static long now_ms(void)
 }
 
 /* One line into q->buf (NUL-terminated, newline dropped) before DEADLINE
- * (now_ms); the rest stays buffered. -1 on EOF, timeout or a line too long. */
+ * (now_ms); the rest stays buffered. -1 on EOF or a line too long (said on
+ * stderr), -2 when DEADLINE passed first (left to the caller to say). */
 static int qmp_read_line(struct qmp *q, size_t *linelen, long deadline)
 {
 	for (;;) {
@@ -257,8 +258,10 @@ static int qmp_read_line(struct qmp *q, size_t *linelen, long deadline)
 		int r = left > 0 ? poll(&pfd, 1, (int)left) : 0;
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0) {
-			fprintf(stderr, "netctl: qmp: no reply from QEMU within %d ms\n", q->timeout_ms);
+		if (r == 0)
+			return -2;
+		if (r < 0) {
+			fprintf(stderr, "netctl: qmp: poll: %s\n", strerror(errno));
 			return -1;
 		}
 		ssize_t n = read(q->fd, q->buf + q->len, QMP_LINE_MAX - 1 - q->len);
@@ -270,6 +273,15 @@ static int qmp_read_line(struct qmp *q, size_t *linelen, long deadline)
 		}
 		q->len += (size_t)n;
 	}
+}
+
+/* qmp_read_line for a reply due within q->timeout_ms */
+static int read_reply_line(struct qmp *q, size_t *linelen, long deadline)
+{
+	int r = qmp_read_line(q, linelen, deadline);
+	if (r == -2)
+		fprintf(stderr, "netctl: qmp: no reply from QEMU within %d ms\n", q->timeout_ms);
+	return r < 0 ? -1 : 0;
 }
 
 static void consume(struct qmp *q, size_t n)
@@ -304,7 +316,7 @@ int qmp_execute(struct qmp *q, const char *cmd, char *err, size_t errlen)
 	for (;;) {
 		size_t n;
 		char desc[256];
-		if (qmp_read_line(q, &n, deadline) < 0)
+		if (read_reply_line(q, &n, deadline) < 0)
 			return -1;
 		enum qmp_kind k = qmp_parse(q->buf, desc, sizeof(desc));
 		consume(q, n);
@@ -347,7 +359,7 @@ bool qmp_connect(struct qmp *q, const char *path, int timeout_ms)
 	}
 	size_t n;
 	char err[256];
-	if (qmp_read_line(q, &n, now_ms() + q->timeout_ms) < 0 || qmp_parse(q->buf, err, sizeof(err)) != QMP_GREETING) {
+	if (read_reply_line(q, &n, now_ms() + q->timeout_ms) < 0 || qmp_parse(q->buf, err, sizeof(err)) != QMP_GREETING) {
 		fprintf(stderr, "netctl: qmp: %s: no QMP greeting\n", path);
 		qmp_close(q);
 		return false;
@@ -387,13 +399,6 @@ static bool gone(const char *err)
 	return strstr(err, "not found") || strstr(err, "No such") || strstr(err, "does not exist");
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* 1: device ID is still in QEMU, 0: it is not, -1: QEMU did not answer */
 static int device_present(struct qmp *q, const char *id)
 {
@@ -408,6 +413,35 @@ static int device_present(struct qmp *q, const char *id)
 		return -1;
 	int r = qmp_execute(q, cmd, err, sizeof(err));
 	return r < 0 ? -1 : r == 1 ? 1 : gone(err) ? 0 : -1;
+}
+
+/* QEMU's DEVICE_DELETED for device ID within WAIT_MS: 1 when it came, 0 when
+ * not (the guest still holds the device), -1 when the connection failed.
+ * Other events, also DEVICE_DELETED of other devices, do not end the wait
+ * and do not stretch it. */
+static int device_deleted(struct qmp *q, const char *id, int wait_ms)
+{
+	long deadline = now_ms() + wait_ms;
+	for (;;) {
+		size_t n;
+		char name[64], device[64] = "";
+		int r = qmp_read_line(q, &n, deadline);
+		if (r == -2)
+			return 0;
+		if (r < 0)
+			return -1;
+		enum qmp_kind k = qmp_parse(q->buf, name, sizeof(name));
+		const char *data = find_key(q->buf, "data"), *dev = data ? find_key(data, "device") : NULL;
+		if (dev && *dev == '"')
+			read_string(dev, device, sizeof(device));
+		consume(q, n);
+		if (k != QMP_EVENT) {
+			fprintf(stderr, "netctl: qmp: waiting for DEVICE_DELETED of %s: not an event\n", id);
+			return -1;
+		}
+		if (strcmp(name, "DEVICE_DELETED") == 0 && strcmp(device, id) == 0)
+			return 1;
+	}
 }
 
 /* netdev and chardev of a link whose device is gone; each may be gone too */
@@ -483,18 +517,19 @@ int qmp_link_unplug(struct qmp *q, const char *name, int release_wait_ms)
 		fprintf(stderr, "netctl: qmp: device_del %s: %s\n", dev, err);
 		return -1;
 	}
-	/* device_del only asks the guest. Its netdev must outlive the device:
-	 * QEMU 7.2 aborts (get_vhost_net) when a guest releases a vhost-user
-	 * NIC whose netdev is already deleted */
-	for (int waited = 0;; waited += 100) {
-		int present = device_present(q, dev);
-		if (present < 0)
-			return -1;
-		if (!present)
-			break;
-		if (waited >= release_wait_ms)
-			return 0;
-		sleep_ms(100);
+	/* device_del only asks the guest; QEMU says DEVICE_DELETED once the
+	 * guest has released it. Its netdev must outlive the device: QEMU 7.2
+	 * aborts (get_vhost_net) when a guest releases a vhost-user NIC whose
+	 * netdev is already deleted. No event is missed: one that came before
+	 * the answer to qom-get means that answer says the device is gone;
+	 * one after it is still to be read. */
+	int present = device_present(q, dev);
+	if (present < 0)
+		return -1;
+	if (present) {
+		int deleted = device_deleted(q, dev, release_wait_ms);
+		if (deleted <= 0)
+			return deleted;
 	}
 	return remove_backends(q, netdev, chardev) ? 1 : -1;
 }

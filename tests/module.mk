@@ -56,3 +56,7 @@ $(F)/fuzz_netctl_reply: $(F)/tests/fuzz/fuzz_netctl_reply.o $(F)/host/netctl-rep
 		$(F)/libpolicy.a $(F)/libmoat.a
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ $(NFT_LIBS)
 FUZZ_TARGETS += $(F)/fuzz_netctl_reply
+
+# tests/run-checks itself, against fake tests that must count as passed,
+# failed or skipped.
+CHECKS += tests/runner/run

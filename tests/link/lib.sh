@@ -2,11 +2,11 @@
 # dpdk-testpmd driven through a fifo. Everything started here is stopped on
 # exit, also on failure.
 set -u
+. tests/lib/tap.sh
 LINK=${LINK:-build/moat-link}
 dir=$(mktemp -d /tmp/moat-link-test.XXXXXX)
 pids=()
 prefixes=()
-tapn=0
 cleanup() {
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
@@ -16,18 +16,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ok() { tapn=$((tapn + 1)); echo "ok $tapn - $*"; }
-not_ok() { tapn=$((tapn + 1)); echo "not ok $tapn - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-
-# wait_for FILE PATTERN SECONDS [COUNT]: until grep -c PATTERN FILE >= COUNT
-wait_for() {
-	local end=$((SECONDS + $3)) want=${4:-1}
-	while [ "$(grep -ci -- "$2" "$1" 2>/dev/null || true)" -lt "$want" ]; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.1
-	done
-}
+# has_text FILE PATTERN [COUNT]: PATTERN (any case) on COUNT lines of FILE
+has_text() { [ "$(grep -ci -- "$2" "$1" 2>/dev/null || true)" -ge "${3:-1}" ]; }
 
 # start_link NAME: moat-link on $dir/NAME-{a,b,stats}.sock, pid in link_pid
 start_link() {
@@ -35,9 +25,7 @@ start_link() {
 		2>"$dir/$1.err" &
 	link_pid=$!
 	pids+=("$link_pid")
-	local i
-	for i in $(seq 50); do [ -S "$dir/$1-stats.sock" ] && return 0; sleep 0.1; done
-	return 1
+	wait_for 5 test -S "$dir/$1-stats.sock"
 }
 
 # link_stat NAME PATH.IN.JSON: one counter from the stats socket
@@ -89,9 +77,7 @@ empty_pcap() {
 	python3 -c 'import struct, sys; open(sys.argv[1], "wb").write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))' "$1"
 }
 
-# until_eq SECONDS CMD VALUE: until CMD prints VALUE (the link may still be
-# draining what a frontend sent just before it stopped)
-until_eq() {
-	local end=$((SECONDS + $1))
-	while [ "$($2)" != "$3" ] && [ $SECONDS -lt $end ]; do sleep 0.1; done
-}
+# prints "CMD ARGS" VALUE: CMD prints VALUE (for wait_for)
+prints() { [ "$($1)" = "$2" ]; }
+# at_least "CMD ARGS" N: CMD prints a number >= N
+at_least() { local v; v=$($1) && [ "${v:-0}" -ge "$2" ] 2>/dev/null; }

@@ -1,7 +1,8 @@
 /* qmp_execute against a fake QEMU on the other end of a socketpair: events
  * are skipped, but they do not stretch the wait for the reply (a
  * compromised firewallvm QEMU that sends one a second must not hold
- * `netctl plug` for ever). */
+ * `netctl plug` for ever). qmp_link_unplug against a scripted QEMU: it
+ * waits for DEVICE_DELETED of its device, then removes the backends. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -92,11 +93,127 @@ static void test_events_do_not_stretch_the_deadline(void **state)
 	assert_true(took < 1500);
 }
 
+/* A scripted QEMU: for each step, one command containing EXPECT, answered
+ * with REPLY (one or more lines), then LATER sent TIMES times, EVERY_MS
+ * apart. It exits 0 when the commands came exactly as scripted and nothing
+ * after them, else 1. */
+struct step {
+	const char *expect, *reply, *later;
+	int every_ms, times;
+};
+
+static struct fake *script_start(const struct step *steps, size_t nsteps)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct fake *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	f->pid = fork();
+	assert_true(f->pid >= 0);
+	if (f->pid == 0) {
+		close(sv[0]);
+		for (size_t i = 0;; i++) {
+			char line[512];
+			size_t n = 0;
+			while (n + 1 < sizeof(line) && read(sv[1], &line[n], 1) == 1 && line[n] != '\n')
+				n++;
+			line[n] = 0;
+			if (i == nsteps)
+				_exit(n ? 1 : 0);	/* EOF is all that may follow */
+			if (!strstr(line, steps[i].expect))
+				_exit(1);
+			if (send(sv[1], steps[i].reply, strlen(steps[i].reply), MSG_NOSIGNAL) < 0)
+				_exit(1);
+			/* the client may hang up in the middle of these */
+			for (int t = 0; t < steps[i].times; t++) {
+				usleep((useconds_t)steps[i].every_ms * 1000);
+				if (send(sv[1], steps[i].later, strlen(steps[i].later), MSG_NOSIGNAL) < 0)
+					break;
+			}
+		}
+	}
+	close(sv[1]);
+	f->q = (struct qmp){ .fd = sv[0], .timeout_ms = 2000, .buf = malloc(QMP_LINE_MAX) };
+	assert_non_null(f->q.buf);
+	return f;
+}
+
+/* the client hangs up; did the fake see exactly its script? */
+static void script_check(struct fake *f)
+{
+	int status;
+	qmp_close(&f->q);
+	assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+	free(f);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+#define RET "{\"return\": {}}\n"
+#define DELETED(dev) "{\"event\": \"DEVICE_DELETED\", \"data\": {\"device\": \"" dev "\", \"path\": \"/x\"}}\n"
+#define NOT_FOUND "{\"error\": {\"class\": \"DeviceNotFound\", \"desc\": \"Device 'nic-dev' not found\"}}\n"
+
+static void test_unplug_waits_for_device_deleted(void **state)
+{
+	/* the guest releases the NIC 300 ms after qom-get found it; before
+	 * that, another device's DEVICE_DELETED and an unrelated event. No
+	 * command goes to QEMU between qom-get and netdev_del. */
+	const struct step steps[] = {
+		{ "device_del", RET, NULL, 0, 0 },
+		{ "qom-get", RET DELETED("nic-web") EVENT, DELETED("nic-dev"), 300, 1 },
+		{ "\"netdev_del\", \"arguments\": {\"id\": \"net-dev\"}", RET, NULL, 0, 0 },
+		{ "\"chardev-remove\", \"arguments\": {\"id\": \"link-dev\"}", RET, NULL, 0, 0 },
+	};
+	struct fake *f = script_start(steps, 4);
+	long start = ms_now();
+	int r = qmp_link_unplug(&f->q, "dev", 5000);
+	long took = ms_now() - start;
+	script_check(f);
+	assert_int_equal(r, 1);
+	assert_true(took >= 300);
+	assert_true(took < 2000);
+}
+
+static void test_unplug_of_a_device_already_gone(void **state)
+{
+	const struct step steps[] = {
+		{ "device_del", RET, NULL, 0, 0 },
+		{ "qom-get", NOT_FOUND, NULL, 0, 0 },
+		{ "netdev_del", RET, NULL, 0, 0 },
+		{ "chardev-remove", RET, NULL, 0, 0 },
+	};
+	struct fake *f = script_start(steps, 4);
+	int r = qmp_link_unplug(&f->q, "dev", 5000);
+	script_check(f);
+	assert_int_equal(r, 1);
+}
+
+static void test_unplug_guest_holds_the_device(void **state)
+{
+	/* no DEVICE_DELETED for nic-dev, an event every 50 ms: after 300 ms
+	 * the device is left to the guest, its netdev and chardev stay */
+	const struct step steps[] = {
+		{ "device_del", RET, NULL, 0, 0 },
+		{ "qom-get", RET, EVENT, 50, 40 },
+	};
+	struct fake *f = script_start(steps, 2);
+	long start = ms_now();
+	int r = qmp_link_unplug(&f->q, "dev", 300);
+	long took = ms_now() - start;
+	script_check(f);
+	assert_int_equal(r, 0);
+	assert_true(took >= 300);
+	assert_true(took < 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_events_skipped),
 		cmocka_unit_test(test_events_do_not_stretch_the_deadline),
+		cmocka_unit_test(test_unplug_waits_for_device_deleted),
+		cmocka_unit_test(test_unplug_of_a_device_already_gone),
+		cmocka_unit_test(test_unplug_guest_holds_the_device),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
