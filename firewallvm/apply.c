@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "clock.h"
 #include "firewalld.h"
 #include "stage.h"
 
@@ -372,17 +373,10 @@ static void copy_message(char *err, size_t errlen, const char *msg)
 	}
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int apply_text(struct fw_state *st, const char *file, const char *text, uint32_t gen,
 		      time_t now, char *err, size_t errlen)
 {
-	double t0 = now_ms(), t1, t2, t3, t4;
+	double t0 = (mono_ns() / 1e6), t1, t2, t3, t4;
 	struct diags d;
 	struct policy *p = NULL;
 	struct ruleset *rs = NULL;
@@ -402,7 +396,7 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 		rc = EINVAL;
 		goto cleanup;
 	}
-	t1 = now_ms();
+	t1 = (mono_ns() / 1e6);
 	if (!st->rs) {
 		births_load(st);
 		if ((rc = marks_load(st))) {
@@ -432,7 +426,7 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 			 file, strerror(rc));
 		goto cleanup;
 	}
-	t2 = now_ms();
+	t2 = (mono_ns() / 1e6);
 	struct nl_batch b;
 	batch_start(&b);
 	if (st->rs)
@@ -489,10 +483,10 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 
 	if (st->names)
 		fw_names_sync(st->names);
-	t3 = now_ms();
+	t3 = (mono_ns() / 1e6);
 	if (!serr)
 		serr = state_save_generation(st);
-	t4 = now_ms();
+	t4 = (mono_ns() / 1e6);
 	if (serr)
 		fprintf(stderr, "moat-firewalld: saving the policy in %s: %s (a restart would load the one before)\n",
 			st->state_dir, strerror(serr));
@@ -504,7 +498,7 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	st->ms_compile = t2 - t1;
 	st->ms_kernel = t3 - t2;
 	st->ms_save = t4 - t3;
-	st->ms_sync = now_ms() - t4;
+	st->ms_sync = (mono_ns() / 1e6) - t4;
 
 cleanup:
 	ruleset_free(rs);

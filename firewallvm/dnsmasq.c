@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "firewalld.h"
 #include "parts.h"
@@ -53,7 +54,7 @@ struct fw_dnsmasq {
 	char name[DNSMASQ_DIR_MAX + 16]; /* its argv[0], "dnsmasq@RUN_DIR": whose it is */
 	char *text;              /* the config dnsmasq runs with */
 	pid_t pid;
-	struct timespec started;
+	int64_t started_ms;      /* monotonic */
 	int fast_deaths;
 };
 
@@ -308,7 +309,7 @@ static int dm_start(struct fw_dnsmasq *d)
 		return -err;
 	}
 	d->pid = pid;
-	clock_gettime(CLOCK_MONOTONIC, &d->started);
+	d->started_ms = mono_ms();
 	dm_record(d);
 	return 0;
 }
@@ -349,9 +350,7 @@ void fw_dnsmasq_reap(struct fw_dnsmasq *d)
 	if (r != d->pid)
 		return;
 	d->pid = 0;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec - d->started.tv_sec < DNSMASQ_FAST_DEATH)
+	if (mono_ms() - d->started_ms < DNSMASQ_FAST_DEATH * 1000)
 		d->fast_deaths++;
 	else
 		d->fast_deaths = 0;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "qmp.h"
 
 /* ---- building ---- */
@@ -230,15 +231,8 @@ enum qmp_kind qmp_parse(const char *line, char *desc, size_t desclen)
 
 /* ---- the connection ---- */
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One line into q->buf (NUL-terminated, newline dropped) before DEADLINE
- * (now_ms); the rest stays buffered. -1 on EOF or a line too long (said on
+ * (mono_ms); the rest stays buffered. -1 on EOF or a line too long (said on
  * stderr), -2 when DEADLINE passed first (left to the caller to say). */
 static int qmp_read_line(struct qmp *q, size_t *linelen, long deadline)
 {
@@ -253,7 +247,7 @@ static int qmp_read_line(struct qmp *q, size_t *linelen, long deadline)
 			fprintf(stderr, "netctl: qmp: a reply longer than %d bytes\n", QMP_LINE_MAX);
 			return -1;
 		}
-		long left = deadline - now_ms();
+		long left = deadline - mono_ms();
 		struct pollfd pfd = { .fd = q->fd, .events = POLLIN };
 		int r = left > 0 ? poll(&pfd, 1, (int)left) : 0;
 		if (r < 0 && errno == EINTR)
@@ -308,7 +302,7 @@ int qmp_execute(struct qmp *q, const char *cmd, char *err, size_t errlen)
 {
 	/* one deadline for the reply, however many events come first: a QEMU
 	 * that sends them without end must not hold netctl */
-	long deadline = now_ms() + q->timeout_ms;
+	long deadline = mono_ms() + q->timeout_ms;
 	if (!send_all(q->fd, cmd, strlen(cmd)) || !send_all(q->fd, "\n", 1)) {
 		fprintf(stderr, "netctl: qmp: sending: %s\n", strerror(errno));
 		return -1;
@@ -359,7 +353,7 @@ bool qmp_connect(struct qmp *q, const char *path, int timeout_ms)
 	}
 	size_t n;
 	char err[256];
-	if (read_reply_line(q, &n, now_ms() + q->timeout_ms) < 0 || qmp_parse(q->buf, err, sizeof(err)) != QMP_GREETING) {
+	if (read_reply_line(q, &n, mono_ms() + q->timeout_ms) < 0 || qmp_parse(q->buf, err, sizeof(err)) != QMP_GREETING) {
 		fprintf(stderr, "netctl: qmp: %s: no QMP greeting\n", path);
 		qmp_close(q);
 		return false;
@@ -421,7 +415,7 @@ static int device_present(struct qmp *q, const char *id)
  * and do not stretch it. */
 static int device_deleted(struct qmp *q, const char *id, int wait_ms)
 {
-	long deadline = now_ms() + wait_ms;
+	long deadline = mono_ms() + wait_ms;
 	for (;;) {
 		size_t n;
 		char name[64], device[64] = "";
