@@ -82,6 +82,16 @@ bool netctl_host_addrs(enum uplink_kind uplink, char *buf, size_t len);
  * NETVM_UID (the netvm's QEMU) send to any of the host's own addresses, now
  * or later, but DNS to its resolvers (netctl-hostguard.c). Loaded before the
  * netvm starts; removed by netctl down. false and a message on failure. */
+/* A nameserver of /etc/resolv.conf. */
+struct netctl_resolver {
+	int family;
+	uint8_t addr[16];
+};
+size_t netctl_host_resolvers(struct netctl_resolver *out, size_t max);
+struct ruleset;
+/* Table inet moat_host for the netvm's user NETVM_UID, DNS to RES allowed
+ * (netctl-hostguard.c); free with ruleset_free. */
+struct ruleset *netctl_host_guard_ruleset(uid_t netvm_uid, const struct netctl_resolver *res, size_t nres);
 bool netctl_host_guard(uid_t netvm_uid);
 bool netctl_host_guard_remove(void);
 

@@ -26,11 +26,12 @@ $(F)/fuzz_netd_hostaddrs: $(F)/tests/fuzz/fuzz_netd_hostaddrs.o $(F)/netvm/hosta
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 FUZZ_TARGETS += $(F)/fuzz_netd_lease $(F)/fuzz_netd_hostaddrs
 
-# netdtable: the netvm's table as nft text, and loaded as moat-netd loads it
-NETD_TABLE_OBJS := netvm/ruleset.o netvm/hostaddrs.o
-$(T)/netdtable: $(T)/tests/tools/netdtable.o $(NETD_TABLE_OBJS:%=$(T)/%) $(T)/libpolicy.a $(T)/libmoat.a
+# tables: the netvm's tables and the host's moat_host as nft text, and
+# loaded as their owners load them (tests/netns/tables)
+TABLES_OBJS := netvm/ruleset.o netvm/hostaddrs.o host/netctl-hostguard.o
+$(T)/tables: $(T)/tests/tools/tables.o $(TABLES_OBJS:%=$(T)/%) $(T)/libpolicy.a $(T)/libmoat.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ $(NFT_LIBS)
-$(T)/tests/tools/netdtable.o: BASEFLAGS += $(NETD_CFLAGS)
+$(T)/tests/tools/tables.o: BASEFLAGS += $(NETD_CFLAGS)
 
-CHECKS += tests/netns/netd tests/netns/netd-table
-CHECK_DEPS += $(T)/moat-netd $(T)/netdtable
+CHECKS += tests/netns/netd tests/netns/tables
+CHECK_DEPS += $(T)/moat-netd $(T)/tables

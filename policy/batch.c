@@ -284,6 +284,12 @@ static void load(struct nftnl_rule *r, const struct rs_keyinfo *k, int len)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
 		break;
+	case RS_FIB:
+		e = expr("fib");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, k->offset);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, k->nkey);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+		break;
 	default:
 		e = expr("ct");
 		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, k->nkey);

@@ -30,4 +30,5 @@ const struct rs_keyinfo rs_keys[RK__COUNT] = {
 	[RK_DHCP6_TYPE]   = { "@th,64,8", RS_PAYLOAD, NFT_PAYLOAD_TRANSPORT_HEADER, 8, 1, false },
 	[RK_SKUID]        = { "meta skuid", RS_META, NFT_META_SKUID, 0, 4, false },
 	[RK_META_MARK]    = { "meta mark", RS_META, NFT_META_MARK, 0, 4, false },
+	[RK_FIB_DADDR_TYPE] = { "fib daddr type", RS_FIB, NFT_FIB_RESULT_ADDRTYPE, NFTA_FIB_F_DADDR, 4, false },
 };

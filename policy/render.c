@@ -2,6 +2,7 @@
  * table as the libnftnl batch (tests/netns checks both list the same). */
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
+#include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -122,6 +123,16 @@ static void render_value(FILE *out, const struct rs_match *m)
 		memcpy(&v32, m->val, 4);
 		fprintf(out, "0x%08x", v32);
 		break;
+	case RK_FIB_DADDR_TYPE: {
+		static const char *const types[] = { [RTN_UNICAST] = "unicast", [RTN_LOCAL] = "local",
+			[RTN_BROADCAST] = "broadcast", [RTN_ANYCAST] = "anycast", [RTN_MULTICAST] = "multicast" };
+		memcpy(&v32, m->val, 4);
+		if (v32 < sizeof(types) / sizeof(types[0]) && types[v32])
+			fputs(types[v32], out);
+		else
+			fprintf(out, "%u", v32);
+		break;
+	}
 	case RK_DHCP_CHADDR:
 		fprintf(out, "0x%02x%02x%02x%02x%02x%02x", m->val[0], m->val[1], m->val[2],
 			m->val[3], m->val[4], m->val[5]);

@@ -103,16 +103,17 @@ enum rs_key {
 	RK_DHCP6_TYPE,   /* the message type of DHCPv6: @th,64,8 */
 	RK_SKUID,        /* the uid of the sending socket, host order */
 	RK_META_MARK,    /* the packet's mark, host order */
+	RK_FIB_DADDR_TYPE, /* the route type of the destination: RTN_LOCAL..., host order */
 	RK__COUNT
 };
 
 /* Where each key's value comes from (keys.c): one table for text and batch. */
-enum rs_source { RS_META, RS_PAYLOAD, RS_CT };
+enum rs_source { RS_META, RS_PAYLOAD, RS_CT, RS_FIB };
 struct rs_keyinfo {
 	const char *text;        /* nft syntax, "ct original ip daddr" */
 	enum rs_source source;
-	int nkey;                /* NFT_META_*, NFT_PAYLOAD_*_HEADER or NFT_CT_* */
-	int offset;              /* payload offset */
+	int nkey;                /* NFT_META_*, NFT_PAYLOAD_*_HEADER, NFT_CT_* or NFT_FIB_RESULT_* */
+	int offset;              /* payload offset; fib: its NFTA_FIB_F_* flags */
 	int len;                 /* bytes */
 	bool original;           /* ct: original direction */
 };

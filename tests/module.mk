@@ -28,9 +28,9 @@ bench-policy: $(B)/nftload $(B)/netctl
 	tests/bench/bench-policy
 .PHONY: bench-policy
 
-update-golden: $(T)/netctl $(T)/netdtable
+update-golden: $(T)/netctl $(T)/tables
 	UPDATE=1 tests/golden/run
-	UPDATE=1 tests/netns/netd-table
+	UPDATE=1 tests/netns/tables
 .PHONY: update-golden
 
 # The firewall daemon driven through netctl in the namespace testbed.
