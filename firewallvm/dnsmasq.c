@@ -41,7 +41,7 @@
 #define DNSMASQ_STOP_MS    2000
 #define DNSMASQ_LEASE_TIME "1h"
 #define DNSMASQ_DIR_MAX    1024
-#define DNSMASQ_UID        RS_DNSMASQ_UID  /* nobody: owns nothing in the firewall VM;
+#define DNSMASQ_UID        MOAT_FW_DNSMASQ_UID  /* nobody: owns nothing in the firewall VM;
 					    * the output chain knows it by this uid */
 #define DNSMASQ_GID        65534
 #define DNSMASQ_PORTS_FROM 53        /* ip_unprivileged_port_start: 53 and 67 */
@@ -109,7 +109,7 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 	 * must read the same, or each apply would restart dnsmasq */
 	dm_printf(&b, "# written by moat-firewalld from the policy in force: every start rewrites it\n");
 	/* the firewall VM is the app VMs' only resolver; it asks the netvm */
-	dm_printf(&b, "no-resolv\nno-hosts\nno-poll\nserver=%s\n", FW_NETVM_ADDR);
+	dm_printf(&b, "no-resolv\nno-hosts\nno-poll\nserver=%s\n", MOAT_UPLINK_NETVM_ADDR);
 	/* Each answer from upstream renews the address in its host set for
 	 * RS_HOST_TIMEOUT_S. A VM may use an answer up to max-ttl after it got it,
 	 * and the answer may have sat in dnsmasq's cache up to max-cache-ttl: both
@@ -120,7 +120,7 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 	dm_printf(&b, "log-facility=-\nuser=\ngroup=\npid-file=\nleasefile-ro\n");
 	/* one wildcard socket filtered by interface: every VM link carries the
 	 * same gateway address, and links come and go while dnsmasq runs */
-	dm_printf(&b, "except-interface=%s\n", RS_UPLINK_IF);
+	dm_printf(&b, "except-interface=%s\n", MOAT_UPLINK_FW_IF);
 	for (size_t i = 0; i < p->nvms; i++)
 		dm_printf(&b, "interface=%s\n", p->vms[i].name);
 	if (p->nvms > 0) {

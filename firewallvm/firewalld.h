@@ -31,9 +31,6 @@
 #include "policy.h"
 #include "ruleset.h"
 
-#define FW_UPLINK_MAC   "02:6d:66:ff:ff:01"
-#define FW_UPLINK_ADDR  "10.139.0.2"      /* /30; the netvm is .1 */
-#define FW_NETVM_ADDR   RS_NETVM_ADDR
 #define FW_LOG_RING     1024
 
 /* ---- apply.c ---- */
@@ -128,7 +125,7 @@ int fw_ifaces_fd(const struct fw_ifaces *fi);
 /* Bring every interface to what POLICY says (NULL: only the uplink): rename
  * each VM's interface (found by its firewall-side MAC) to the VM's name, give
  * it the gateway address, proxy ARP and a host route to the VM; the uplink
- * gets FW_UPLINK_ADDR/30 and the default route. Idempotent. */
+ * gets MOAT_UPLINK_FW_ADDR/30 and the default route. Idempotent. */
 int fw_ifaces_sync(struct fw_ifaces *fi, const struct policy *p);
 /* Before P is committed: every VM link whose name P changes (or whose VM P
  * removes) is taken down and renamed to a name no VM has; fw_ifaces_sync

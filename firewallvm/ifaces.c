@@ -173,18 +173,18 @@ static int fi_sync_uplink(struct fw_ifaces *fi, struct nl_cache *cache, struct r
 {
 	memset(done, 0, sizeof(*done));
 	done->ifindex = rtnl_link_get_ifindex(l);
-	snprintf(done->name, sizeof(done->name), "%s", RS_UPLINK_IF);
-	addr_parse(FW_UPLINK_ADDR, &done->addr, NULL);
-	addr_parse(FW_NETVM_ADDR, &done->gw, NULL);
+	snprintf(done->name, sizeof(done->name), "%s", MOAT_UPLINK_FW_IF);
+	addr_parse(MOAT_UPLINK_FW_ADDR, &done->addr, NULL);
+	addr_parse(MOAT_UPLINK_NETVM_ADDR, &done->gw, NULL);
 	done->prefix = 30;
-	if (strcmp(rtnl_link_get_name(l), RS_UPLINK_IF) == 0 && (rtnl_link_get_flags(l) & IFF_UP) &&
+	if (strcmp(rtnl_link_get_name(l), MOAT_UPLINK_FW_IF) == 0 && (rtnl_link_get_flags(l) & IFF_UP) &&
 	    fi_is_done(fi, done))
 		return 0;
 	struct in_addr any = { 0 }, gw = in4(&done->gw);
 	int err;
-	if ((err = nlr_name_up(fi->sk, cache, l, RS_UPLINK_IF, WHO)) < 0 ||
-	    (err = nlr_addr4(fi->sk, done->ifindex, RS_UPLINK_IF, in4(&done->addr), 30, 0, WHO)) < 0 ||
-	    (err = nlr_route4(fi->sk, done->ifindex, RS_UPLINK_IF, any, 0, &gw, NULL, false, WHO)) < 0) {
+	if ((err = nlr_name_up(fi->sk, cache, l, MOAT_UPLINK_FW_IF, WHO)) < 0 ||
+	    (err = nlr_addr4(fi->sk, done->ifindex, MOAT_UPLINK_FW_IF, in4(&done->addr), 30, 0, WHO)) < 0 ||
+	    (err = nlr_route4(fi->sk, done->ifindex, MOAT_UPLINK_FW_IF, any, 0, &gw, NULL, false, WHO)) < 0) {
 		done->ifindex = 0;
 		return err;
 	}
@@ -280,7 +280,7 @@ int fw_ifaces_sync(struct fw_ifaces *fi, const struct policy *p)
 	size_t ndone = 0;
 	uint8_t mac[6];
 	fi_park(fi, cache, p);   /* renames go through a name no VM has */
-	const uint8_t uplink_mac[6] = { 0x02, 0x6d, 0x66, 0xff, 0xff, 0x01 };
+	const uint8_t uplink_mac[6] = { MOAT_UPLINK_FW_MAC_BYTES };
 	struct rtnl_link *l = nlr_find_mac(cache, uplink_mac);
 	if (l) {
 		int e = fi_sync_uplink(fi, cache, l, &done[ndone]);

@@ -9,11 +9,12 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "contract.h"
 #include "qemu.h"
 
-const uint8_t qemu_uplink_fw_mac[6] = { 0x02, 0x6d, 0x66, 0xff, 0xff, 0x01 };
-const uint8_t qemu_uplink_net_mac[6] = { 0x02, 0x6d, 0x6e, 0xff, 0xff, 0x01 };
-const uint8_t qemu_outside_mac[6] = { 0x02, 0x6d, 0x6e, 0xff, 0xff, 0x02 };
+const uint8_t qemu_uplink_fw_mac[6] = { MOAT_UPLINK_FW_MAC_BYTES };
+const uint8_t qemu_uplink_net_mac[6] = { MOAT_UPLINK_NETVM_MAC_BYTES };
+const uint8_t qemu_outside_mac[6] = { MOAT_NETVM_OUTSIDE_MAC_BYTES };
 
 void qemu_args_init(struct qemu_args *a)
 {
@@ -194,7 +195,7 @@ bool qemu_appliance_args(struct qemu_args *a, const struct qemu_appliance *q)
 	else
 		qemu_args_add(a, "socket,id=control,path=%s,server=on,wait=off", q->control);
 	qemu_args_add(a, "-device");
-	qemu_args_add(a, "virtserialport,bus=serial0.0,chardev=control,name=org.moat.control");
+	qemu_args_add(a, "virtserialport,bus=serial0.0,chardev=control,name=" MOAT_PORT_CONTROL);
 	if (q->status) {
 		/* the read-only channel: the daemon serves status, stats and log there */
 		qemu_args_add(a, "-chardev");
@@ -203,7 +204,7 @@ bool qemu_appliance_args(struct qemu_args *a, const struct qemu_appliance *q)
 		else
 			qemu_args_add(a, "socket,id=status,path=%s,server=on,wait=off", q->status);
 		qemu_args_add(a, "-device");
-		qemu_args_add(a, "virtserialport,bus=serial0.0,chardev=status,name=org.moat.status");
+		qemu_args_add(a, "virtserialport,bus=serial0.0,chardev=status,name=" MOAT_PORT_STATUS);
 	}
 	/* every link NIC on its own root port, so each can be unplugged, and
 	 * spare ports for the links of VMs added later */

@@ -58,7 +58,7 @@ static void status_text(struct netd *d, char *buf, size_t len)
 			 "host %s\ndnsmasq %s\n",
 			 d->open ? "forwarding" : "closed", d->nic[0] ? d->nic : "-",
 			 d->nic_ready ? "" : " (not found yet)", lease, d->use_dhcp ? "dhcp" : "static",
-			 NETD_FW_IF, NETD_FW_ADDR, NETD_FW_PREFIX, nets, hosts, dns);
+			 MOAT_UPLINK_NETVM_IF, MOAT_UPLINK_NETVM_ADDR, MOAT_UPLINK_PREFIX, nets, hosts, dns);
 	if (n < 0 || (size_t)n >= len)
 		return;
 	if (rc)
@@ -158,7 +158,7 @@ static void do_subnets(struct netd *d, struct ctl_client *fd, const char *text)
 		return;
 	}
 	fprintf(stderr, "moat-netd: subnets behind the firewall: %s\n", text);
-	reply(fd, 0, d->fw_ready ? "routed via " NETD_FW_PEER : "recorded; the firewall link is not there yet",
+	reply(fd, 0, d->fw_ready ? "routed via " MOAT_UPLINK_FW_ADDR : "recorded; the firewall link is not there yet",
 	      NULL);
 }
 

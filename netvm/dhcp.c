@@ -101,7 +101,7 @@ bool dns_argv(struct netd_child *c, const char *dnsmasq, const char *run_dir,
 			 "listen-address=%s\nbind-interfaces\nexcept-interface=lo\n"
 			 "no-resolv\nno-hosts\nno-dhcp-interface=%s\npid-file=\nuser=\ngroup=\n"
 			 "cache-size=1000\nlog-facility=-\n",
-			 NETD_FW_ADDR, NETD_FW_IF);
+			 MOAT_UPLINK_NETVM_ADDR, MOAT_UPLINK_NETVM_IF);
 	for (size_t i = 0; i < l->ndns && n > 0 && (size_t)n < sizeof(text); i++) {
 		char a[INET_ADDRSTRLEN];
 		inet_ntop(AF_INET, &l->dns[i], a, sizeof(a));

@@ -96,31 +96,31 @@ int links_firewall(struct netd_links *k, const struct netd_net *nets, size_t n)
 	int err = link_cache(k, &cache);
 	if (err)
 		return err;
-	struct rtnl_link *l = find(cache, NETD_FW_IF, NETD_FW_MAC);
+	struct rtnl_link *l = find(cache, MOAT_UPLINK_NETVM_IF, MOAT_UPLINK_NETVM_MAC);
 	if (!l) {
 		nl_cache_free(cache);
 		return -ENODEV;
 	}
-	err = nlr_name_up(k->sk, cache, l, NETD_FW_IF, "moat-netd");
+	err = nlr_name_up(k->sk, cache, l, MOAT_UPLINK_NETVM_IF, "moat-netd");
 	int ifindex = rtnl_link_get_ifindex(l);
 	rtnl_link_put(l);
 	nl_cache_free(cache);
-	struct netd_net me = { .prefix = NETD_FW_PREFIX };
+	struct netd_net me = { .prefix = MOAT_UPLINK_PREFIX };
 	struct in_addr peer;
-	inet_pton(AF_INET, NETD_FW_ADDR, &me.addr);
-	inet_pton(AF_INET, NETD_FW_PEER, &peer);
+	inet_pton(AF_INET, MOAT_UPLINK_NETVM_ADDR, &me.addr);
+	inet_pton(AF_INET, MOAT_UPLINK_FW_ADDR, &peer);
 	if (!err)
-		err = addr_add(k, ifindex, NETD_FW_IF, me);
+		err = addr_add(k, ifindex, MOAT_UPLINK_NETVM_IF, me);
 	for (size_t i = 0; !err && i < n; i++)
-		err = route(k, ifindex, NETD_FW_IF, nets[i], peer, false);
+		err = route(k, ifindex, MOAT_UPLINK_NETVM_IF, nets[i], peer, false);
 	return err;
 }
 
 int links_unroute(struct netd_links *k, const struct netd_net *net)
 {
 	struct in_addr peer;
-	inet_pton(AF_INET, NETD_FW_PEER, &peer);
-	return route(k, 0, NETD_FW_IF, *net, peer, true);
+	inet_pton(AF_INET, MOAT_UPLINK_FW_ADDR, &peer);
+	return route(k, 0, MOAT_UPLINK_NETVM_IF, *net, peer, true);
 }
 
 int links_nic(struct netd_links *k, char name[IFNAMSIZ], const char *mac)

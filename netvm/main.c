@@ -183,8 +183,8 @@ static void reconcile(struct netd *d)
 		rc = links_firewall(d->links, d->nets, d->nnets);
 		if (!rc) {
 			d->fw_ready = true;
-			fprintf(stderr, "moat-netd: firewall link %s is %s/%d\n", NETD_FW_IF, NETD_FW_ADDR,
-				NETD_FW_PREFIX);
+			fprintf(stderr, "moat-netd: firewall link %s is %s/%d\n", MOAT_UPLINK_NETVM_IF, MOAT_UPLINK_NETVM_ADDR,
+				MOAT_UPLINK_PREFIX);
 		}
 	}
 	if (!d->nic_ready) {
@@ -385,7 +385,7 @@ int main(int argc, char **argv)
 		netd_resolvers(&d, &d.lease);
 	}
 	struct netd_net def;
-	lease_parse_net(NETD_DEFAULT_NETS, false, &def);
+	lease_parse_net(MOAT_APP_NETS_DEFAULT, false, &def);
 	d.nets[0] = def;
 	d.nnets = 1;
 	setvbuf(stderr, NULL, _IOLBF, 0);

@@ -25,15 +25,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "batch.h"
+#include "contract.h"
 #include "spawn.h"
 
 #define NETD_TABLE        "moat-net"
-#define NETD_FW_IF        "firewall"
-#define NETD_FW_MAC       "02:6d:6e:ff:ff:01"
-#define NETD_FW_ADDR      "10.139.0.1"      /* /30 */
-#define NETD_FW_PEER      "10.139.0.2"      /* the firewall VM */
-#define NETD_FW_PREFIX    30
-#define NETD_DEFAULT_NETS "10.137.0.0/16"
 #define NETD_MAX_DNS      4
 #define NETD_MAX_NETS     16
 #define NETD_UDHCPC_UID   65533             /* udhcpc's own: nothing else runs as it */
@@ -139,7 +134,7 @@ int netd_counters_read(struct netd_counters *c);
 struct netd_links;
 struct netd_links *links_open(void);
 void links_close(struct netd_links *k);
-/* Find the firewall link by MAC, rename it NETD_FW_IF, address it, bring it
+/* Find the firewall link by MAC, rename it MOAT_UPLINK_NETVM_IF, address it, bring it
  * up, route NETS via the firewall. 0, -ENODEV while it is not there, -errno. */
 int links_firewall(struct netd_links *k, const struct netd_net *nets, size_t n);
 int links_unroute(struct netd_links *k, const struct netd_net *net);
@@ -167,7 +162,7 @@ int dhcp_write_script(const char *dir, const char *self, const char *control,
 		      char *path, size_t pathlen);
 /* udhcpc in the foreground on NIC, retrying forever. */
 bool dhcp_argv(struct netd_child *c, const char *udhcpc, const char *nic, const char *script);
-/* dnsmasq on NETD_FW_ADDR forwarding to the lease's resolvers: config in RUN_DIR. */
+/* dnsmasq on MOAT_UPLINK_NETVM_ADDR forwarding to the lease's resolvers: config in RUN_DIR. */
 bool dns_argv(struct netd_child *c, const char *dnsmasq, const char *run_dir,
 	      const struct netd_lease *l);
 bool child_start(struct netd_child *c);

@@ -119,11 +119,11 @@ struct ruleset *netd_ruleset(const char *nic, const struct netd_hosts *hosts)
 	rs_match_str(rule(out, "loopback", RV_ACCEPT, false), RK_OIFNAME, RO_EQ, "lo");
 	if (nic) {
 		accept_established(in, "replies");
-		accept_l4(in, RK_IIFNAME, NETD_FW_IF, NETD_FW_PEER, IPPROTO_UDP, 53, "dns from the firewall");
-		accept_l4(in, RK_IIFNAME, NETD_FW_IF, NETD_FW_PEER, IPPROTO_TCP, 53, "dns from the firewall");
+		accept_l4(in, RK_IIFNAME, MOAT_UPLINK_NETVM_IF, MOAT_UPLINK_FW_ADDR, IPPROTO_UDP, 53, "dns from the firewall");
+		accept_l4(in, RK_IIFNAME, MOAT_UPLINK_NETVM_IF, MOAT_UPLINK_FW_ADDR, IPPROTO_TCP, 53, "dns from the firewall");
 		struct rs_rule *r = rule(in, "ping from the firewall", RV_ACCEPT, true);
-		rs_match_str(r, RK_IIFNAME, RO_EQ, NETD_FW_IF);
-		match_addr4(r, RK_IP_SADDR, NETD_FW_PEER);
+		rs_match_str(r, RK_IIFNAME, RO_EQ, MOAT_UPLINK_NETVM_IF);
+		match_addr4(r, RK_IP_SADDR, MOAT_UPLINK_FW_ADDR);
 		rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_ICMP);
 		rs_match_u8(r, RK_ICMP_TYPE, RO_EQ, 8 /* echo request */);
 		/* an offer or ack to a broadcast is no conntrack reply */
@@ -137,12 +137,12 @@ struct ruleset *netd_ruleset(const char *nic, const struct netd_hosts *hosts)
 		host_drops(rs, fwd, hosts);
 		if (hosts) {
 			r = rule(fwd, "forwarded", RV_ACCEPT, true);
-			rs_match_str(r, RK_IIFNAME, RO_EQ, NETD_FW_IF);
+			rs_match_str(r, RK_IIFNAME, RO_EQ, MOAT_UPLINK_NETVM_IF);
 			rs_match_str(r, RK_OIFNAME, RO_EQ, nic);
 			r->meta_mark = NETD_MARK;
 			r = rule(fwd, "replies forwarded", RV_ACCEPT, false);
 			rs_match_str(r, RK_IIFNAME, RO_EQ, nic);
-			rs_match_str(r, RK_OIFNAME, RO_EQ, NETD_FW_IF);
+			rs_match_str(r, RK_OIFNAME, RO_EQ, MOAT_UPLINK_NETVM_IF);
 			rs_match_ct_state(r, RS_CT_ESTABLISHED | RS_CT_RELATED);
 		}
 

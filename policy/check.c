@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "contract.h"
 #include "policy.h"
 #include "xalloc.h"
 
@@ -34,14 +35,14 @@ void policy_gateway6(const struct policy *p, struct addr *gw)
 
 void policy_default_mac(const struct addr *a, uint8_t mac[6])
 {
-	const uint8_t m[6] = { 0x02, 0x6d, 0x61, 0x00, a->bytes[2], a->bytes[3] };
+	const uint8_t m[6] = { MOAT_VM_MAC_PREFIX_BYTES, a->bytes[2], a->bytes[3] };
 	memcpy(mac, m, 6);
 }
 
 void policy_firewall_mac(const struct vm *v, uint8_t mac[6])
 {
 	policy_default_mac(&v->addr, mac);
-	mac[2] = 0x66;
+	mac[2] = MOAT_MAC_FW_BYTE;
 }
 
 /* The subnet's broadcast address: every host bit set. */

@@ -559,7 +559,7 @@ static void compile_base(struct builder *b)
 	struct rs_chain *c;
 	struct rs_rule *r;
 	struct addr uplink_net;
-	addr_parse(RS_UPLINK_NET, &uplink_net, NULL);
+	addr_parse(MOAT_UPLINK_NET, &uplink_net, NULL);
 
 	c = ruleset_base_chain_new(b->rs, "prerouting", NF_INET_PRE_ROUTING, -150);
 	r = rs_rule_new(c, 0, 0);
@@ -571,7 +571,7 @@ static void compile_base(struct builder *b)
 	r = rs_rule_new(c, 0, 0);
 	rs_match_set(r, RK_IIFNAME, RO_NOT_LOOKUP, "vm_links");
 	rs_match_str(r, RK_IIFNAME, RO_NE, "lo");
-	rs_match_str(r, RK_IIFNAME, RO_NE, RS_UPLINK_IF);
+	rs_match_str(r, RK_IIFNAME, RO_NE, MOAT_UPLINK_FW_IF);
 	r->verdict = RV_DROP;
 	comment_fixed(r, "a link of no VM in force");
 
@@ -585,7 +585,7 @@ static void compile_base(struct builder *b)
 	rs_match_set(r, RK_IIFNAME, RO_VMAP, "in_vm");
 	comment_fixed(r, "what each VM may ask the firewall");
 	r = rs_rule_new(c, 0, 0);
-	rs_match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
+	rs_match_str(r, RK_IIFNAME, RO_EQ, MOAT_UPLINK_FW_IF);
 	rs_match_ct_state(r, CT_STATE_ESTABLISHED | CT_STATE_RELATED);
 	r->verdict = RV_ACCEPT;
 	comment_fixed(r, "replies to the firewall's own traffic");
@@ -611,7 +611,7 @@ static void compile_base(struct builder *b)
 		if (p->net.has & (v4 ? NET_HAS_SUBNET : NET_HAS_SUBNET6)) {
 			r = rs_rule_new(c, 0, 0);
 			rs_match_ct_state(r, CT_STATE_RELATED);
-			rs_match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
+			rs_match_str(r, RK_IIFNAME, RO_EQ, MOAT_UPLINK_FW_IF);
 			match_addr(r, v4 ? RK_CT_ODADDR : RK_CT_ODADDR6, RO_EQ,
 				   v4 ? &p->net.subnet : &p->net.subnet6);
 			r->verdict = RV_DROP;
@@ -623,7 +623,7 @@ static void compile_base(struct builder *b)
 	r = rs_rule_new(c, 0, 0);
 	rs_match_ct_state(r, CT_STATE_RELATED);
 	rs_match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_REPLY);
-	rs_match_str(r, RK_IIFNAME, RO_EQ, RS_UPLINK_IF);
+	rs_match_str(r, RK_IIFNAME, RO_EQ, MOAT_UPLINK_FW_IF);
 	rs_match_set(r, RK_OIFNAME, RO_VMAP, "own_vm");
 	comment_fixed(r, "related, from upstream to the VM that opened it");
 	r = rs_rule_new(c, 0, 0);
@@ -685,7 +685,7 @@ static void compile_base(struct builder *b)
 static struct rs_rule *dnsmasq_rule(struct rs_chain *c)
 {
 	struct rs_rule *r = rs_rule_new(c, 0, 0);
-	uint32_t uid = RS_DNSMASQ_UID;
+	uint32_t uid = MOAT_FW_DNSMASQ_UID;
 	memcpy(rs_match(r, RK_SKUID, RO_EQ)->val, &uid, 4);   /* host order */
 	return r;
 }
@@ -702,11 +702,11 @@ static void compile_output(struct builder *b)
 	struct rs_chain *c = ruleset_base_chain_new(b->rs, "output", NF_INET_LOCAL_OUT, 0);
 	struct rs_rule *r;
 	struct addr netvm;
-	addr_parse(RS_NETVM_ADDR, &netvm, NULL);
+	addr_parse(MOAT_UPLINK_NETVM_ADDR, &netvm, NULL);
 
 	for (int proto = IPPROTO_UDP; ; proto = IPPROTO_TCP) {
 		r = dnsmasq_rule(c);
-		rs_match_str(r, RK_OIFNAME, RO_NE, RS_UPLINK_IF);
+		rs_match_str(r, RK_OIFNAME, RO_NE, MOAT_UPLINK_FW_IF);
 		rs_match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_REPLY);
 		rs_match_u8(r, RK_L4PROTO, RO_EQ, proto);
 		rs_match_u16(r, RK_TH_SPORT, 53, 53);
@@ -716,7 +716,7 @@ static void compile_output(struct builder *b)
 			break;
 	}
 	r = dnsmasq_rule(c);
-	rs_match_str(r, RK_OIFNAME, RO_NE, RS_UPLINK_IF);
+	rs_match_str(r, RK_OIFNAME, RO_NE, MOAT_UPLINK_FW_IF);
 	match_nfproto(r, AF_INET);
 	rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
 	rs_match_u16(r, RK_TH_SPORT, 67, 67);   /* one port: nft would merge sport+dport */
@@ -724,7 +724,7 @@ static void compile_output(struct builder *b)
 	comment_fixed(r, "dnsmasq: DHCP to the VMs");
 	for (int proto = IPPROTO_UDP; ; proto = IPPROTO_TCP) {
 		r = dnsmasq_rule(c);
-		rs_match_str(r, RK_OIFNAME, RO_EQ, RS_UPLINK_IF);
+		rs_match_str(r, RK_OIFNAME, RO_EQ, MOAT_UPLINK_FW_IF);
 		match_nfproto(r, AF_INET);
 		match_addr(r, RK_IP_DADDR, RO_EQ, &netvm);
 		rs_match_u8(r, RK_L4PROTO, RO_EQ, proto);

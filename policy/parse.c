@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "contract.h"
 #include "lex.h"
 #include "pool.h"
 #include "xalloc.h"
@@ -825,8 +826,9 @@ static bool parse_vm_setting(struct parser *ps, struct vm *vm)
 			diag_error(ps->d, t->loc, "mac '%.*s' is a multicast address", (int)t->len, t->text);
 			return false;
 		}
-		/* DESIGN.md: 02:6d:66 and 02:6d:6e are the firewall's and the netvm's ends. */
-		if (t->mac[0] == 0x02 && t->mac[1] == 0x6d && (t->mac[2] == 0x66 || t->mac[2] == 0x6e)) {
+		/* 02:6d:66 and 02:6d:6e are the firewall's and the netvm's ends (contract.h) */
+		if (t->mac[0] == 0x02 && t->mac[1] == 0x6d &&
+		    (t->mac[2] == MOAT_MAC_FW_BYTE || t->mac[2] == MOAT_MAC_NETVM_BYTE)) {
 			diag_error(ps->d, t->loc, "mac '%.*s' is in the range moat keeps for the firewall and the netvm",
 				   (int)t->len, t->text);
 			return false;

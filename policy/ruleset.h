@@ -63,6 +63,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "contract.h"
 #include "policy.h"
 
 #define RS_TABLE        "moat"
@@ -76,12 +77,6 @@
 #define RS_LOG_GROUP    1            /* NFLOG group of every log statement */
 #define RS_LOG_RATE     10           /* logged packets per second per rule */
 #define RS_LOG_BURST    20
-#define RS_UPLINK_IF    "uplink"     /* the firewall's interface to the netvm */
-#define RS_UPLINK_NET   "10.139.0.0/30"
-#define RS_NETVM_ADDR   "10.139.0.1"  /* the netvm on the uplink: the resolver upstream */
-/* dnsmasq's uid in the firewall VM (firewallvm/dnsmasq.c): the output chain
- * lets its sockets send only DNS and DHCP answers and DNS to the netvm */
-#define RS_DNSMASQ_UID  65534
 /* What one VM may hold of the firewall's shared conntrack table: new
  * connections past this many live ones (to the firewall itself and through
  * it, together) are dropped and counted. docs/moat-conf.md says why 512. */
