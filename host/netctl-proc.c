@@ -318,3 +318,21 @@ bool proc_stop(const struct netctl *ctx, const char *name, const char *what)
 	return true;
 }
 
+/* What spawn left in run/ for NAME (its log, pidfile and NAME.started, an
+ * appliance's console) root:moat 0640 for the read-only commands: netctl's
+ * umask (077) made them root's alone. */
+bool proc_run_files_own(const struct netctl *ctx, const char *name, gid_t moat)
+{
+	static const char *const exts[] = { "log", "pid", "started", "console", "mem-max" };
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		char path[4096];
+		struct stat st;
+		if (!proc_run_file(ctx, path, sizeof(path), name, exts[i]))
+			return false;
+		if (lstat(path, &st) < 0 && errno == ENOENT)
+			continue;
+		if (!priv_own(path, 0, moat, 0640))
+			return false;
+	}
+	return true;
+}

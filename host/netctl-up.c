@@ -1,5 +1,5 @@
-/* netctl up / down / appliances / vm-args / plug / unplug: the links and
- * the appliances on the host, started and stopped through netctl-proc.c
+/* netctl up / down / appliances: the appliances on the host and the links
+ * they need (netctl-links.c), started and stopped through netctl-proc.c
  * (pidfiles, logs); links are named after their VM ("uplink" for the
  * netvm's), so a second `up` finds what the first one started. */
 #include <dirent.h>
@@ -35,28 +35,17 @@
 #include "qemu.h"
 #include "qmp.h"
 #include "spawn.h"
+#include "up.h"
 #include "vfio.h"
-
-int apply_main(struct netctl *ctx, int argc, char **argv);
 
 #define DEFAULT_IMAGES "/usr/lib/moat/images"
 #define UPLINK         "uplink"
-#define RELEASE_WAIT_MS 10000   /* a guest's PCIe hot-plug takes up to 5 s */
 #define KVM_TRUST_MS   30000    /* the appliances load the policy in 2 s under KVM */
 #define DEFAULT_VM_OWNER "root:" PRIV_GROUP_VM
 #define DEFAULT_VM_MEMORY_MAX_MB (64u * 1024)
-#define MIB            (1024ull * 1024)
-
-struct up_opts {
-	const char *images, *accel, *qemu, *link, *sysfs;
-	const char *vm_owner;      /* USER[:GROUP] of every app VM's side of its link */
-	unsigned vm_memory_max_mb; /* the most guest memory an app VM may share with its link */
-	unsigned timeout;
-	bool notify;
-};
 
 /* What every command that starts links uses unless told otherwise. */
-static void up_opts_defaults(struct up_opts *o)
+void up_opts_defaults(struct up_opts *o)
 {
 	const char *owner = getenv("MOAT_VM_OWNER");
 	*o = (struct up_opts){ .images = DEFAULT_IMAGES, .sysfs = VFIO_SYSFS, .timeout = 300,
@@ -66,7 +55,7 @@ static void up_opts_defaults(struct up_opts *o)
 
 /* Only root starts and stops what runs as the moat users, and only in a
  * state directory no one else may change under it. */
-static bool need_root(const struct netctl *ctx, const char *cmd)
+bool up_need_root(const struct netctl *ctx, const char *cmd)
 {
 	if (geteuid() != 0) {
 		fprintf(stderr, "netctl %s: only root may do this: it starts and stops the appliances and links as "
@@ -81,203 +70,6 @@ static bool need_root(const struct netctl *ctx, const char *cmd)
 	       (!slash || slash == ctx->control ||
 		(netctl_pathf(dir, sizeof(dir), "%.*s", (int)(slash - ctx->control), ctx->control) &&
 		 priv_path_safe(dir, "control socket's directory")));
-}
-
-/* What up was told for app VMs' links, STATE/run/app-links, so that plug
- * (add-vm) starts a link the same way: "owner USER[:GROUP]" and
- * "memory-max-mb N" lines. */
-#define APP_LINKS "app-links"
-
-static bool app_links_save(const struct netctl *ctx, const struct up_opts *o, gid_t moat)
-{
-	char path[4096], tmp[4200];
-	if (!netctl_pathf(path, sizeof(path), "%s/run/" APP_LINKS, ctx->state_dir) ||
-	    !netctl_pathf(tmp, sizeof(tmp), "%s.tmp", path))
-		return false;
-	FILE *f = fopen(tmp, "we");
-	bool ok = f && fprintf(f, "owner %s\nmemory-max-mb %u\n", o->vm_owner, o->vm_memory_max_mb) > 0;
-	ok = (f && fclose(f) == 0) && ok && priv_own(tmp, 0, moat, 0640) && rename(tmp, path) == 0;
-	if (!ok)
-		fprintf(stderr, "netctl: writing %s: %s\n", path, strerror(errno));
-	return ok;
-}
-
-/* What app_links_save wrote, into O, if up wrote it. */
-static void app_links_load(const struct netctl *ctx, struct up_opts *o)
-{
-	static char owner[256];
-	char path[4096], line[300];
-	if (!netctl_pathf(path, sizeof(path), "%s/run/" APP_LINKS, ctx->state_dir))
-		return;
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return;
-	unsigned mb;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "owner %255[A-Za-z0-9_.:-]", owner) == 1)
-			o->vm_owner = owner;
-		else if (sscanf(line, "memory-max-mb %u", &mb) == 1 && mb >= 64)
-			o->vm_memory_max_mb = mb;
-	}
-	fclose(f);
-}
-
-/* ---- links ---- */
-
-static const char *link_binary(const struct up_opts *o)
-{
-	static char sibling[4200];
-	if (o->link)
-		return o->link;
-	const char *env = getenv("MOAT_LINK");
-	if (env && *env)
-		return env;
-	/* next to netctl (build/, or PREFIX/bin), else from PATH */
-	char self[4096];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = 0;
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = 0;
-			if (snprintf(sibling, sizeof(sibling), "%s/moat-link", self) < (int)sizeof(sibling) &&
-			    access(sibling, X_OK) == 0)
-				return sibling;
-		}
-	}
-	return "moat-link";
-}
-
-/* What spawn left in run/ for NAME (its log, pidfile and NAME.started, an
- * appliance's console) root:moat 0640 for the read-only commands: netctl's
- * umask (077) made them root's alone. */
-static bool run_files_own(const struct netctl *ctx, const char *name, gid_t moat)
-{
-	static const char *const exts[] = { "log", "pid", "started", "console", "mem-max" };
-	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-		char path[4096];
-		struct stat st;
-		if (!proc_run_file(ctx, path, sizeof(path), name, exts[i]))
-			return false;
-		if (lstat(path, &st) < 0 && errno == ENOENT)
-			continue;
-		if (!priv_own(path, 0, moat, 0640))
-			return false;
-	}
-	return true;
-}
-
-/* Who may connect to VM's side of its link: its `owner` in moat.conf, else
- * what up was told for every app VM (--vm-owner, root:moat-vm). */
-static const char *link_owner(const struct up_opts *o, const struct vm *vm, char *buf, size_t len)
-{
-	if (!vm->has_owner)
-		return o->vm_owner;
-	snprintf(buf, len, "%s%s%s", vm->owner_user, vm->owner_group[0] ? ":" : "", vm->owner_group);
-	return buf;
-}
-
-/* The app socket A of a link already running made OWNER's, mode 0660 with a
- * group, 0600 without (moat-link's modes): an owner changed in moat.conf
- * holds from the next up or plug on, without restarting the link. */
-static bool link_owner_keep(const char *a, const char *owner)
-{
-	uid_t uid;
-	gid_t gid;
-	bool has_group;
-	struct stat st;
-	if (!netctl_owner_ids(owner, &uid, &gid, &has_group)) {
-		fprintf(stderr, "netctl: no user or group %s on this host (for %s)\n", owner, a);
-		return false;
-	}
-	mode_t mode = has_group ? 0660 : 0600;
-	if (lstat(a, &st) == 0 && st.st_uid == uid && st.st_gid == gid && (st.st_mode & 07777) == mode)
-		return true;
-	if (!priv_own(a, uid, gid, mode))
-		return false;
-	printf("gave %s to %s\n", a, owner);
-	return true;
-}
-
-/* Link NAME between VM's side a (or the netvm's for the uplink, VM NULL)
- * and the firewall's side b. moat-link makes its sockets as root, gives
- * each side's to its VM's user (0660, or 0600 for a user without a group)
- * and becomes PRIV_USER_LINK before it serves; its stats socket is the moat
- * group's. Each side maps no more guest memory than its VM has. */
-static bool link_start(const struct netctl *ctx, const struct up_opts *o, const char *name, const struct vm *vm)
-{
-	char a[QEMU_PATH_MAX], b[QEMU_PATH_MAX], stats[4096], lname[64];
-	char a_max[32], b_max[32], owner_buf[2 * MOAT_OWNER_MAX + 2];
-	bool uplink = vm == NULL;
-	const char *owner = uplink ? PRIV_USER_NET ":" PRIV_USER_NET : link_owner(o, vm, owner_buf, sizeof(owner_buf));
-	gid_t moat;
-	if (!netctl_pathf(lname, sizeof(lname), "%s.link", name) || !priv_group(PRIV_GROUP_READ, &moat) ||
-	    !qemu_link_path(a, sizeof(a), ctx->state_dir, name, uplink ? "net" : "app"))
-		return false;
-	pid_t there = proc_running(ctx, lname);
-	if (there)
-		return there > 0 && (uplink || link_owner_keep(a, owner));
-	if (!qemu_link_path(b, sizeof(b), ctx->state_dir, name, "fw") ||
-	    !proc_run_file(ctx, stats, sizeof(stats), lname, "stats"))
-		return false;
-	if (strlen(stats) >= QEMU_PATH_MAX) {
-		fprintf(stderr, "netctl: stats socket path too long: %s\n", stats);
-		return false;
-	}
-	unlink(stats);
-	snprintf(a_max, sizeof(a_max), "%llu", (uplink ? QEMU_APPLIANCE_MB : o->vm_memory_max_mb) * MIB);
-	snprintf(b_max, sizeof(b_max), "%llu", QEMU_APPLIANCE_MB * MIB);
-	char *argv[] = { (char *)link_binary(o), "--name", lname, "--a", a, "--b", b, "--stats", stats,
-			 "--user", PRIV_USER_LINK,
-			 "--a-owner", (char *)owner,
-			 "--a-mem-max", a_max,
-			 "--b-owner", PRIV_USER_FW ":" PRIV_USER_FW, "--b-mem-max", b_max, NULL };
-	/* root until it has made, given away and bound its sockets, and then
-	 * dropped to PRIV_USER_LINK: no capability beyond what that takes (it
-	 * sets its own limits) */
-	static const int keep[] = { CAP_CHOWN, CAP_FOWNER, CAP_SETGID, CAP_SETUID, CAP_SETPCAP };
-	struct priv_id link_id;
-	if (!priv_user(PRIV_USER_LINK, &link_id))
-		return false;
-	struct proc_as as = { .keep = keep, .nkeep = sizeof(keep) / sizeof(keep[0]), .log_as = &link_id };
-	if (!proc_spawn(ctx, lname, argv, &as))
-		return false;
-	/* what vm-args tells a VMM, from netctl's state: the link's own
-	 * /proc/PID/cmdline is its memory, which it may rewrite */
-	if (!proc_run_write(ctx, lname, "mem-max", "%u\n", uplink ? QEMU_APPLIANCE_MB : o->vm_memory_max_mb) ||
-	    !run_files_own(ctx, lname, moat)) {
-		proc_stop(ctx, lname, "link");
-		return false;
-	}
-	/* the stats socket is the last thing it creates before serving */
-	for (int i = 0; i < 100; i++) {
-		struct stat st;
-		if (stat(stats, &st) == 0 && S_ISSOCK(st.st_mode)) {
-			if (!priv_own(stats, 0, moat, 0660))
-				break;
-			printf("started link %s\n", name);
-			return true;
-		}
-		if (proc_running(ctx, lname) <= 0)
-			break;
-		proc_sleep_ms(50);
-	}
-	fprintf(stderr, "netctl: link %s did not come up (see %s/run/%s.log)\n", name, ctx->state_dir, lname);
-	proc_stop(ctx, lname, "link");
-	return false;
-}
-
-/* LINK's pidfile is an older netctl's, its process not known (proc.h). */
-static bool link_unknown(const struct netctl *ctx, const char *name)
-{
-	char lname[64];
-	return netctl_pathf(lname, sizeof(lname), "%s.link", name) && proc_running(ctx, lname) < 0;
-}
-
-static bool link_stop(const struct netctl *ctx, const char *name)
-{
-	char lname[64];
-	return netctl_pathf(lname, sizeof(lname), "%s.link", name) && proc_stop(ctx, lname, "link");
 }
 
 /* ---- appliances ---- */
@@ -576,8 +368,8 @@ static bool appliances_up(struct netctl *ctx, const struct up_opts *o, const str
 	long deadline = mono_ms() + within_ms;
 	gid_t moat;
 	if (!priv_group(PRIV_GROUP_READ, &moat) || !appliance_start(ctx, o, p, accel, "netvm") ||
-	    !run_files_own(ctx, "netvm", moat) || !appliance_start(ctx, o, p, accel, "firewallvm") ||
-	    !run_files_own(ctx, "firewallvm", moat))
+	    !proc_run_files_own(ctx, "netvm", moat) || !appliance_start(ctx, o, p, accel, "firewallvm") ||
+	    !proc_run_files_own(ctx, "firewallvm", moat))
 		return false;
 	while (!control_reachable(ctx->control)) {
 		if (mono_ms() >= deadline || proc_running(ctx, "firewallvm") <= 0) {
@@ -701,7 +493,7 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		fprintf(stderr, "usage: netctl up [--images DIR] [--accel kvm|tcg] [--notify]\n");
 		return NETCTL_USAGE;
 	}
-	if (!need_root(ctx, "up"))
+	if (!up_need_root(ctx, "up"))
 		return NETCTL_FAILED;
 	if (o.accel && !*o.accel)
 		o.accel = NULL;
@@ -824,7 +616,7 @@ int down_main(struct netctl *ctx, int argc, char **argv)
 		fprintf(stderr, "usage: netctl down\n");
 		return NETCTL_USAGE;
 	}
-	if (!need_root(ctx, "down"))
+	if (!up_need_root(ctx, "down"))
 		return NETCTL_FAILED;
 	bool ok = true;
 	stop_vm_links(ctx, &ok);
@@ -870,135 +662,4 @@ int appliances_main(struct netctl *ctx, int argc, char **argv)
 		printf("\n]\n");
 	policy_free(p);
 	return NETCTL_OK;
-}
-
-/* The most guest memory (MiB) VM's running link lets its app side map: the
- * --a-mem-max netctl started it with, as netctl recorded it (NAME.mem-max,
- * root's to write). 0 if no link runs or nothing was recorded. */
-static unsigned long long link_mem_max_mb(const struct netctl *ctx, const char *vm)
-{
-	char lname[64], path[4096];
-	unsigned long long mb = 0;
-	if (snprintf(lname, sizeof(lname), "%s.link", vm) >= (int)sizeof(lname) || proc_running(ctx, lname) <= 0 ||
-	    !proc_run_file(ctx, path, sizeof(path), lname, "mem-max"))
-		return 0;
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu", &mb) != 1)
-		mb = 0;
-	fclose(f);
-	return mb;
-}
-
-int vm_args_main(struct netctl *ctx, int argc, char **argv)
-{
-	static const struct option opts[] = { { "memory", required_argument, NULL, 'm' }, { 0 } };
-	unsigned mb = QEMU_APP_DEFAULT_MB;
-	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'm' || !qemu_parse_memory(optarg, &mb)) {
-			if (c == 'm')
-				fprintf(stderr, "netctl vm-args: --memory wants a size like 1024M or 2G, not '%s'\n", optarg);
-			else
-				fprintf(stderr, "usage: netctl vm-args VM [--memory SIZE]\n");
-			return NETCTL_USAGE;
-		}
-	}
-	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: netctl vm-args VM [--memory SIZE]\n");
-		return NETCTL_USAGE;
-	}
-	struct policy *p = netctl_load_policy(ctx, ctx->conf);
-	if (!p)
-		return NETCTL_FAILED;
-	int rc = NETCTL_FAILED, i = policy_find_vm(p, argv[optind]);
-	struct qemu_args a;
-	qemu_args_init(&a);
-	unsigned long long max = i < 0 ? 0 : link_mem_max_mb(ctx, argv[optind]);
-	if (i < 0)
-		fprintf(stderr, "netctl vm-args: no VM '%s' in %s\n", argv[optind], ctx->conf);
-	else if (max && mb > max)
-		fprintf(stderr, "netctl vm-args: %s's link maps at most %llu MiB of the VM's memory (netctl up "
-			"--vm-memory-max): it would refuse a VM of %u MiB\n", argv[optind], max, mb);
-	else if (qemu_app_args(&a, ctx->state_dir, &p->vms[i], mb)) {
-		for (size_t k = 0; k < a.n; k++)
-			printf("%s%s", k ? " " : "", a.v[k]);
-		printf("\n");
-		rc = NETCTL_OK;
-	}
-	qemu_args_free(&a);
-	policy_free(p);
-	return rc;
-}
-
-/* --if-running: nothing to do (and no error) when no firewallvm runs; what
- * add-vm and remove-vm ask for after their apply. */
-static int plug_common(struct netctl *ctx, int argc, char **argv, bool plug)
-{
-	bool if_running = argc == 3 && strcmp(argv[1], "--if-running") == 0;
-	if (if_running) {
-		argv[1] = argv[2];
-		argc = 2;
-		if (proc_running(ctx, "firewallvm") == 0)
-			return NETCTL_OK;
-	}
-	if (argc != 2) {
-		fprintf(stderr, "usage: netctl %s [--if-running] VM\n", plug ? "plug" : "unplug");
-		return NETCTL_USAGE;
-	}
-	if (!need_root(ctx, argv[0]))
-		return NETCTL_FAILED;
-	struct policy *p = netctl_load_policy(ctx, ctx->conf);
-	if (!p)
-		return NETCTL_FAILED;
-	int rc = NETCTL_FAILED, i = policy_find_vm(p, argv[1]);
-	char qmp_path[4096], sock[QEMU_PATH_MAX];
-	struct qmp q = { .fd = -1 };
-	struct up_opts o;
-	up_opts_defaults(&o);
-	app_links_load(ctx, &o);
-	if (plug && i < 0) {
-		fprintf(stderr, "netctl plug: no VM '%s' in %s\n", argv[1], ctx->conf);
-		goto out;
-	}
-	if (proc_running(ctx, "firewallvm") <= 0) {
-		fprintf(stderr, "netctl %s: the firewallvm is not running (netctl up)\n", argv[0]);
-		goto out;
-	}
-	if (!proc_run_file(ctx, qmp_path, sizeof(qmp_path), "firewallvm", "qmp") || !qmp_connect(&q, qmp_path, 10000))
-		goto out;
-	if (plug) {
-		uint8_t mac[6];
-		policy_firewall_mac(&p->vms[i], mac);
-		if (!link_start(ctx, &o, argv[1], &p->vms[i]) ||
-		    !qemu_link_path(sock, sizeof(sock), ctx->state_dir, argv[1], "fw") ||
-		    !qmp_link_plug(&q, argv[1], sock, mac, (unsigned)(p->nvms + 1 + QEMU_SPARE_PORTS)))
-			goto out;
-		printf("plugged %s's link into the firewallvm\n", argv[1]);
-	} else {
-		int r = qmp_link_unplug(&q, argv[1], RELEASE_WAIT_MS);
-		if (r < 0 || !link_stop(ctx, argv[1]))
-			goto out;
-		if (r)
-			printf("unplugged %s's link\n", argv[1]);
-		else
-			printf("stopped %s's link; the firewallvm has not released its NIC yet (it goes when the "
-			       "guest lets it go)\n", argv[1]);
-	}
-	rc = NETCTL_OK;
-out:
-	qmp_close(&q);
-	policy_free(p);
-	return rc;
-}
-
-int plug_main(struct netctl *ctx, int argc, char **argv)
-{
-	return plug_common(ctx, argc, argv, true);
-}
-
-int unplug_main(struct netctl *ctx, int argc, char **argv)
-{
-	return plug_common(ctx, argc, argv, false);
 }

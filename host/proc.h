@@ -40,6 +40,9 @@ struct proc_as {
 
 /* STATE/run/NAME.EXT into BUF; false (and a message) if it does not fit. */
 bool proc_run_file(const struct netctl *ctx, char *buf, size_t len, const char *name, const char *ext);
+/* What spawn left in run/ for NAME (log, pidfile, NAME.started, console)
+ * root:GID 0640 for the read-only commands. */
+bool proc_run_files_own(const struct netctl *ctx, const char *name, gid_t moat);
 /* STATE/run/NAME.EXT holds FMT..., whole or not at all. */
 bool proc_run_write(const struct netctl *ctx, const char *name, const char *ext, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
