@@ -189,3 +189,13 @@ void netctl_counts_format(const struct netctl_counts *c, char *buf, size_t size)
 		snprintf(buf + n, size - (size_t)n, " (%u with until; next at %s)", c->expiring, when);
 	}
 }
+
+/* MSG, the appliance's, escaped; a line end added if it has none. */
+void netctl_print_lines(FILE *out, const char *msg)
+{
+	if (!*msg)
+		return;
+	ctl_fput_safe(out, msg, true);
+	if (msg[strlen(msg) - 1] != '\n')
+		fputc('\n', out);
+}

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ctl.h"
 #include "policy.h"
@@ -36,6 +37,8 @@ void netctl_call_failed(const char *who, const char *path, int err, long timeout
 /* The reply's status (EPROTO if it has none); when it is not 0 and PRINT,
  * the message the appliance gave is printed to stderr, escaped. */
 uint32_t netctl_reply_status(const uint8_t *f, size_t len, bool print);
+/* MSG, an appliance's, escaped; a line end added if it has none. */
+void netctl_print_lines(FILE *out, const char *msg);
 
 /* ---- stats: COUNTER records ---- */
 
