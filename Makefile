@@ -19,7 +19,7 @@ F        := build/fuzz
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 # -ffile-prefix-map: the tree's path stays out of debug info and __FILE__,
 # so a build in another directory gives the same bytes (and build id).
-BASEFLAGS:= -std=gnu11 -g $(WARN) -D_GNU_SOURCE -Ilib -Ipolicy -Ilink -Ifirewallvm -Ihost \
+BASEFLAGS:= -std=gnu11 -g $(WARN) -D_GNU_SOURCE -I. \
 	-ffile-prefix-map=$(CURDIR)=.
 CFLAGS   ?= -O2
 ALLCFLAGS = $(BASEFLAGS) $(CFLAGS)

@@ -28,9 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "dhcp6.h"
-#include "firewalld.h"
+#include "lib/clock.h"
+#include "firewallvm/dhcp6.h"
+#include "firewallvm/firewalld.h"
 
 #define A6_DHCP_SERVER_PORT 547
 #define A6_DHCP_CLIENT_PORT 546

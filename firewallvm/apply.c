@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "batch.h"
-#include "clock.h"
-#include "firewalld.h"
-#include "stage.h"
+#include "policy/batch.h"
+#include "lib/clock.h"
+#include "firewallvm/firewalld.h"
+#include "lib/stage.h"
 
 static uint32_t next_seq;
 

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl.h"
-#include "ctlserver.h"
-#include "firewalld.h"
+#include "lib/ctl.h"
+#include "lib/ctlserver.h"
+#include "firewallvm/firewalld.h"
 
 #define ERR_MAX          (64 * 1024)
 

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "batch.h"
-#include "ctl.h"
-#include "firewalld.h"
+#include "policy/batch.h"
+#include "lib/ctl.h"
+#include "firewallvm/firewalld.h"
 
 /* a dump message can be as large as a page times 8 */
 

@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "firewalld.h"
+#include "firewallvm/firewalld.h"
 
 static int ct_attr(const struct nlattr *a, void *data)
 {

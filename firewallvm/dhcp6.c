@@ -5,7 +5,7 @@
  * the message. */
 #include <string.h>
 
-#include "dhcp6.h"
+#include "firewallvm/dhcp6.h"
 
 enum {
 	D6_SOLICIT = 1, D6_ADVERTISE, D6_REQUEST, D6_CONFIRM, D6_RENEW, D6_REBIND, D6_REPLY,

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "dnsanswer.h"
+#include "firewallvm/dnsanswer.h"
 
 #define DNS_HEADER      12
 #define DNS_PTR_HOPS    64      /* compression pointers followed in one name */

@@ -29,11 +29,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "daemon.h"
-#include "firewalld.h"
-#include "parts.h"
-#include "spawn.h"
+#include "lib/clock.h"
+#include "lib/daemon.h"
+#include "firewallvm/firewalld.h"
+#include "firewallvm/parts.h"
+#include "lib/spawn.h"
 
 #define DNSMASQ_DEFAULT    "dnsmasq"
 #define DNSMASQ_FAST_DEATH 2      /* seconds: died this soon after start */

@@ -28,8 +28,8 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "policy.h"
-#include "ruleset.h"
+#include "policy/policy.h"
+#include "policy/ruleset.h"
 
 #define FW_LOG_RING     1024
 

@@ -18,8 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "firewalld.h"
-#include "nlroute.h"
+#include "firewallvm/firewalld.h"
+#include "lib/nlroute.h"
 
 #define WHO "moat-firewalld"
 #define FW_VM_MAC_PREFIX "\x02\x6d\x66\x00"   /* default firewall-side MACs */

@@ -23,9 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon.h"
-#include "batch.h"
-#include "firewalld.h"
+#include "lib/daemon.h"
+#include "policy/batch.h"
+#include "firewallvm/firewalld.h"
 
 #define DEFAULT_STATE_DIR  "/var/lib/moat"
 #define DEFAULT_RUN_DIR    "/run/moat"

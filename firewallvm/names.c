@@ -39,9 +39,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "batch.h"
-#include "dnsanswer.h"
-#include "firewalld.h"
+#include "policy/batch.h"
+#include "firewallvm/dnsanswer.h"
+#include "firewallvm/firewalld.h"
 
 #define NAMES_RCVBUF     (4 << 20)
 #define NAMES_PENDING    1024      /* added in one transaction */

@@ -15,8 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "firewalld.h"
-#include "parts.h"
+#include "firewallvm/firewalld.h"
+#include "firewallvm/parts.h"
 
 /* IPv6 with a few extension headers and the first 8 bytes of L4 */
 #define NFLOG_COPY_RANGE 160

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "firewalld.h"
+#include "firewallvm/firewalld.h"
 
 #define FW_LOG_LINE_MAX 192
 

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "priv.h"
+#include "host/priv.h"
 
 #define LOGKEEP_MAX (2 << 20)   /* bytes per log or console, as virtlogd's max_size */
 

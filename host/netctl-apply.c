@@ -14,11 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "stage.h"
-#include "netctl.h"
-#include "netctl-reply.h"
-#include "priv.h"
+#include "lib/ctl.h"
+#include "lib/stage.h"
+#include "host/netctl.h"
+#include "host/netctl-reply.h"
+#include "host/priv.h"
 
 #define META_MAX 512
 

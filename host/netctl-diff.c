@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl.h"
-#include "netctl.h"
-#include "netctl-reply.h"
+#include "lib/ctl.h"
+#include "host/netctl.h"
+#include "host/netctl-reply.h"
 
 struct lines {
 	char **v;

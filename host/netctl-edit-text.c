@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "netctl-edit-text.h"
-#include "xalloc.h"
+#include "host/netctl-edit-text.h"
+#include "lib/xalloc.h"
 
 static bool edit_atom_char(unsigned char c)
 {

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 #define EDIT_ERR_MAX  192
 #define EDIT_RULE_MAX 4096   /* one rule line, as netctl allow/deny builds it */

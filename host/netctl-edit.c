@@ -13,10 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "netctl.h"
-#include "netctl-edit-text.h"
-#include "stage.h"
-#include "xalloc.h"
+#include "host/netctl.h"
+#include "host/netctl-edit-text.h"
+#include "lib/stage.h"
+#include "lib/xalloc.h"
 
 
 static bool edit_read(const char *path, struct edit_text *t)

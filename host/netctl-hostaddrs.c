@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "netctl.h"
-#include "qemu.h"
+#include "host/netctl.h"
+#include "host/qemu.h"
 
 #define MAX_ADDRS (256 - 1)   /* moat-netd takes 256 (NETD_MAX_HOSTS), one is QEMU's net */
 

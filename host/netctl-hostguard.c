@@ -30,9 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
-#include "netctl.h"
-#include "ruleset.h"
+#include "policy/batch.h"
+#include "host/netctl.h"
+#include "policy/ruleset.h"
 
 #define GUARD_TABLE "moat_host"
 #define MAX_RESOLVERS 8

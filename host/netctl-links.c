@@ -10,13 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "netctl.h"
-#include "priv.h"
-#include "proc.h"
-#include "qemu.h"
-#include "qmp.h"
-#include "spawn.h"
-#include "up.h"
+#include "host/netctl.h"
+#include "host/priv.h"
+#include "host/proc.h"
+#include "host/qemu.h"
+#include "host/qmp.h"
+#include "lib/spawn.h"
+#include "host/up.h"
 
 /* What up was told for app VMs' links, STATE/run/app-links, so that plug
  * (add-vm) starts a link the same way: "owner USER[:GROUP]" and

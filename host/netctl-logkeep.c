@@ -10,8 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "logkeep.h"
-#include "spawn.h"
+#include "host/logkeep.h"
+#include "lib/spawn.h"
 
 #define CHUNK 65536
 

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "netctl.h"
-#include "priv.h"
-#include "ruleset.h"
+#include "host/netctl.h"
+#include "host/priv.h"
+#include "policy/ruleset.h"
 
 /* NAME, or else the number NAME is, as moat-link reads --a-owner. */
 static bool owner_id(const char *name, bool group, unsigned *id)

@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "priv.h"
+#include "host/priv.h"
 
 /* ARGV run to its end, its output to ours; true if it exited 0. */
 static bool run(char *const *argv)

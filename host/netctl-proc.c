@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon.h"
-#include "logkeep.h"
-#include "proc.h"
-#include "spawn.h"
+#include "lib/daemon.h"
+#include "host/logkeep.h"
+#include "host/proc.h"
+#include "lib/spawn.h"
 
 #define STOP_WAIT_MS 5000
 

@@ -9,8 +9,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "contract.h"
-#include "qemu.h"
+#include "lib/contract.h"
+#include "host/qemu.h"
 
 const uint8_t qemu_uplink_fw_mac[6] = { MOAT_UPLINK_FW_MAC_BYTES };
 const uint8_t qemu_uplink_net_mac[6] = { MOAT_UPLINK_NETVM_MAC_BYTES };

@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "qmp.h"
+#include "lib/clock.h"
+#include "host/qmp.h"
 
 /* ---- building ---- */
 

@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "netctl-reply.h"
-#include "priv.h"
+#include "host/netctl-reply.h"
+#include "host/priv.h"
 
 void netctl_call_failed(const char *who, const char *path, int err, long timeout_ms)
 {

@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "ctl.h"
-#include "policy.h"
+#include "lib/ctl.h"
+#include "policy/policy.h"
 
 _Static_assert(CTL_NAME_MAX == MOAT_NAME_MAX, "a VM name on the wire is a VM name");
 

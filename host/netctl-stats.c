@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "netctl.h"
-#include "netctl-reply.h"
+#include "lib/ctl.h"
+#include "host/netctl.h"
+#include "host/netctl-reply.h"
 
 /* The rule as written: from its action keyword to the end of its statement. */
 static void rule_text(const char *src, const struct rule *r, char *buf, size_t len)

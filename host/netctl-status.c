@@ -12,9 +12,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "netctl.h"
-#include "netctl-reply.h"
+#include "lib/ctl.h"
+#include "host/netctl.h"
+#include "host/netctl-reply.h"
 
 /* One line of JSON from a moat-link --stats socket; false if it is not running. */
 static bool link_stats(const struct netctl *ctx, const char *name, char *buf, size_t size)

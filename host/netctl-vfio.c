@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "priv.h"
-#include "vfio.h"
+#include "host/priv.h"
+#include "host/vfio.h"
 
 bool vfio_bdf_valid(const char *bdf)
 {

@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "netctl.h"
-#include "netctl-reply.h"
-#include "priv.h"
+#include "lib/ctl.h"
+#include "host/netctl.h"
+#include "host/netctl-reply.h"
+#include "host/priv.h"
 
 const struct command netctl_commands[] = {
 	{ "up", up_main, "[--images DIR] [--accel kvm|tcg] [--vm-owner U[:G]] [--notify]",

@@ -7,7 +7,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 #define NETCTL_DEFAULT_CONF    "/etc/moat/moat.conf"
 #define NETCTL_DEFAULT_CONTROL "/run/moat/firewall.ctl"

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "netctl.h"
-#include "priv.h"
+#include "host/netctl.h"
+#include "host/priv.h"
 
 /* Which process a pidfile means: what that process cannot change about
  * itself (a compromised QEMU may rewrite its argv, /proc/PID/cmdline): its

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 #define QEMU_DEFAULT_BINARY  "qemu-system-x86_64"
 #define QEMU_APPLIANCE_MB    128

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "netctl.h"
+#include "host/netctl.h"
 
 #define RELEASE_WAIT_MS 10000   /* a guest's PCIe hot-plug takes up to 5 s */
 #define MIB             (1024ull * 1024)

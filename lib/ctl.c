@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "ctl.h"
+#include "lib/clock.h"
+#include "lib/ctl.h"
 
 #define ATTR_HEADER 8
 

@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "ctlserver.h"
-#include "daemon.h"
+#include "lib/clock.h"
+#include "lib/ctlserver.h"
+#include "lib/daemon.h"
 
 #define REOPEN_MS 1000
 #define REFUSED_LOG_MAX 10         /* refusals logged a minute, then counted */

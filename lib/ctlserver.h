@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ctl.h"
+#include "lib/ctl.h"
 
 #define CTL_SERVER_MAX_CLIENTS 32
 #define CTL_SERVER_FRAME_MS    10000      /* a frame started must be whole by then */

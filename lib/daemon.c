@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "lib/daemon.h"
 
 int daemon_listen_unix(const char *path, int flags)
 {

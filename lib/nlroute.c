@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "nlroute.h"
+#include "lib/nlroute.h"
 
 static int nlr_fail(const char *who, const char *what, const char *name, int nlerr)
 {

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool.h"
-#include "xalloc.h"
+#include "lib/pool.h"
+#include "lib/xalloc.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define POOL_EACH_ALONE 1

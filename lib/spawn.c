@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "spawn.h"
+#include "lib/spawn.h"
 
 #define SPAWN_CAP_MAX 64
 

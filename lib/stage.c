@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "stage.h"
+#include "lib/stage.h"
 
 int stage_write_all(int fd, const char *data, size_t len)
 {

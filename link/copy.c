@@ -1,4 +1,4 @@
-#include "copy.h"
+#include "link/copy.h"
 
 #include <string.h>
 

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "virtq.h"
+#include "link/virtq.h"
 
 #define COPY_MAX_FRAME 65550	/* an IPv4/IPv6 datagram plus Ethernet headers */
 #define COPY_MIN_FRAME 14

@@ -1,4 +1,4 @@
-#include "guard.h"
+#include "link/guard.h"
 
 #include <errno.h>
 #include <string.h>

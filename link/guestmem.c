@@ -1,4 +1,4 @@
-#include "guestmem.h"
+#include "link/guestmem.h"
 
 #include <sys/mman.h>
 

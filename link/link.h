@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "copy.h"
-#include "vhost_user.h"
+#include "link/copy.h"
+#include "link/vhost_user.h"
 
 struct side {
 	char label;		/* 'a' or 'b' */

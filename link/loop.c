@@ -2,10 +2,10 @@
  * one io_uring_enter per wake-up both submits (interrupts to guests, new
  * reads) and sleeps. Idle, it sleeps; busy, it copies bursts with guest
  * notifications off and does not sleep until the queues run dry. */
-#include "clock.h"
-#include "link.h"
+#include "lib/clock.h"
+#include "link/link.h"
 
-#include "guard.h"
+#include "link/guard.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -30,8 +30,8 @@
  * Then, unless --no-sandbox: limits (address space: both caps plus
  * RLIMIT_AS_MARGIN; open files: RLIMIT_NOFILE_LINK; no core dumps, which
  * would hold guest memory), no_new_privs and the seccomp filter. */
-#include "link.h"
-#include "guard.h"
+#include "link/link.h"
+#include "link/guard.h"
 
 #include <errno.h>
 #include <getopt.h>

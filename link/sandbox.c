@@ -4,7 +4,7 @@
  * io_uring may only read, write, poll and cancel, and the process may only
  * make the few syscalls of its loop and of vhost-user message handling, none
  * that takes a path or makes memory executable. */
-#include "link.h"
+#include "link/link.h"
 
 #include <errno.h>
 #include <grp.h>

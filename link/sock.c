@@ -2,7 +2,7 @@
  * frontend once the loop accepts it, so a socket must not listen before
  * only its VMM may reach it: bound under umask 077 (ours alone), given
  * its owner and mode, and only then listening. */
-#include "link.h"
+#include "link/link.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "vhost_user.h"
+#include "link/vhost_user.h"
 
 #include <linux/magic.h>
 #include <string.h>

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "guestmem.h"
-#include "virtq.h"
+#include "link/guestmem.h"
+#include "link/virtq.h"
 
 #define VU_HDR_SIZE 12
 #define VU_MAX_PAYLOAD (8 + 32 * GM_MAX_REGIONS)

@@ -1,4 +1,4 @@
-#include "virtq.h"
+#include "link/virtq.h"
 
 #include <string.h>
 

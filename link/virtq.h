@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "guestmem.h"
+#include "link/guestmem.h"
 
 #define VQ_MAX_SIZE 32768
 #define VQ_MAX_IOV 128

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl.h"
-#include "netd.h"
+#include "lib/ctl.h"
+#include "netvm/netd.h"
 
 int netd_call(const char *control, uint16_t type, const char *text, bool print_text)
 {

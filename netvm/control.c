@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "ctlserver.h"
-#include "netd.h"
-#include "stage.h"
+#include "lib/ctl.h"
+#include "lib/ctlserver.h"
+#include "netvm/netd.h"
+#include "lib/stage.h"
 
 static void reply(struct ctl_client *cl, int status, const char *msg, const char *text)
 {

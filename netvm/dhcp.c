@@ -14,9 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "netd.h"
-#include "stage.h"
+#include "lib/clock.h"
+#include "netvm/netd.h"
+#include "lib/stage.h"
 
 #define RESTART_MS  2000
 #define MAX_ARGS    16

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "netd.h"
+#include "netvm/netd.h"
 
 #define WORD "HOSTADDRS"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "netd.h"
+#include "netvm/netd.h"
 
 #define LINE_MAX_LEN 1024
 

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "netd.h"
-#include "nlroute.h"
+#include "netvm/netd.h"
+#include "lib/nlroute.h"
 
 struct netd_links {
 	struct nl_sock *sk;

@@ -42,13 +42,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "daemon.h"
-#include "stage.h"
-#include "batch.h"
-#include "ctl.h"
-#include "ctlserver.h"
-#include "netd.h"
+#include "lib/clock.h"
+#include "lib/daemon.h"
+#include "lib/stage.h"
+#include "policy/batch.h"
+#include "lib/ctl.h"
+#include "lib/ctlserver.h"
+#include "netvm/netd.h"
 
 #define DEFAULT_RUN_DIR  "/run/moat-net"
 #define DEFAULT_DNSMASQ  "/usr/sbin/dnsmasq"

@@ -2,7 +2,7 @@
 # policy/'s nl_batch and nft_sock (libpolicy.a) and speaks lib/ctl.c.
 NETD_SRCS := $(wildcard netvm/*.c)
 NETD_LIBS := $(NFT_LIBS) $(LIBNL_LIBS)
-NETD_CFLAGS := -Inetvm $(LIBNL_CFLAGS)
+NETD_CFLAGS := $(LIBNL_CFLAGS)
 
 $(NETD_SRCS:%.c=$(B)/%.o) $(NETD_SRCS:%.c=$(T)/%.o) $(NETD_SRCS:%.c=$(F)/%.o): BASEFLAGS += $(NETD_CFLAGS)
 $(T)/tests/unit/test_netd_%.o $(F)/tests/fuzz/fuzz_netd_%.o: BASEFLAGS += $(NETD_CFLAGS)

@@ -24,9 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "batch.h"
-#include "contract.h"
-#include "spawn.h"
+#include "policy/batch.h"
+#include "lib/contract.h"
+#include "lib/spawn.h"
 
 #define NETD_TABLE        "moat-net"
 #define NETD_MAX_DNS      4

@@ -25,9 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
-#include "netd.h"
-#include "ruleset.h"
+#include "policy/batch.h"
+#include "netvm/netd.h"
+#include "policy/ruleset.h"
 
 #define HOST_COMMENT "to the host"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 static size_t addr_len(int family)
 {

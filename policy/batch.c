@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
+#include "policy/batch.h"
 
 #define MSG_ROOM        (256 * 1024)   /* free space kept for the next message */
 #define ELEMS_PER_MSG   200

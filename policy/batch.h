@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <linux/netlink.h>
 
-#include "ruleset.h"
+#include "policy/ruleset.h"
 
 #ifndef NFT_TABLE_F_PERSIST
 #define NFT_TABLE_F_PERSIST 0x4   /* Linux 6.9: the table outlives its owner */

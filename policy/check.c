@@ -5,9 +5,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "contract.h"
-#include "policy.h"
-#include "xalloc.h"
+#include "lib/contract.h"
+#include "policy/policy.h"
+#include "lib/xalloc.h"
 
 int policy_find_vm(const struct policy *p, const char *name)
 {

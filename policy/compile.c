@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compile.h"
-#include "ruleset.h"
+#include "policy/compile.h"
+#include "policy/ruleset.h"
 
 #define CT_STATE_INVALID     RS_CT_INVALID
 #define CT_STATE_ESTABLISHED RS_CT_ESTABLISHED

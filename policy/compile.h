@@ -4,8 +4,8 @@
 
 #include <stdint.h>
 
-#include "policy.h"
-#include "ruleset.h"
+#include "policy/policy.h"
+#include "policy/ruleset.h"
 
 /* Each VM's mark and birth in RS (its VMs and chains complete and indexed),
  * from PREV (the ruleset in force, or NULL) and H (what the daemon kept

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
-#include "xalloc.h"
+#include "policy/policy.h"
+#include "lib/xalloc.h"
 
 void diags_init(struct diags *d, const char *file, const char *text, size_t len)
 {

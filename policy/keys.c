@@ -1,7 +1,7 @@
 /* keys.c: what each match key loads, in nft's words and in netlink's. */
 #include <linux/netfilter/nf_tables.h>
 
-#include "ruleset.h"
+#include "policy/ruleset.h"
 
 const struct rs_keyinfo rs_keys[RK__COUNT] = {
 	[RK_NFPROTO]      = { "meta nfproto", RS_META, NFT_META_NFPROTO, 0, 1, false },

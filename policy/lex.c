@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lex.h"
+#include "policy/lex.h"
 
 void lex_init(struct lexer *lx, const char *text, size_t len)
 {

@@ -2,7 +2,7 @@
 #ifndef MOAT_LEX_H
 #define MOAT_LEX_H
 
-#include "policy.h"
+#include "policy/policy.h"
 
 enum tok {
 	TOK_EOF,

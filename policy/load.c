@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pool.h"
-#include "policy.h"
+#include "lib/pool.h"
+#include "policy/policy.h"
 
 #define LOAD_FILE_MAX (16u << 20)   /* a policy is text: 16 MiB is already absurd */
 

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compile.h"
-#include "ruleset.h"
+#include "policy/compile.h"
+#include "policy/ruleset.h"
 
 /* ---- marks ---- */
 

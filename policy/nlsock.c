@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "batch.h"
+#include "policy/batch.h"
 
 int nft_sock_open(struct nft_sock *s, bool dry_run)
 {

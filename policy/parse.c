@@ -8,10 +8,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "contract.h"
-#include "lex.h"
-#include "pool.h"
-#include "xalloc.h"
+#include "lib/contract.h"
+#include "policy/lex.h"
+#include "lib/pool.h"
+#include "lib/xalloc.h"
 
 #define PARSE_MAX_DESTS   4096   /* per rule or define: `$a, $a` must not explode */
 

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "policy.h"
-#include "xalloc.h"
+#include "policy/policy.h"
+#include "lib/xalloc.h"
 
 #define PRINT_COMMENT_COL 40
 

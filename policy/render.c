@@ -6,7 +6,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "ruleset.h"
+#include "policy/ruleset.h"
 
 static const char *proto_name(uint8_t p)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ruleset.h"
+#include "policy/ruleset.h"
 
 const char *ruleset_table(const struct ruleset *rs)
 {

@@ -63,8 +63,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "contract.h"
-#include "policy.h"
+#include "lib/contract.h"
+#include "policy/policy.h"
 
 #define RS_TABLE        "moat"
 /* an address resolved for a host name stays allowed this long after the

@@ -18,7 +18,7 @@ CHECK_DEPS += $(T)/netctl
 # nftload: loads a moat.conf into the current netns the way the daemon does
 # (netns tests and bench-policy).
 $(B)/nftload: $(B)/tests/tools/nftload.o $(B)/libpolicy.a $(B)/libmoat.a
-	$(CC) $(ALLCFLAGS) -Itests/tools -o $@ $^ $(NFT_LIBS)
+	$(CC) $(ALLCFLAGS) -o $@ $^ $(NFT_LIBS)
 $(T)/nftload: $(T)/tests/tools/nftload.o $(T)/libpolicy.a $(T)/libmoat.a
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ $(NFT_LIBS)
 CHECKS += tests/netns/policy-load tests/netns/policy-traffic

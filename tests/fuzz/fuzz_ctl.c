@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl.h"
+#include "lib/ctl.h"
 
 static void rebuild(struct ctl_msg *m, struct ctl_attrs a, bool nested)
 {

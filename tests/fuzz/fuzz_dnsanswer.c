@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dnsanswer.h"
+#include "firewallvm/dnsanswer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

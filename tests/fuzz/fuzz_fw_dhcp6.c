@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dhcp6.h"
+#include "firewallvm/dhcp6.h"
 
 static const struct dhcp6_link link6 = {
 	.mac = { 0x02, 0x6d, 0x66, 0x00, 0x00, 0x0a },

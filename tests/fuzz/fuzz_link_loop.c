@@ -21,8 +21,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "guard.h"
-#include "link.h"
+#include "link/guard.h"
+#include "link/link.h"
 
 #define FD_MEM_SIZE (64 * 1024)
 #define TURNS 4

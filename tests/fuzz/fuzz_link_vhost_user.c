@@ -8,8 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "copy.h"
-#include "vhost_user.h"
+#include "link/copy.h"
+#include "link/vhost_user.h"
 
 #define FD_MEM_SIZE (64 * 1024)
 

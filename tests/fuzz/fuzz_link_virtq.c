@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "copy.h"
-#include "virtq.h"
+#include "link/copy.h"
+#include "link/virtq.h"
 
 #define MEM 0x10000
 #define GPA 0x100000ull

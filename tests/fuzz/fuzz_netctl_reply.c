@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "netctl-reply.h"
+#include "host/netctl-reply.h"
 
 #define FUZZ_NOW 1764000000
 

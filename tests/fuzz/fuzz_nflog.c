@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "parts.h"
+#include "firewallvm/parts.h"
 
 static void touch(const char *line, void *arg)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 #define FUZZ_NOW 1764000000   /* 2025-11-24: fixed, so runs repeat */
 

@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "batch.h"
-#include "firewalld.h"
-#include "parts.h"
+#include "policy/batch.h"
+#include "firewallvm/firewalld.h"
+#include "firewallvm/parts.h"
 
 static struct policy *load(const char *file)
 {

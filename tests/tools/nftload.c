@@ -17,9 +17,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "batch.h"
-#include "policy.h"
-#include "ruleset.h"
+#include "policy/batch.h"
+#include "policy/policy.h"
+#include "policy/ruleset.h"
 
 static double now_ms(void)
 {

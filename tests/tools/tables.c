@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
-#include "netctl.h"
-#include "netd.h"
-#include "ruleset.h"
+#include "policy/batch.h"
+#include "host/netctl.h"
+#include "netvm/netd.h"
+#include "policy/ruleset.h"
 
 static int usage(void)
 {

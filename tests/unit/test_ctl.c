@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "ctl.h"
+#include "lib/ctl.h"
 
 static uint8_t *copy_frame(struct ctl_msg *m, size_t *len)
 {

@@ -16,8 +16,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "ctl.h"
-#include "ctlserver.h"
+#include "lib/ctl.h"
+#include "lib/ctlserver.h"
 
 /* What the handler saw: the daemon's side. */
 struct seen {

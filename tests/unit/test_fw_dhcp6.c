@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "dhcp6.h"
+#include "firewallvm/dhcp6.h"
 
 static const struct dhcp6_link link_dns = {
 	.mac = { 0x02, 0x6d, 0x66, 0x00, 0x00, 0x0a },

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dnsanswer.h"
+#include "firewallvm/dnsanswer.h"
 
 struct msg {
 	uint8_t b[4096];

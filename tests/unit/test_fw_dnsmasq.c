@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "parts.h"
-#include "policy.h"
+#include "firewallvm/parts.h"
+#include "policy/policy.h"
 
 #define NOW 1764000000   /* 2025-11-24T16:00Z */
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "parts.h"
+#include "firewallvm/parts.h"
 
 #define NOW 1795640400   /* 2026-11-25T21:00:00Z */
 

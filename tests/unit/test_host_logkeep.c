@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "logkeep.h"
+#include "host/logkeep.h"
 
 #define MAX (64 * 1024)
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "qemu.h"
+#include "host/qemu.h"
 
 static const char conf[] =
 	"network {\n    uplink tap moat-up0\n    subnet 10.137.0.0/16\n}\n"

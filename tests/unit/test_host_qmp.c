@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "qmp.h"
+#include "host/qmp.h"
 
 #define EVENT "{\"event\": \"NIC_RX_FILTER_CHANGED\", \"data\": {}}\n"
 

@@ -11,8 +11,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "qmp.h"
-#include "vfio.h"
+#include "host/qmp.h"
+#include "host/vfio.h"
 
 static char root[64];
 

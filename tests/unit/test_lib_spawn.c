@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "spawn.h"
+#include "lib/spawn.h"
 
 static char dir[] = "/tmp/moat-spawn-test.XXXXXX";
 static char out[64];

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "guard.h"
+#include "link/guard.h"
 
 static void test_shrunk_memory(void **state)
 {

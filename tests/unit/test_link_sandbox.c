@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "link.h"
+#include "link/link.h"
 
 enum { LET = 0, REFUSED = 3, KILLED = -1 };
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "link.h"
+#include "link/link.h"
 
 static char dir[64], path[128];
 static struct stat at_chmod, at_listen;

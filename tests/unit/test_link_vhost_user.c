@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "vhost_user.h"
+#include "link/vhost_user.h"
 
 #define MEMSZ (1u << 20)
 #define UVA 0x7f0000000000ull

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "copy.h"
-#include "virtq.h"
+#include "link/copy.h"
+#include "link/virtq.h"
 
 #define MEM_SIZE (1u << 20)
 #define GPA 0x100000ull

@@ -8,7 +8,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "netd.h"
+#include "netvm/netd.h"
 
 static bool parse(const char *text, enum netd_event *ev, struct netd_lease *l, char *why)
 {

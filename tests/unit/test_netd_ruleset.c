@@ -18,8 +18,8 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <string.h>
 
-#include "batch.h"
-#include "netd.h"
+#include "policy/batch.h"
+#include "netvm/netd.h"
 
 struct counts { int begin, end, newtable, deltable, newchain, newrule; };
 

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
-#include "policy.h"
-#include "ruleset.h"
+#include "policy/batch.h"
+#include "policy/policy.h"
+#include "policy/ruleset.h"
 
 #define NOW 1764000000   /* 2025-11-24T16:00Z */
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 #define NOW 1764000000   /* 2025-11-24T16:00Z */
 #define NET "network { subnet 10.137.0.0/24 }\n"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
+#include "policy/batch.h"
 
 struct reply {
 	uint8_t *buf;

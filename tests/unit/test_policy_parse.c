@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 #define NOW 1764000000   /* 2025-11-24T16:00Z */
 #define NET "network { subnet 10.137.0.0/24 }\n"
