@@ -171,9 +171,11 @@ int dns_answer_parse(const uint8_t *msg, size_t len, struct dns_answer *a)
 	return 0;
 }
 
-/* The transport payload of an IPv4 or IPv6 packet: 1 and *PROTO, *L4, *L4LEN;
+/* The transport payload of an IPv4 or IPv6 packet: 1 and *PROTO, *L4, *L4LEN,
+ * and its addresses (source then destination, 8 or 32 bytes) in ADDRS;
  * 0 when it has none to read (a fragment, extension headers); -1 malformed. */
-static int ip_payload(const uint8_t *p, size_t len, uint8_t *proto, const uint8_t **l4, size_t *l4len)
+static int ip_payload(const uint8_t *p, size_t len, uint8_t *proto, const uint8_t **l4, size_t *l4len,
+		      uint8_t *family, uint8_t addrs[32])
 {
 	if (len < 1)
 		return -1;
@@ -189,6 +191,9 @@ static int ip_payload(const uint8_t *p, size_t len, uint8_t *proto, const uint8_
 		*proto = p[9];
 		*l4 = p + hl;
 		*l4len = total - hl;
+		*family = 4;
+		memset(addrs, 0, 32);
+		memcpy(addrs, p + 12, 8);
 		return 1;
 	}
 	if (p[0] >> 4 == 6) {
@@ -200,18 +205,101 @@ static int ip_payload(const uint8_t *p, size_t len, uint8_t *proto, const uint8_
 		*proto = p[6];         /* an extension header reads as another protocol */
 		*l4 = p + 40;
 		*l4len = plen;
+		*family = 6;
+		memcpy(addrs, p + 8, 32);
 		return 1;
 	}
 	return -1;
 }
 
-int dns_packet_parse(const uint8_t *pkt, size_t len, struct dns_answer *a)
+static uint32_t get32(const uint8_t *p)
 {
-	uint8_t proto;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The connection of a segment, or (MAKE) a slot for it: a free one or the
+ * least recently used. NULL: not followed. */
+static struct dns_tcp_stream *stream_find(struct dns_tcp *t, uint8_t family, const uint8_t addrs[32],
+					  uint16_t sport, uint16_t dport, bool make)
+{
+	struct dns_tcp_stream *free_slot = NULL, *oldest = &t->s[0];
+	for (size_t i = 0; i < DNS_TCP_STREAMS; i++) {
+		struct dns_tcp_stream *s = &t->s[i];
+		if (!s->family) {
+			free_slot = free_slot ? free_slot : s;
+			continue;
+		}
+		if (s->family == family && s->sport == sport && s->dport == dport && !memcmp(s->addrs, addrs, 32)) {
+			s->used = ++t->clock;
+			return s;
+		}
+		if (oldest->family && s->used < oldest->used)
+			oldest = s;
+	}
+	if (!make)
+		return NULL;
+	struct dns_tcp_stream *s = free_slot ? free_slot : oldest;
+	*s = (struct dns_tcp_stream){ .family = family, .sport = sport, .dport = dport, .used = ++t->clock };
+	memcpy(s->addrs, addrs, 32);
+	return s;
+}
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+/* A TCP segment from port 53 (its payload PAY, PAYLEN bytes): the message
+ * that starts where it starts, if its connection is followed and the message
+ * is whole in it; every message boundary in it moves the connection on. */
+static bool tcp_message(struct dns_tcp *t, uint8_t family, const uint8_t addrs[32], const uint8_t *l4,
+			const uint8_t *pay, size_t paylen, const uint8_t **msg, size_t *msglen)
+{
+	uint16_t sport = get16(l4), dport = get16(l4 + 2);
+	uint32_t seq = get32(l4 + 4);
+	uint8_t flags = l4[13];
+	if (!t)
+		return false;
+	if ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)) {
+		/* the server's first byte is the one after its SYN */
+		stream_find(t, family, addrs, sport, dport, true)->next = seq + 1;
+		return false;
+	}
+	struct dns_tcp_stream *s = stream_find(t, family, addrs, sport, dport, false);
+	if (!s)
+		return false;
+	if (flags & (TCP_RST | TCP_FIN) && !paylen) {
+		s->family = 0;
+		return false;
+	}
+	if (seq != s->next || !paylen)
+		return false;   /* not at a message: a retransmission, or the rest of one */
+	bool whole = false;
+	size_t off = 0;
+	while (off + 2 <= paylen) {
+		size_t l = get16(pay + off);
+		if (off == 0 && 2 + l <= paylen) {
+			*msg = pay + 2;
+			*msglen = l;
+			whole = true;
+		}
+		s->next += (uint32_t)(2 + l);
+		off += 2 + l;
+	}
+	if (off != paylen && off < paylen)
+		s->family = 0;  /* a length prefix cut in two: where the next message starts is lost */
+	if (flags & (TCP_RST | TCP_FIN))
+		s->family = 0;
+	return whole;
+}
+
+int dns_packet_parse(const uint8_t *pkt, size_t len, struct dns_tcp *tcp, struct dns_answer *a)
+{
+	uint8_t proto, family, addrs[32];
 	const uint8_t *l4;
 	size_t l4len;
 	a->nnames = a->naddrs = 0;
-	int rc = ip_payload(pkt, len, &proto, &l4, &l4len);
+	int rc = ip_payload(pkt, len, &proto, &l4, &l4len, &family, addrs);
 	if (rc <= 0)
 		return rc;
 	const uint8_t *msg;
@@ -229,13 +317,10 @@ int dns_packet_parse(const uint8_t *pkt, size_t len, struct dns_answer *a)
 		size_t doff = (size_t)(l4[12] >> 4) * 4;
 		if (doff < 20 || doff > l4len)
 			return -1;
-		if (get16(l4) != DNS_PORT || l4len - doff < 2)
+		if (get16(l4) != DNS_PORT)
 			return 0;
-		/* one whole message and its length prefix, or nothing to read */
-		if (get16(l4 + doff) != l4len - doff - 2)
+		if (!tcp_message(tcp, family, addrs, l4, l4 + doff, l4len - doff, &msg, &msglen))
 			return 0;
-		msg = l4 + doff + 2;
-		msglen = l4len - doff - 2;
 	} else {
 		return 0;
 	}

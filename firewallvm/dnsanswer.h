@@ -41,14 +41,38 @@ struct dns_answer {
  * question or answer section out of bounds or inconsistent); A is empty. */
 int dns_answer_parse(const uint8_t *msg, size_t len, struct dns_answer *a);
 
+/* DNS over TCP is a stream: where a message starts is known only from the
+ * length prefixes since the connection's first byte, never from where a
+ * segment starts (the VM at the other end chooses how the stream is cut, by
+ * its MSS and what it acknowledges, so a segment can start inside an answer,
+ * at bytes a resolver's TXT record chose). Each connection from port 53 is
+ * followed from its SYN-ACK: the sequence number where its next message
+ * starts. A bounded table; the least recently used connection is forgotten,
+ * and a forgotten or lost connection's answers are not read. */
+#define DNS_TCP_STREAMS 256
+
+struct dns_tcp_stream {
+	uint8_t family;           /* 4 or 6; 0: a free slot */
+	uint8_t addrs[32];        /* source then destination */
+	uint16_t sport, dport;
+	uint32_t next;            /* sequence number of the next message's length prefix */
+	uint64_t used;
+};
+
+struct dns_tcp {
+	struct dns_tcp_stream s[DNS_TCP_STREAMS];
+	uint64_t clock;
+};
+
 /* An IPv4 or IPv6 packet (as NFQUEUE gives it) carrying DNS from port 53 over
- * UDP or TCP: its DNS message parsed into A. A TCP segment counts only when
- * it holds exactly one whole message with its length prefix: an answer split
- * across segments, or several in one, is not read (docs/design.md, "Host
- * names"). 1: a message was read; 0: the packet carries none that can be read
- * (a fragment, a TCP segment without one whole message, another protocol or
- * port); -1: the packet or its message is malformed. A is empty unless 1. */
-int dns_packet_parse(const uint8_t *pkt, size_t len, struct dns_answer *a);
+ * UDP or TCP: its DNS message parsed into A. A TCP segment is read only when
+ * TCP (NULL: never) has followed its connection and the segment starts where
+ * a message starts and holds it whole; an answer split across segments is
+ * not read (docs/design.md, "Host names"). 1: a message was read; 0: the
+ * packet carries none that can be read (a fragment, a TCP segment without
+ * one whole message at its start, another protocol or port); -1: the packet
+ * or its message is malformed. A is empty unless 1. */
+int dns_packet_parse(const uint8_t *pkt, size_t len, struct dns_tcp *tcp, struct dns_answer *a);
 
 /* Whether NAME is DOMAIN or a name under it ("www.a.test" under "a.test"),
  * ignoring case. */

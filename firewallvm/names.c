@@ -73,6 +73,7 @@ struct fw_names {
 	size_t npending;
 	uint32_t seq;
 	unsigned long copied;
+	struct dns_tcp tcp;        /* where each TCP answer stream's next message starts */
 };
 
 /* ---- the DNS answers held in NFQUEUE ---- */
@@ -331,7 +332,7 @@ static int queue_packet_cb(const struct nlmsghdr *nlh, void *data)
 	/* malformed (-1) or nothing to read (0): it goes unchanged, adding nothing */
 	static struct dns_answer ans;
 	if (dns_packet_parse(mnl_attr_get_payload(tb[NFQA_PAYLOAD]),
-			     mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]), &ans) > 0)
+			     mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]), &r->n->tcp, &ans) > 0)
 		names_take(r->n, &ans);
 	return MNL_CB_OK;
 }

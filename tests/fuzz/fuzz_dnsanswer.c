@@ -12,12 +12,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct dns_answer a;
+	static struct dns_tcp tcp;   /* kept across inputs: streams followed */
 	/* a copy gives ASan exact bounds */
 	uint8_t *buf = malloc(size ? size : 1);
 	if (!buf)
 		return 0;
 	memcpy(buf, data, size);
-	int rc = dns_packet_parse(buf, size, &a);
+	int rc = dns_packet_parse(buf, size, &tcp, &a);
 	if (rc != 1 && (a.nnames || a.naddrs))
 		abort();
 	rc = dns_answer_parse(buf, size, &a);

@@ -264,6 +264,11 @@ static void names_under_a_domain(void **state)
 	assert_false(dns_name_under("a.test", ""));
 }
 
+/* TCP segments wrap() makes: their sequence number and flags (ACK|PSH) */
+static uint32_t tcp_seq = 1001;
+static uint8_t tcp_flags = 0x18;
+static uint16_t tcp_dport;
+
 /* The answer in an IP packet as NFQUEUE hands it over. */
 static size_t wrap(uint8_t *pkt, int ipv, int proto, const struct msg *m, bool prefix)
 {
@@ -283,11 +288,18 @@ static size_t wrap(uint8_t *pkt, int ipv, int proto, const struct msg *m, bool p
 	}
 	uint8_t *t = pkt + ip;
 	t[1] = 53;
+	t[2] = (uint8_t)(tcp_dport >> 8);
+	t[3] = (uint8_t)tcp_dport;
 	if (proto == 17) {
 		t[4] = (uint8_t)((l4 + m->len) >> 8);
 		t[5] = (uint8_t)(l4 + m->len);
 	} else {
 		t[12] = 5 << 4;
+		t[4] = (uint8_t)(tcp_seq >> 24);
+		t[5] = (uint8_t)(tcp_seq >> 16);
+		t[6] = (uint8_t)(tcp_seq >> 8);
+		t[7] = (uint8_t)tcp_seq;
+		t[13] = tcp_flags;
 	}
 	if (prefix) {
 		t[l4] = (uint8_t)(m->len >> 8);
@@ -297,43 +309,145 @@ static size_t wrap(uint8_t *pkt, int ipv, int proto, const struct msg *m, bool p
 	return total;
 }
 
+static struct dns_tcp tcp;
+
+/* The server's SYN-ACK with initial sequence number ISN, on IPV. */
+static void syn_ack(int ipv, uint32_t isn)
+{
+	static uint8_t pkt[128];
+	struct msg none = { .len = 0 };
+	tcp_seq = isn;
+	tcp_flags = 0x12;
+	size_t len = wrap(pkt, ipv, 6, &none, false);
+	assert_int_equal(dns_packet_parse(pkt, len, &tcp, &ans), 0);
+	tcp_seq = isn + 1;
+	tcp_flags = 0x18;
+}
+
 static void packets_over_udp_and_tcp(void **state)
 {
 	struct msg m;
 	static uint8_t pkt[8192];
+	memset(&tcp, 0, sizeof(tcp));
 	header(&m, 0x8180, 1, 1);
 	question(&m, "a.test", 1);
 	rr(&m, "@12", 1, A7, 4);
 	size_t len = wrap(pkt, 4, 17, &m, false);
-	assert_int_equal(dns_packet_parse(pkt, len, &ans), 1);
+	assert_int_equal(dns_packet_parse(pkt, len, &tcp, &ans), 1);
 	assert_int_equal(ans.naddrs, 1);
 	len = wrap(pkt, 6, 17, &m, false);
-	assert_int_equal(dns_packet_parse(pkt, len, &ans), 1);
+	assert_int_equal(dns_packet_parse(pkt, len, &tcp, &ans), 1);
 	assert_int_equal(ans.naddrs, 1);
+	syn_ack(4, 1000);
 	len = wrap(pkt, 4, 6, &m, true);
-	assert_int_equal(dns_packet_parse(pkt, len, &ans), 1);
+	assert_int_equal(dns_packet_parse(pkt, len, &tcp, &ans), 1);
 	assert_int_equal(ans.naddrs, 1);
 	/* a TCP segment with part of a message: nothing to read */
+	syn_ack(4, 5000);
+	len = wrap(pkt, 4, 6, &m, true);
 	pkt[20 + 20 + 1] += 1;
-	assert_int_equal(dns_packet_parse(pkt, len, &ans), 0);
+	assert_int_equal(dns_packet_parse(pkt, len, &tcp, &ans), 0);
 	assert_int_equal(ans.naddrs, 0);
 	/* a fragment */
 	len = wrap(pkt, 4, 17, &m, false);
 	pkt[6] = 0x20;
-	assert_int_equal(dns_packet_parse(pkt, len, &ans), 0);
+	assert_int_equal(dns_packet_parse(pkt, len, &tcp, &ans), 0);
 	/* a UDP length beyond the packet */
 	len = wrap(pkt, 4, 17, &m, false);
 	pkt[20 + 4] = 0xff;
-	assert_int_equal(dns_packet_parse(pkt, len, &ans), -1);
+	assert_int_equal(dns_packet_parse(pkt, len, &tcp, &ans), -1);
 	/* every cut of a whole packet */
 	len = wrap(pkt, 6, 6, &m, true);
 	for (size_t cut = 0; cut < len; cut++) {
 		uint8_t *p = malloc(cut ? cut : 1);
 		memcpy(p, pkt, cut);
-		assert_true(dns_packet_parse(p, cut, &ans) <= 0);
+		assert_true(dns_packet_parse(p, cut, &tcp, &ans) <= 0);
 		assert_int_equal(ans.naddrs, 0);
 		free(p);
 	}
+}
+
+/* DNS over TCP is read where the stream says a message starts, never where
+ * the VM made a segment start: an answer whose TXT record carries a whole
+ * "message" for another name, cut so that a segment starts at it, gives
+ * nothing (red team rt10, finding 1: before, the address went into the set). */
+static void tcp_answers_are_read_at_message_boundaries_only(void **state)
+{
+	static uint8_t pkt[8192];
+	struct msg fake, m;
+	memset(&tcp, 0, sizeof(tcp));
+	header(&fake, 0x8180, 1, 1);
+	question(&fake, "a.test", 1);
+	rr(&fake, "@12", 1, A7, 4);
+	size_t len;
+
+	/* no SYN-ACK seen: not followed, not read */
+	tcp_seq = 77;
+	len = wrap(pkt, 4, 6, &fake, true);
+	assert_int_equal(dns_packet_parse(pkt, len, &tcp, &ans), 0);
+	assert_int_equal(ans.naddrs, 0);
+	/* without a table, TCP is never read */
+	assert_int_equal(dns_packet_parse(pkt, len, NULL, &ans), 0);
+
+	/* followed from its SYN-ACK: the first message is read, then the next */
+	syn_ack(4, 0xfffffff0);   /* and across the sequence numbers' wrap */
+	len = wrap(pkt, 4, 6, &fake, true);
+	assert_int_equal(dns_packet_parse(pkt, len, &tcp, &ans), 1);
+	assert_int_equal(ans.naddrs, 1);
+	uint32_t next = tcp_seq + 2 + (uint32_t)fake.len;
+	/* its retransmission, or a segment inside it, is not at a message */
+	assert_int_equal(dns_packet_parse(pkt, len, &tcp, &ans), 0);
+	tcp_seq = next;
+	len = wrap(pkt, 4, 6, &fake, true);
+	assert_int_equal(dns_packet_parse(pkt, len, &tcp, &ans), 1);
+	next += 2 + (uint32_t)fake.len;
+
+	/* the attack: a long answer (M) whose tail is the fake message, its
+	 * length prefix included; the VM's segment starts at the fake one */
+	header(&m, 0x8180, 1, 0);
+	question(&m, "evil.test", 16);
+	size_t room = sizeof(m.b) - m.len;
+	assert_true(room > fake.len + 2);
+	m.b[m.len++] = (uint8_t)(fake.len >> 8);
+	m.b[m.len++] = (uint8_t)fake.len;
+	memcpy(m.b + m.len, fake.b, fake.len);
+	m.len += fake.len;
+	uint32_t inner = next + 2 + (uint32_t)(m.len - fake.len - 2);
+	/* the first segment: M's prefix and head, not whole */
+	tcp_seq = next;
+	struct msg seg = { .len = 2 + m.len - fake.len - 2 };
+	seg.b[0] = (uint8_t)(m.len >> 8), seg.b[1] = (uint8_t)m.len;
+	memcpy(seg.b + 2, m.b, seg.len - 2);
+	len = wrap(pkt, 4, 6, &seg, false);
+	assert_int_equal(dns_packet_parse(pkt, len, &tcp, &ans), 0);
+	/* the second: exactly the fake message with its prefix */
+	tcp_seq = inner;
+	len = wrap(pkt, 4, 6, &fake, true);
+	assert_int_equal(dns_packet_parse(pkt, len, &tcp, &ans), 0);
+	assert_int_equal(ans.naddrs, 0);
+	/* the stream goes on after M */
+	tcp_seq = next + 2 + (uint32_t)m.len;
+	len = wrap(pkt, 4, 6, &fake, true);
+	assert_int_equal(dns_packet_parse(pkt, len, &tcp, &ans), 1);
+
+	/* a connection forgotten for newer ones is not read */
+	memset(&tcp, 0, sizeof(tcp));
+	tcp_dport = 1;
+	syn_ack(6, 100);
+	uint32_t first = tcp_seq;
+	for (int i = 0; i < DNS_TCP_STREAMS; i++) {
+		tcp_dport = (uint16_t)(2 + i);
+		syn_ack(6, 100);
+	}
+	tcp_dport = 1;
+	tcp_seq = first;
+	len = wrap(pkt, 6, 6, &fake, true);
+	assert_int_equal(dns_packet_parse(pkt, len, &tcp, &ans), 0);
+	/* while the newest is still followed */
+	tcp_dport = (uint16_t)(1 + DNS_TCP_STREAMS);
+	assert_int_equal(dns_packet_parse(pkt, wrap(pkt, 6, 6, &fake, true), &tcp, &ans), 1);
+	tcp_dport = 0;
+	tcp_seq = 1001;
 }
 
 int main(void)
@@ -350,6 +464,7 @@ int main(void)
 		cmocka_unit_test(queries_and_other_classes_give_nothing),
 		cmocka_unit_test(names_under_a_domain),
 		cmocka_unit_test(packets_over_udp_and_tcp),
+		cmocka_unit_test(tcp_answers_are_read_at_message_boundaries_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
