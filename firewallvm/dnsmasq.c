@@ -121,6 +121,11 @@ char *fw_dnsmasq_config(const struct policy *p, const char *run_dir)
 	/* one wildcard socket filtered by interface: every VM link carries the
 	 * same gateway address, and links come and go while dnsmasq runs */
 	dm_printf(&b, "except-interface=%s\n", MOAT_UPLINK_FW_IF);
+	/* each VM's share of forwarded queries and TCP connections, which the
+	 * ruleset holds it to (policy/ruleset.h): no VM can use up another's */
+	dm_printf(&b, "dns-forward-max=%zu\nmax-tcp-connections=%zu\n",
+		  p->nvms > 1 ? p->nvms * RS_DNS_OUTSTANDING : RS_DNS_OUTSTANDING,
+		  p->nvms > 1 ? p->nvms * RS_DNS_TCP_MAX : RS_DNS_TCP_MAX);
 	for (size_t i = 0; i < p->nvms; i++)
 		dm_printf(&b, "interface=%s\n", p->vms[i].name);
 	if (p->nvms > 0) {

@@ -504,8 +504,8 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 		nftnl_expr_set_u32(e, NFTNL_EXPR_CONNLIMIT_FLAGS, NFT_CONNLIMIT_F_INV);
 		add_expr(r, e);
 	}
-	if (ru->rate_over)
-		limit(r, RS_IN_RATE, RS_IN_BURST, true);
+	if (ru->over_rate)
+		limit(r, ru->over_rate, ru->over_burst, true);
 	add_expr(r, expr("counter"));
 	if (ru->meta_mark) {
 		e = expr("immediate");

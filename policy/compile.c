@@ -251,9 +251,36 @@ static void dhcp6_guard(struct rs_chain *c, const struct vm *v, uint8_t lo, uint
 static void input_rate_limit(struct rs_chain *c, const struct vm *v)
 {
 	struct rs_rule *r = rs_rule_new(c, 0, 0);
-	r->rate_over = true;
+	r->over_rate = RS_IN_RATE;
+	r->over_burst = RS_IN_BURST;
 	r->verdict = RV_DROP;
 	comment_vm(r, v, "too fast to the firewall");
+}
+
+/* dnsmasq's forwarded queries and TCP connections are shared by every VM:
+ * past its share of each (RS_DNS_RATE, RS_DNS_TCP_MAX; dnsmasq gets the
+ * shares of every VM), a VM's DNS is dropped and counted. */
+static void input_dns_limits(struct rs_chain *c, const struct vm *v)
+{
+	bool dns = false;
+	for (size_t i = 0; i < v->nrules; i++)
+		dns = dns || (v->rules[i].kind == RULE_DNS && !v->rules[i].expired);
+	if (!dns)
+		return;   /* no DNS at all */
+	struct rs_rule *r = rs_rule_new(c, 0, 0);
+	rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+	rs_match_u16(r, RK_TH_DPORT, 53, 53);
+	r->over_rate = RS_DNS_RATE;
+	r->over_burst = RS_DNS_BURST;
+	r->verdict = RV_DROP;
+	comment_vm(r, v, "DNS too fast");
+	r = rs_rule_new(c, 0, 0);
+	rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_TCP);
+	rs_match_u16(r, RK_TH_DPORT, 53, 53);
+	rs_match_ct_state(r, CT_STATE_NEW);
+	r->count_over = RS_DNS_TCP_MAX;
+	r->verdict = RV_DROP;
+	comment_vm(r, v, "too many DNS connections");
 }
 
 /* lim_NAME: the VM's share of the firewall's one conntrack table. One
@@ -290,6 +317,7 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 	comment_vm(r, v, "DHCP through a relay");
 	input_rate_limit(c, v);
 	input_service(c, v, vm, AF_INET, NULL, IPPROTO_UDP, 67, "DHCP");
+	input_dns_limits(c, v);
 	input_dns(c, v, vm, AF_INET, &gw);
 	input_service(c, v, vm, AF_INET, &gw, IPPROTO_ICMP, 8, "ping gateway");
 	if (v->has_addr6 && (p->net.has & NET_HAS_SUBNET6)) {
@@ -694,8 +722,9 @@ static struct rs_rule *dnsmasq_rule(struct rs_chain *c)
 /* dnsmasq parses what the VMs and the internet send it, so it may be
  * taken over. Its uid may send what serving DNS and DHCP takes and
  * nothing else: answers to the queries the VMs sent it (the reply
- * direction of their connections), DHCP to the VM links (broadcast,
- * a new connection to conntrack), and DNS to the netvm. Never a packet
+ * direction of their connections, out of a VM's link), DHCP from port 67
+ * to port 68 out of a VM's link (broadcast, a new connection to
+ * conntrack), and DNS to the netvm. Never a packet
  * of its own to a VM, the netvm or the world. Packets without a socket
  * (the kernel's resets and ICMP errors) have no uid and pass. */
 static void compile_output(struct builder *b)
@@ -707,7 +736,7 @@ static void compile_output(struct builder *b)
 
 	for (int proto = IPPROTO_UDP; ; proto = IPPROTO_TCP) {
 		r = dnsmasq_rule(c);
-		rs_match_str(r, RK_OIFNAME, RO_NE, MOAT_UPLINK_FW_IF);
+		rs_match_set(r, RK_OIFNAME, RO_LOOKUP, "vm_links");
 		rs_match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_REPLY);
 		rs_match_u8(r, RK_L4PROTO, RO_EQ, proto);
 		rs_match_u16(r, RK_TH_SPORT, 53, 53);
@@ -717,10 +746,11 @@ static void compile_output(struct builder *b)
 			break;
 	}
 	r = dnsmasq_rule(c);
-	rs_match_str(r, RK_OIFNAME, RO_NE, MOAT_UPLINK_FW_IF);
+	rs_match_set(r, RK_OIFNAME, RO_LOOKUP, "vm_links");
 	match_nfproto(r, AF_INET);
 	rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
-	rs_match_u16(r, RK_TH_SPORT, 67, 67);   /* one port: nft would merge sport+dport */
+	rs_match_u16(r, RK_TH_SPORT, 67, 67);
+	rs_match_u16(r, RK_TH_DPORT, 68, 68);   /* one load with the source port, as nft */
 	r->verdict = RV_ACCEPT;
 	comment_fixed(r, "dnsmasq: DHCP to the VMs");
 	for (int proto = IPPROTO_UDP; ; proto = IPPROTO_TCP) {

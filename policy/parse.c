@@ -178,11 +178,14 @@ static bool parse_name(struct parser *ps, const char *what, char name[MOAT_NAME_
 			   (int)t->len, t->text, MOAT_NAME_MAX);
 		return false;
 	}
-	/* the tags dnsmasq sets itself: it knows a VM by a tag named after
+	/* the firewall's own interfaces (a VM's link is named after it), the
+	 * names the kernel gives its NICs before they are renamed (eth0...),
+	 * and the tags dnsmasq sets itself: it knows a VM by a tag named after
 	 * its link (firewallvm/dnsmasq.c) */
-	static const char *const reserved[] = { "uplink", "any", "known", "known-othernet",
+	static const char *const reserved[] = { "uplink", "lo", "any", "known", "known-othernet",
 						"dhcpv6", "bootp", "cpewan-id" };
-	bool is_reserved = false;
+	bool is_reserved = t->len > 3 && memcmp(t->text, "eth", 3) == 0 &&
+			   strspn(t->text + 3, "0123456789") == t->len - 3;
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
 		is_reserved = is_reserved || parse_is(ps, reserved[i]);
 	if (is_reserved) {

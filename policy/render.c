@@ -196,8 +196,8 @@ void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_ch
 		fprintf(out, "%sct count over %u", sep, r->count_over);
 		sep = " ";
 	}
-	if (r->rate_over) {
-		fprintf(out, "%slimit rate over %d/second burst %d packets", sep, RS_IN_RATE, RS_IN_BURST);
+	if (r->over_rate) {
+		fprintf(out, "%slimit rate over %u/second burst %u packets", sep, r->over_rate, r->over_burst);
 		sep = " ";
 	}
 	fprintf(out, "%scounter", sep);

@@ -85,6 +85,16 @@
  * neighbour discovery), and the burst: past them, dropped and counted. */
 #define RS_IN_RATE      200
 #define RS_IN_BURST     400
+/* DNS queries over UDP one VM may send a second, and the burst. dnsmasq
+ * keeps a forwarded query up to 10 s when upstream never answers, so a VM
+ * holds at most RS_DNS_OUTSTANDING of its forward slots, and dnsmasq gets
+ * that many per VM (firewallvm/dnsmasq.c): no VM can use up another's. */
+#define RS_DNS_RATE     10
+#define RS_DNS_BURST    50
+#define RS_DNS_OUTSTANDING (RS_DNS_RATE * 10 + RS_DNS_BURST)
+/* DNS connections over TCP one VM may hold to the firewall (dnsmasq gets
+ * that many per VM). */
+#define RS_DNS_TCP_MAX  4
 
 enum rs_key {
 	RK_NFPROTO, RK_L4PROTO, RK_IIFNAME, RK_OIFNAME, RK_IIFTYPE,
@@ -146,7 +156,8 @@ struct rs_rule {
 	struct rs_match m[RS_MATCH_MAX];
 	int nm;
 	bool limit;              /* limit rate RS_LOG_RATE before log */
-	bool rate_over;          /* limit rate over RS_IN_RATE: matches past it */
+	uint16_t over_rate, over_burst;  /* limit rate over RATE/second burst BURST
+				  * packets (0: none): matches past it */
 	uint32_t count_over;     /* ct count over this (0: no count) */
 	enum { RL_NONE, RL_ALLOW, RL_DENY } log;
 	bool set_mark;           /* ct mark set <the VM's mark> */

@@ -47,6 +47,7 @@ static void config_of_the_example(void **state)
 		"pid-file=\n"
 		"leasefile-ro\n"
 		"except-interface=uplink\n"
+		"dns-forward-max=750\nmax-tcp-connections=20\n"
 		"interface=dev\n"
 		"interface=shopping\n"
 		"interface=untrusted\n"
