@@ -94,31 +94,29 @@ static const char *link_owner(const struct up_opts *o, const struct vm *vm, char
 	return buf;
 }
 
-/* The app socket A of a link already running made OWNER's, mode 0660 with a
- * group, 0600 without (moat-link's modes): an owner changed in moat.conf
- * holds from the next up or plug on, without restarting the link. */
-static bool link_owner_keep(const char *a, const char *owner)
+/* Whether link LNAME, already running, was started for OWNER (netctl's
+ * record, run/LNAME.owner). moat-link lets no one but its side's VMM be
+ * the frontend, and it knows that VMM from its arguments: an owner changed
+ * in moat.conf takes a new link, which also hangs up whoever holds the side
+ * (a frontend that is not the new owner would keep it). */
+static bool link_owner_same(const struct netctl *ctx, const char *lname, const char *owner)
 {
-	uid_t uid;
-	gid_t gid;
-	bool has_group;
-	struct stat st;
-	if (!netctl_owner_ids(owner, &uid, &gid, &has_group)) {
-		fprintf(stderr, "netctl: no user or group %s on this host (for %s)\n", owner, a);
+	char path[4096], had[2 * MOAT_OWNER_MAX + 4] = "";
+	if (!proc_run_file(ctx, path, sizeof(path), lname, "owner"))
 		return false;
+	FILE *f = fopen(path, "re");
+	if (f) {
+		if (!fgets(had, sizeof(had), f))
+			had[0] = 0;
+		fclose(f);
 	}
-	mode_t mode = has_group ? 0660 : 0600;
-	if (lstat(a, &st) == 0 && st.st_uid == uid && st.st_gid == gid && (st.st_mode & 07777) == mode)
-		return true;
-	if (!priv_own(a, uid, gid, mode))
-		return false;
-	printf("gave %s to %s\n", a, owner);
-	return true;
+	had[strcspn(had, "\n")] = 0;
+	return strcmp(had, owner) == 0;
 }
 
 /* Link NAME between VM's side a (or the netvm's for the uplink, VM NULL)
- * and the firewall's side b. moat-link makes its sockets as root, gives
- * each side's to its VM's user (0660, or 0600 for a user without a group)
+ * and the firewall's side b. moat-link makes its sockets as root, root's
+ * with each side's VMM's group, 0660, lets no one else be a side's frontend,
  * and becomes PRIV_USER_LINK before it serves; its stats socket is the moat
  * group's. Each side maps no more guest memory than its VM has. */
 bool link_start(const struct netctl *ctx, const struct up_opts *o, const char *name, const struct vm *vm)
@@ -132,8 +130,16 @@ bool link_start(const struct netctl *ctx, const struct up_opts *o, const char *n
 	    !qemu_link_path(a, sizeof(a), ctx->state_dir, name, uplink ? "net" : "app"))
 		return false;
 	pid_t there = proc_running(ctx, lname);
-	if (there)
-		return there > 0 && (uplink || link_owner_keep(a, owner));
+	if (there < 0)
+		return false;
+	if (there > 0 && (uplink || link_owner_same(ctx, lname, owner)))
+		return true;
+	if (there > 0) {
+		/* both QEMUs reconnect to the new link by themselves */
+		printf("restarting link %s: its VM's owner is now %s\n", name, owner);
+		if (!proc_stop(ctx, lname, "link"))
+			return false;
+	}
 	if (!qemu_link_path(b, sizeof(b), ctx->state_dir, name, "fw") ||
 	    !proc_run_file(ctx, stats, sizeof(stats), lname, "stats"))
 		return false;
@@ -162,7 +168,7 @@ bool link_start(const struct netctl *ctx, const struct up_opts *o, const char *n
 	/* what vm-args tells a VMM, from netctl's state: the link's own
 	 * /proc/PID/cmdline is its memory, which it may rewrite */
 	if (!proc_run_write(ctx, lname, "mem-max", "%u\n", uplink ? QEMU_APPLIANCE_MB : o->vm_memory_max_mb) ||
-	    !proc_run_files_own(ctx, lname, moat)) {
+	    !proc_run_write(ctx, lname, "owner", "%s\n", owner) || !proc_run_files_own(ctx, lname, moat)) {
 		proc_stop(ctx, lname, "link");
 		return false;
 	}

@@ -315,6 +315,8 @@ bool proc_stop(const struct netctl *ctx, const char *name, const char *what)
 		unlink(pidf);
 	if (proc_run_file(ctx, pidf, sizeof(pidf), name, "mem-max"))
 		unlink(pidf);
+	if (proc_run_file(ctx, pidf, sizeof(pidf), name, "owner"))
+		unlink(pidf);
 	return true;
 }
 
@@ -323,7 +325,7 @@ bool proc_stop(const struct netctl *ctx, const char *name, const char *what)
  * umask (077) made them root's alone. */
 bool proc_run_files_own(const struct netctl *ctx, const char *name, gid_t moat)
 {
-	static const char *const exts[] = { "log", "pid", "started", "console", "mem-max" };
+	static const char *const exts[] = { "log", "pid", "started", "console", "mem-max", "owner" };
 	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
 		char path[4096];
 		struct stat st;

@@ -12,6 +12,15 @@
 #include "link/copy.h"
 #include "link/vhost_user.h"
 
+/* Who a side's VMM is: the socket is root's, group GROUP (or the user's
+ * own group), mode 0660, so the VMM cannot change its mode; and a frontend
+ * that is not the user (nor in GROUP, if given, nor root) is refused. */
+struct sock_owner {
+	bool set, has_group;
+	unsigned uid, gid;
+	unsigned file_gid;       /* the socket file's group: gid, or the user's own */
+};
+
 struct side {
 	char label;		/* 'a' or 'b' */
 	const char *path;
@@ -30,8 +39,9 @@ struct side {
 	bool call_busy[VU_NQUEUES], call_again[VU_NQUEUES];
 	unsigned call_busy_gen[VU_NQUEUES];
 	uint64_t mem_max;	/* --a-mem-max / --b-mem-max */
+	struct sock_owner owner;	/* --a-owner / --b-owner: who may be the frontend */
 	uint64_t log_since, log_lines, log_unsaid;	/* hang-up lines this minute */
-	uint64_t connects, refused_connects, hangups, kicks, calls, calls_folded;
+	uint64_t connects, refused_connects, strangers, hangups, kicks, calls, calls_folded;
 };
 
 struct link {
@@ -47,10 +57,6 @@ struct link {
 };
 
 /* Who may connect to a side's socket: USER[:GROUP] of --a-owner/--b-owner. */
-struct sock_owner {
-	bool set, has_group;
-	unsigned uid, gid;
-};
 
 /* A listening socket at path (a stale socket there is replaced, any other
  * file is not), bound under umask 077 and given o's owner and mode 0660

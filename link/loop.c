@@ -209,14 +209,49 @@ static void refuse(struct link *l, struct side *s, int fd)
 			l->name, s->label, (int)who.uid, (int)who.pid);
 }
 
+/* Whether the peer on FD is the side's VMM: root, its user, or (with a
+ * group) a process in its group, as the kernel recorded at connect. */
+static bool frontend_allowed(const struct side *s, int fd, struct ucred *who)
+{
+	socklen_t len = sizeof(*who);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, who, &len) < 0)
+		return false;
+	if (!s->owner.set)
+		return true;   /* the socket is root's alone (the umask) */
+	if (who->uid == 0 || who->uid == s->owner.uid)
+		return true;
+	if (!s->owner.has_group)
+		return false;
+	if (who->gid == s->owner.gid)
+		return true;
+	gid_t groups[256];
+	len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(groups[0]); i++)
+		if (groups[i] == s->owner.gid)
+			return true;
+	return false;
+}
+
 static void on_listen(struct link *l, unsigned si)
 {
 	struct side *s = &l->side[si];
 	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct ucred who = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 
 	arm_poll(l, s->listen_fd, ev(EV_LISTEN, si, 0, 0));
 	if (fd < 0)
 		return;
+	if (!frontend_allowed(s, fd, &who)) {
+		/* not the side's VMM, whatever the socket's mode says */
+		close(fd);
+		s->strangers++;
+		if (log_hang_up(l, s))
+			fprintf(stderr, "moat-link %s: side %c: refused uid %d pid %d: not the side's VMM\n", l->name,
+				s->label, (int)who.uid, (int)who.pid);
+		return;
+	}
 	if (s->conn_fd >= 0 && frontend_here(s->conn_fd))
 		return refuse(l, s, fd);
 	/* a frontend that went away, its EOF not read yet: a QEMU started

@@ -10,10 +10,13 @@
  *                     none in the bounding or ambient sets either). As root
  *                     without it, moat-link keeps root and says so once.
  * --a-owner, --b-owner USER[:GROUP]
- *                     the side's socket belongs to USER (and GROUP), mode 0660
- *                     (0600 without a group): only that VMM and root connect.
- *                     Without it the socket is root's, by the umask. Either
- *                     way it has its owner and mode before it listens.
+ *                     the side's VMM: USER, or anyone in GROUP. The socket is
+ *                     root's, group GROUP (or USER's own), mode 0660, so the
+ *                     VMM cannot open it to others; and a frontend that is
+ *                     not USER, in GROUP or root is refused, whatever the
+ *                     socket's mode (SO_PEERCRED, SO_PEERGROUPS). Without it
+ *                     the socket is root's, by the umask. Either way it has
+ *                     its owner and mode before it listens.
  * --a-mem-max, --b-mem-max BYTES (K, M, G, T suffixes: powers of 1024)
  *                     the most guest memory one side may map: the sum of its
  *                     regions, each rounded to whole blocks of its file
@@ -130,6 +133,8 @@ static bool parse_owner(const char *opt, const char *arg, struct sock_owner *o)
 		goto bad;
 	o->has_group = colon != NULL;
 	o->set = true;
+	struct passwd *pw = getpwuid(o->uid);
+	o->file_gid = o->has_group ? o->gid : pw ? pw->pw_gid : o->uid;
 	return true;
 bad:
 	fprintf(stderr, "moat-link: %s: no such user or group in '%s'\n", opt, arg);
@@ -251,6 +256,8 @@ int main(int argc, char **argv)
 	for (unsigned si = 0; si < 2; si++)
 		if ((l.side[si].listen_fd = sock_listen(l.side[si].path, &owner[si], open_mode)) < 0)
 			goto out;
+	l.side[0].owner = owner[0];
+	l.side[1].owner = owner[1];
 	if (stats && (l.stats_fd = sock_listen(stats, &(struct sock_owner){ 0 }, open_mode)) < 0)
 		goto out;
 	if (!guard_install() || !loop_init(&l))

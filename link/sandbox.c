@@ -131,10 +131,13 @@ bool sandbox_enter(void)
 		return false;
 	for (unsigned i = 0; i < sizeof(allowed) / sizeof(allowed[0]) && err == 0; i++)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
-	/* who knocked on a side in use: its credentials, nothing else */
+	/* who knocked on a side: its credentials and groups, nothing else */
 	if (err == 0)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2,
 				       arg(1, SCMP_CMP_EQ, SOL_SOCKET, 0), arg(2, SCMP_CMP_EQ, SO_PEERCRED, 0));
+	if (err == 0)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2,
+				       arg(1, SCMP_CMP_EQ, SOL_SOCKET, 0), arg(2, SCMP_CMP_EQ, SO_PEERGROUPS, 0));
 	/* guest memory and malloc: never executable */
 	if (err == 0)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,

@@ -11,12 +11,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* Only the side's VMM (and root) may connect. */
+/* Only the side's VMM (and root) may connect: root's file, the VMM's
+ * group, so that the VMM cannot give it to anyone else (loop.c also
+ * refuses any other frontend). */
 static bool own(const char *path, const struct sock_owner *o, mode_t open_mode)
 {
-	if (o->set && lchown(path, o->uid, o->has_group ? o->gid : (gid_t)-1) < 0)
+	if (o->set && lchown(path, 0, o->file_gid) < 0)
 		return false;
-	return chmod(path, o->set ? (o->has_group ? 0660 : 0600) : open_mode) == 0;
+	return chmod(path, o->set ? 0660 : open_mode) == 0;
 }
 
 int sock_listen(const char *path, const struct sock_owner *o, mode_t open_mode)

@@ -26,10 +26,10 @@ static void put(struct out *o, const char *fmt, ...)
 
 static void put_side(struct out *o, const struct side *s)
 {
-	put(o, "\"%c\":{\"connected\":%s,\"connects\":%llu,\"refused_connects\":%llu,\"hangups\":%llu,"
-	       "\"kicks\":%llu,\"calls\":%llu,\"calls_folded\":%llu,\"refused_requests\":%llu},",
+	put(o, "\"%c\":{\"connected\":%s,\"connects\":%llu,\"refused_connects\":%llu,\"strangers\":%llu,"
+	       "\"hangups\":%llu,\"kicks\":%llu,\"calls\":%llu,\"calls_folded\":%llu,\"refused_requests\":%llu},",
 	    s->label, s->conn_fd >= 0 ? "true" : "false", (unsigned long long)s->connects,
-	    (unsigned long long)s->refused_connects,
+	    (unsigned long long)s->refused_connects, (unsigned long long)s->strangers,
 	    (unsigned long long)s->hangups, (unsigned long long)s->kicks,
 	    (unsigned long long)s->calls, (unsigned long long)s->calls_folded,
 	    (unsigned long long)s->dev.refused);
