@@ -173,17 +173,19 @@ static bool appliance_user(const char *name, const char *accel, struct priv_id *
 static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, const struct policy *p,
 			    const char *accel, const char *name)
 {
-	pid_t there = proc_running(ctx, name);
-	if (there)
-		return there > 0;
 	struct priv_id id;
 	gid_t moat;
 	if (!appliance_user(name, accel, &id) || !priv_group(PRIV_GROUP_READ, &moat))
 		return false;
 	bool fw = strcmp(name, "firewallvm") == 0;
-	/* the host's addresses, also those it gains later (netctl-hostguard.c) */
+	/* the host's addresses, also those it gains later (netctl-hostguard.c),
+	 * loaded by every up, the netvm running or not: a reload of the host's
+	 * own firewall (nft flush ruleset) removes it */
 	if (!fw && p->net.uplink == UPLINK_USER && !netctl_host_guard(id.uid))
 		return false;
+	pid_t there = proc_running(ctx, name);
+	if (there)
+		return there > 0;
 	char kernel[4096], initrd[4096], qmp[4096], console[4096], control[4096], status[4096];
 	if (!image_paths(o->images, name, kernel, initrd, sizeof(kernel)) ||
 	    !proc_run_file(ctx, qmp, sizeof(qmp), name, "qmp") || !proc_run_file(ctx, console, sizeof(console), name, "console") ||
