@@ -12,24 +12,33 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/ctl.h"
 #include "host/netctl.h"
 #include "host/netctl-reply.h"
 
 /* One line of JSON from a moat-link --stats socket; false if it is not running. */
+/* One line of a link's counters, within LINK_STATS_MS in all: a link that
+ * does not accept (stopped, or its backlog filled by others) or trickles
+ * its line a byte at a time holds `status` no longer than that. */
+#define LINK_STATS_MS 2000
+
 static bool link_stats(const struct netctl *ctx, const char *name, char *buf, size_t size)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/run/%s.link.stats", ctx->state_dir, name);
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
 		return false;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return false;
 	size_t got = 0;
+	int64_t end = mono_ms() + LINK_STATS_MS;
+	/* a unix socket connects at once or not at all (EAGAIN: its backlog is full) */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		while (got + 1 < size && poll(&p, 1, 1000) == 1) {
+		int64_t left;
+		while (got + 1 < size && (left = end - mono_ms()) > 0 && poll(&p, 1, (int)left) == 1) {
 			ssize_t r = read(fd, buf + got, size - 1 - got);
 			if (r <= 0)
 				break;
@@ -40,7 +49,7 @@ static bool link_stats(const struct netctl *ctx, const char *name, char *buf, si
 	}
 	close(fd);
 	buf[got] = 0;
-	return got > 0;
+	return got > 0 && memchr(buf, '\n', got);
 }
 
 /* The number after "KEY": inside the object "OBJ" of a moat-link stats line. */
