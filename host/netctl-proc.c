@@ -131,8 +131,10 @@ int proc_running_id(const struct netctl *ctx, const char *name, struct proc_id *
 		return 0;
 	f = fopen(startf, "re");
 	if (!f && errno == ENOENT) {
-		/* an older netctl's pidfile: a process that is gone is gone */
-		if (!proc_id_read(pid, p))
+		/* an older netctl's pidfile: a process that is gone is gone, and
+		 * so is one of another user (that netctl ran NAME as root or as
+		 * NAME's user): the pid was used again; it is left alone */
+		if (!proc_id_read(pid, p) || (p->uid != 0 && p->uid != proc_user_of(name)))
 			return 0;
 		if (proc_legacy_is(ctx, name, pidf, startf, p))
 			return 1;
