@@ -529,6 +529,11 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		if (!priv_mkdirs(dir, 0755))
 			goto out;
 	}
+	/* again, now that every directory on the way exists: one that was
+	 * missing at the first check and that someone else made meanwhile
+	 * (in /tmp, say) is refused before anything is started there */
+	if (!up_need_root(ctx, "up"))
+		goto out;
 	/* what an older netctl started and this one cannot tell for sure:
 	 * nothing is started beside it */
 	bool unknown = proc_running(ctx, "netvm") < 0;
