@@ -445,7 +445,7 @@ static bool vfio_netvm_group(const struct up_opts *o, const char *bdf)
 {
 	struct priv_id id;
 	return vfio_bind_group(o->sysfs, bdf) && priv_user(PRIV_USER_NET, &id) &&
-	       vfio_group_give(o->sysfs, VFIO_DEV, bdf, id.uid, id.gid);
+	       vfio_group_give(o->sysfs, VFIO_DEV, bdf, id.gid);
 }
 
 int up_main(struct netctl *ctx, int argc, char **argv)

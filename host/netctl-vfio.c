@@ -161,7 +161,7 @@ bool vfio_bind_group(const char *sysfs, const char *bdf)
 	return ok;
 }
 
-bool vfio_group_give(const char *sysfs, const char *devdir, const char *bdf, uid_t uid, gid_t gid)
+bool vfio_group_give(const char *sysfs, const char *devdir, const char *bdf, gid_t gid)
 {
 	char link[PATH_MAX], target[PATH_MAX], dev[PATH_MAX];
 	if (!path_of(link, sizeof(link), "%s/bus/pci/devices/%s/iommu_group", sysfs, bdf))
@@ -180,8 +180,10 @@ bool vfio_group_give(const char *sysfs, const char *devdir, const char *bdf, uid
 		usleep(20000);
 	struct stat st;
 	int fd = open(dev, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_PATH);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0 ||
-	    !priv_fchmod(fd, 0600)) {
+	/* root's, the netvm user's group, 0660: that user (its QEMU) opens
+	 * it but cannot change its mode, as with the links' sockets */
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || fchownat(fd, "", 0, gid, AT_EMPTY_PATH) < 0 ||
+	    !priv_fchmod(fd, 0660)) {
 		fprintf(stderr, "netctl: vfio: giving %s to the netvm's user: %s\n", dev,
 			fd >= 0 && !S_ISCHR(st.st_mode) ? "not a character device" : strerror(errno));
 		if (fd >= 0)

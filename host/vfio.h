@@ -20,8 +20,9 @@ bool vfio_bdf_valid(const char *bdf);
 bool vfio_bind_group(const char *sysfs, const char *bdf);
 
 /* DEVDIR/GROUP, the VFIO device of BDF's IOMMU group (waited for up to 2 s:
- * udev makes it), to UID:GID mode 0600: the netvm's QEMU opens it as its
- * own user. False, with one line on stderr, if that fails. */
-bool vfio_group_give(const char *sysfs, const char *devdir, const char *bdf, uid_t uid, gid_t gid);
+ * udev makes it), to root:GID mode 0660: the netvm's QEMU opens it through
+ * its group and cannot change its mode. False, with one line on stderr, if
+ * that fails. */
+bool vfio_group_give(const char *sysfs, const char *devdir, const char *bdf, gid_t gid);
 
 #endif

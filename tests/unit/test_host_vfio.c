@@ -139,8 +139,10 @@ static void test_refusals(void **state)
 	mkdir(p, 0755);
 }
 
-/* The group's /dev/vfio device becomes the netvm user's, mode 0600; a file
- * there that is not a character device (or a link to one) is refused. */
+/* The group's /dev/vfio device becomes root's with the netvm user's group,
+ * mode 0660 (the netvm's QEMU cannot chmod it open to others, red team
+ * rt11); a file there that is not a character device (or a link to one) is
+ * refused. */
 static void test_group_give(void **state)
 {
 	char dev[600], devdir[512];
@@ -149,18 +151,18 @@ static void test_group_give(void **state)
 	snprintf(dev, sizeof(dev), "%s/7", devdir);
 	if (mknod(dev, S_IFCHR | 0600, makedev(1, 3)) < 0)
 		skip();   /* not root */
-	assert_true(vfio_group_give(root, devdir, "0000:03:00.0", 4242, 4343));
+	assert_true(vfio_group_give(root, devdir, "0000:03:00.0", 4343));
 	struct stat st;
 	assert_int_equal(stat(dev, &st), 0);
-	assert_int_equal(st.st_uid, 4242);
+	assert_int_equal(st.st_uid, 0);
 	assert_int_equal(st.st_gid, 4343);
-	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_mode & 07777, 0660);
 	unlink(dev);
 	file("dev/vfio/7", "");
-	assert_false(vfio_group_give(root, devdir, "0000:03:00.0", 4242, 4343));
+	assert_false(vfio_group_give(root, devdir, "0000:03:00.0", 4343));
 	unlink(dev);
 	assert_int_equal(symlink("/dev/null", dev), 0);
-	assert_false(vfio_group_give(root, devdir, "0000:03:00.0", 4242, 4343));
+	assert_false(vfio_group_give(root, devdir, "0000:03:00.0", 4343));
 	struct stat null;
 	assert_int_equal(stat("/dev/null", &null), 0);
 	assert_int_not_equal(null.st_uid, 4242);
