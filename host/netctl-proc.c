@@ -319,6 +319,8 @@ bool proc_stop(const struct netctl *ctx, const char *name, const char *what)
 		unlink(pidf);
 	if (proc_run_file(ctx, pidf, sizeof(pidf), name, "owner"))
 		unlink(pidf);
+	if (proc_run_file(ctx, pidf, sizeof(pidf), name, "guard"))
+		unlink(pidf);
 	return true;
 }
 

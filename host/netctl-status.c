@@ -14,6 +14,7 @@
 
 #include "lib/clock.h"
 #include "lib/ctl.h"
+#include "policy/batch.h"
 #include "host/netctl.h"
 #include "host/netctl-reply.h"
 
@@ -154,6 +155,13 @@ void netctl_status_netvm(const struct netctl *ctx)
 		}
 	}
 	free(reply);
+	/* with uplink user, up loaded the host guard (netctl-hostguard.c); a
+	 * reload of the host's own firewall removes it (only root can look) */
+	if (geteuid() == 0 && (size_t)snprintf(path, sizeof(path), "%s/run/netvm.guard", ctx->state_dir) < sizeof(path) &&
+	    stat(path, &sb) == 0)
+		printf("  host guard: %s\n", nft_table_exists("moat_host") == 0 ?
+		       "table inet moat_host is MISSING (a reload of the host's firewall?): netctl up loads it again" :
+		       "table inet moat_host loaded");
 }
 
 void netctl_status_vms(const struct netctl *ctx, bool firewall_up)

@@ -181,7 +181,8 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 	/* the host's addresses, also those it gains later (netctl-hostguard.c),
 	 * loaded by every up, the netvm running or not: a reload of the host's
 	 * own firewall (nft flush ruleset) removes it */
-	if (!fw && p->net.uplink == UPLINK_USER && !netctl_host_guard(id.uid))
+	if (!fw && p->net.uplink == UPLINK_USER &&
+	    (!netctl_host_guard(id.uid) || !proc_run_write(ctx, name, "guard", "inet moat_host\n")))
 		return false;
 	pid_t there = proc_running(ctx, name);
 	if (there)

@@ -98,5 +98,7 @@ int nft_dump(struct nlmsghdr *req, int (*cb)(const struct nlmsghdr *nlh, void *d
  * (a libmnl data callback) on each message. 0 or -errno. */
 int nft_dump_rules(const char *table, int (*cb)(const struct nlmsghdr *nlh, void *data),
 		   void *data);
+/* Whether table inet TABLE is loaded: 1, 0, or -errno. */
+int nft_table_exists(const char *table);
 
 #endif

@@ -8,6 +8,7 @@
 #include <libmnl/libmnl.h>
 #include <limits.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdlib.h>
@@ -226,4 +227,31 @@ uint32_t nft_appliance_table_flags(struct nft_sock *s)
 	int rc = nft_commit(s, &b, err, sizeof(err));
 	batch_free(&b);
 	return rc == -EOPNOTSUPP ? 0 : owned;
+}
+
+struct table_seek {
+	const char *name;
+	bool found;
+};
+
+static int table_seen(const struct nlmsghdr *nlh, void *data)
+{
+	struct table_seek *t = data;
+	struct nftnl_table *nt = nftnl_table_alloc();
+	if (!nt)
+		return MNL_CB_ERROR;
+	if (nftnl_table_nlmsg_parse(nlh, nt) == 0 && nftnl_table_is_set(nt, NFTNL_TABLE_NAME) &&
+	    strcmp(nftnl_table_get_str(nt, NFTNL_TABLE_NAME), t->name) == 0)
+		t->found = true;
+	nftnl_table_free(nt);
+	return MNL_CB_OK;
+}
+
+int nft_table_exists(const char *table)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = nftnl_table_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_DUMP, 0);
+	struct table_seek t = { table, false };
+	int rc = nft_dump(nlh, table_seen, &t);
+	return rc < 0 ? rc : t.found;
 }
