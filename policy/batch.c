@@ -519,6 +519,8 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 	}
 	if (ru->masquerade)
 		add_expr(r, expr("masq"));
+	if (ru->notrack)
+		add_expr(r, expr("notrack"));
 	if (ru->queue == RQ_NFT) {
 		e = expr("queue");
 		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, ru->queue_num);

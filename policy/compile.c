@@ -711,6 +711,23 @@ static void compile_base(struct builder *b)
 
 /* ---- what the firewall's own processes send ---- */
 
+/* The daemon's DHCPv6 answers go to a VM's link-local address, which the
+ * VM may change at will: tracked, each would be a conntrack entry of the
+ * firewall's own that no VM's share counts (a VM soliciting from 1,500
+ * link-local sources held 768 entries against its 512, red team rt10).
+ * They are never tracked (raw priority, before conntrack). */
+static void compile_notrack(struct builder *b)
+{
+	struct rs_chain *c = ruleset_base_chain_new(b->rs, "raw_output", NF_INET_LOCAL_OUT, -300);
+	struct rs_rule *r = rs_rule_new(c, 0, 0);
+	match_nfproto(r, AF_INET6);
+	rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+	rs_match_u16(r, RK_TH_SPORT, 547, 547);
+	rs_match_u16(r, RK_TH_DPORT, 546, 546);
+	r->notrack = true;
+	comment_fixed(r, "DHCPv6 answers: no conntrack entry");
+}
+
 static struct rs_rule *dnsmasq_rule(struct rs_chain *c)
 {
 	struct rs_rule *r = rs_rule_new(c, 0, 0);
@@ -831,6 +848,7 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct ruleset *pr
 
 	compile_base(&b);
 	compile_output(&b);
+	compile_notrack(&b);
 	const char *maps[] = { "pre_vm", "in_vm", "out_vm", "local_vm", "own_vm", "resp_vm", "born_vm",
 			       "lim_vm" };
 	const char *chains[] = { "pre_", "in_", "out_", "local_", "own_", "resp_", "born_", "lim_" };

@@ -205,6 +205,8 @@ void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_ch
 		fprintf(out, " meta mark set 0x%08x", r->meta_mark);
 	if (r->masquerade)
 		fputs(" masquerade", out);
+	if (r->notrack)
+		fputs(" notrack", out);
 	if (r->queue == RQ_NFT)
 		fprintf(out, " queue flags bypass to %u", r->queue_num);
 	else if (r->queue == RQ_XT)   /* as nft lists it; nft -f cannot load it */

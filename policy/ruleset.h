@@ -163,6 +163,7 @@ struct rs_rule {
 	bool set_mark;           /* ct mark set <the VM's mark> */
 	uint32_t meta_mark;      /* meta mark set this (0: none) */
 	bool masquerade;         /* masquerade, after the counter */
+	bool notrack;            /* notrack: the packet makes no conntrack entry */
 	enum { RQ_NONE, RQ_NFT, RQ_XT } queue;  /* queue to queue_num, bypass: nft's
 				  * statement, or xtables' NFQUEUE through nft_compat */
 	uint16_t queue_num;
