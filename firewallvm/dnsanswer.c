@@ -217,12 +217,15 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* The connection of a segment, or (MAKE) a slot for it: a free one or the
- * least recently used. NULL: not followed. */
+/* The connection of a segment, or (MAKE) a slot for it: the peer's own
+ * least recently used one when it has DNS_TCP_PER_PEER already, else a free
+ * one, else the least recently used of all (a table full of peers at their
+ * share). NULL: not followed. */
 static struct dns_tcp_stream *stream_find(struct dns_tcp *t, uint8_t family, const uint8_t addrs[32],
 					  uint16_t sport, uint16_t dport, bool make)
 {
-	struct dns_tcp_stream *free_slot = NULL, *oldest = &t->s[0];
+	struct dns_tcp_stream *free_slot = NULL, *oldest = NULL, *peer_oldest = NULL;
+	size_t alen = family == 4 ? 4 : 16, peer = 0;
 	for (size_t i = 0; i < DNS_TCP_STREAMS; i++) {
 		struct dns_tcp_stream *s = &t->s[i];
 		if (!s->family) {
@@ -233,12 +236,18 @@ static struct dns_tcp_stream *stream_find(struct dns_tcp *t, uint8_t family, con
 			s->used = ++t->clock;
 			return s;
 		}
-		if (oldest->family && s->used < oldest->used)
+		if (!oldest || s->used < oldest->used)
 			oldest = s;
+		/* the same peer: the answer's destination */
+		if (s->family == family && !memcmp(s->addrs + alen, addrs + alen, alen)) {
+			peer++;
+			if (!peer_oldest || s->used < peer_oldest->used)
+				peer_oldest = s;
+		}
 	}
 	if (!make)
 		return NULL;
-	struct dns_tcp_stream *s = free_slot ? free_slot : oldest;
+	struct dns_tcp_stream *s = peer >= DNS_TCP_PER_PEER ? peer_oldest : free_slot ? free_slot : oldest;
 	*s = (struct dns_tcp_stream){ .family = family, .sport = sport, .dport = dport, .used = ++t->clock };
 	memcpy(s->addrs, addrs, 32);
 	return s;

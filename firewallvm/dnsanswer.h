@@ -47,9 +47,12 @@ int dns_answer_parse(const uint8_t *msg, size_t len, struct dns_answer *a);
  * its MSS and what it acknowledges, so a segment can start inside an answer,
  * at bytes a resolver's TXT record chose). Each connection from port 53 is
  * followed from its SYN-ACK: the sequence number where its next message
- * starts. A bounded table; the least recently used connection is forgotten,
- * and a forgotten or lost connection's answers are not read. */
-#define DNS_TCP_STREAMS 256
+ * starts. A bounded table: each peer (a VM's address) has at most
+ * DNS_TCP_PER_PEER of it, its own least recently used connection forgotten
+ * for a new one, so no VM can push out another's; a forgotten or lost
+ * connection's answers are not read. */
+#define DNS_TCP_STREAMS  4096
+#define DNS_TCP_PER_PEER 8
 
 struct dns_tcp_stream {
 	uint8_t family;           /* 4 or 6; 0: a free slot */

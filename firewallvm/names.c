@@ -461,6 +461,11 @@ int fw_names_sync(struct fw_names *n)
 	bool want_hold = n->nhosts > 0 && n->hold != HOLD_NONE;
 	if (n->synced && want_hold == n->hold_loaded)
 		return 0;
+	/* a hold loaded anew has seen no SYN-ACK: what the table says of
+	 * connections from before it (one closed and reopened on the same
+	 * ports meanwhile) is not known to be true */
+	if (want_hold)
+		memset(&n->tcp, 0, sizeof(n->tcp));
 	struct ruleset *want = hold_ruleset(FW_NAMES_TABLE, want_hold ? n->hold : HOLD_NONE);
 	struct nl_batch b;
 	batch_init(&b, n->seq);

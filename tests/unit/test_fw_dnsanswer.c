@@ -268,6 +268,7 @@ static void names_under_a_domain(void **state)
 static uint32_t tcp_seq = 1001;
 static uint8_t tcp_flags = 0x18;
 static uint16_t tcp_dport;
+static uint8_t peer;   /* the last byte of the packets' destination (a VM) */
 
 /* The answer in an IP packet as NFQUEUE hands it over. */
 static size_t wrap(uint8_t *pkt, int ipv, int proto, const struct msg *m, bool prefix)
@@ -276,11 +277,13 @@ static size_t wrap(uint8_t *pkt, int ipv, int proto, const struct msg *m, bool p
 	size_t total = ip + l4 + pre + m->len;
 	memset(pkt, 0, ip + l4 + pre);
 	if (ipv == 4) {
+		pkt[19] = peer;
 		pkt[0] = 0x45;
 		pkt[2] = (uint8_t)(total >> 8);
 		pkt[3] = (uint8_t)total;
 		pkt[9] = (uint8_t)proto;
 	} else {
+		pkt[39] = peer;
 		pkt[0] = 0x60;
 		pkt[4] = (uint8_t)((total - 40) >> 8);
 		pkt[5] = (uint8_t)(total - 40);
@@ -446,6 +449,25 @@ static void tcp_answers_are_read_at_message_boundaries_only(void **state)
 	/* while the newest is still followed */
 	tcp_dport = (uint16_t)(1 + DNS_TCP_STREAMS);
 	assert_int_equal(dns_packet_parse(pkt, wrap(pkt, 6, 6, &fake, true), &tcp, &ans), 1);
+
+	/* another VM's connections, however many it opens and drops, do not
+	 * push out one of ours (red team rt12: 300 of them did, and our answer
+	 * went unread) */
+	memset(&tcp, 0, sizeof(tcp));
+	peer = 1;
+	tcp_dport = 1;
+	syn_ack(4, 700);
+	uint32_t ours = tcp_seq;
+	peer = 2;
+	for (int i = 0; i < 2 * DNS_TCP_STREAMS; i++) {
+		tcp_dport = (uint16_t)(2 + i);
+		syn_ack(4, 900);
+	}
+	peer = 1;
+	tcp_dport = 1;
+	tcp_seq = ours;
+	assert_int_equal(dns_packet_parse(pkt, wrap(pkt, 4, 6, &fake, true), &tcp, &ans), 1);
+	peer = 0;
 	tcp_dport = 0;
 	tcp_seq = 1001;
 }
