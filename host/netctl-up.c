@@ -128,7 +128,14 @@ static int tap_open(const char *name)
 		return -1;
 	}
 	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0) {
+	/* EBUSY: a netvm just stopped (a KVM start given up for TCG) may not
+	 * have let go of it yet; a few seconds, then it is someone else's */
+	int rc = fd < 0 ? -1 : ioctl(fd, TUNSETIFF, &ifr);
+	for (int i = 0; fd >= 0 && rc < 0 && errno == EBUSY && i < 50; i++) {
+		proc_sleep_ms(100);
+		rc = ioctl(fd, TUNSETIFF, &ifr);
+	}
+	if (fd < 0 || rc < 0) {
 		fprintf(stderr, "netctl: opening the tap %s: %s\n", name, strerror(errno));
 		if (fd >= 0)
 			close(fd);
