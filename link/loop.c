@@ -194,19 +194,16 @@ static bool frontend_here(int fd)
 
 /* A second frontend while the first is connected: any VMM allowed on the
  * socket could otherwise cut the side's VM off and speak as it (its MAC,
- * address and firewall rules). It is closed unheard; the log says who. */
-static void refuse(struct link *l, struct side *s, int fd)
+ * address and firewall rules). It is closed unheard; the log says WHO
+ * (its credentials, read once by frontend_allowed). */
+static void refuse(struct link *l, struct side *s, int fd, const struct ucred *who)
 {
-	struct ucred who = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
-	socklen_t len = sizeof(who);
-
-	(void)getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &who, &len);
 	close(fd);
 	s->refused_connects++;
 	if (log_hang_up(l, s))
 		fprintf(stderr,
 			"moat-link %s: side %c: refused a second frontend (uid %d pid %d): its frontend is connected\n",
-			l->name, s->label, (int)who.uid, (int)who.pid);
+			l->name, s->label, (int)who->uid, (int)who->pid);
 }
 
 /* Whether the peer on FD is the side's VMM: root, its user, or (with a
@@ -253,7 +250,7 @@ static void on_listen(struct link *l, unsigned si)
 		return;
 	}
 	if (s->conn_fd >= 0 && frontend_here(s->conn_fd))
-		return refuse(l, s, fd);
+		return refuse(l, s, fd, &who);
 	/* a frontend that went away, its EOF not read yet: a QEMU started
 	 * again (or reconnecting) takes the side at once */
 	hang_up(l, si, "its frontend left and a new one connected");
