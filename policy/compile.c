@@ -16,10 +16,6 @@
 #include "policy/compile.h"
 #include "policy/ruleset.h"
 
-#define CT_STATE_INVALID     RS_CT_INVALID
-#define CT_STATE_ESTABLISHED RS_CT_ESTABLISHED
-#define CT_STATE_RELATED     RS_CT_RELATED
-#define CT_STATE_NEW         RS_CT_NEW
 #define CT_DIR_ORIGINAL      0
 #define CT_DIR_REPLY         1
 
@@ -277,7 +273,7 @@ static void input_dns_limits(struct rs_chain *c, const struct vm *v)
 	r = rs_rule_new(c, 0, 0);
 	rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_TCP);
 	rs_match_u16(r, RK_TH_DPORT, 53, 53);
-	rs_match_ct_state(r, CT_STATE_NEW);
+	rs_match_ct_state(r, RS_CT_NEW);
 	r->count_over = RS_DNS_TCP_MAX;
 	r->verdict = RV_DROP;
 	comment_vm(r, v, "too many DNS connections");
@@ -577,7 +573,7 @@ static void compile_forward(struct builder *b, const struct vm *v, int vm)
 static void limit_new(struct rs_chain *c)
 {
 	struct rs_rule *r = rs_rule_new(c, 0, 0);
-	rs_match_ct_state(r, CT_STATE_NEW);
+	rs_match_ct_state(r, RS_CT_NEW);
 	rs_match_set(r, RK_IIFNAME, RO_VMAP, "lim_vm");
 	comment_fixed(r, "the VM's share of conntrack");
 }
@@ -615,21 +611,21 @@ static void compile_base(struct builder *b)
 	comment_fixed(r, "what each VM may ask the firewall");
 	r = rs_rule_new(c, 0, 0);
 	rs_match_str(r, RK_IIFNAME, RO_EQ, MOAT_UPLINK_FW_IF);
-	rs_match_ct_state(r, CT_STATE_ESTABLISHED | CT_STATE_RELATED);
+	rs_match_ct_state(r, RS_CT_ESTABLISHED | RS_CT_RELATED);
 	r->verdict = RV_ACCEPT;
 	comment_fixed(r, "replies to the firewall's own traffic");
 
 	c = ruleset_base_chain_new(b->rs, "forward", NF_INET_FORWARD, 0);
 	c->policy_drop = true;
 	r = rs_rule_new(c, 0, 0);
-	rs_match_ct_state(r, CT_STATE_ESTABLISHED);
+	rs_match_ct_state(r, RS_CT_ESTABLISHED);
 	rs_match_set(r, RK_CT_MARK, RO_VMAP, "live");
 	comment_fixed(r, "connections the policy in force allowed");
 	/* ICMP errors: a packet of the connection they quote, which any VM can
 	 * name. They pass only between that connection's own ends, with its
 	 * mark live, and never reach the rules (which would mark it anew). */
 	r = rs_rule_new(c, 0, 0);
-	rs_match_ct_state(r, CT_STATE_RELATED);
+	rs_match_ct_state(r, RS_CT_RELATED);
 	rs_match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_ORIGINAL);
 	rs_match_set(r, RK_IIFNAME, RO_VMAP, "own_vm");
 	comment_fixed(r, "related, from the VM that opened it");
@@ -639,7 +635,7 @@ static void compile_base(struct builder *b)
 		bool v4 = fam == AF_INET;
 		if (p->net.has & (v4 ? NET_HAS_SUBNET : NET_HAS_SUBNET6)) {
 			r = rs_rule_new(c, 0, 0);
-			rs_match_ct_state(r, CT_STATE_RELATED);
+			rs_match_ct_state(r, RS_CT_RELATED);
 			rs_match_str(r, RK_IIFNAME, RO_EQ, MOAT_UPLINK_FW_IF);
 			match_addr(r, v4 ? RK_CT_ODADDR : RK_CT_ODADDR6, RO_EQ,
 				   v4 ? &p->net.subnet : &p->net.subnet6);
@@ -650,32 +646,32 @@ static void compile_base(struct builder *b)
 			break;
 	}
 	r = rs_rule_new(c, 0, 0);
-	rs_match_ct_state(r, CT_STATE_RELATED);
+	rs_match_ct_state(r, RS_CT_RELATED);
 	rs_match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_REPLY);
 	rs_match_str(r, RK_IIFNAME, RO_EQ, MOAT_UPLINK_FW_IF);
 	rs_match_set(r, RK_OIFNAME, RO_VMAP, "own_vm");
 	comment_fixed(r, "related, from upstream to the VM that opened it");
 	r = rs_rule_new(c, 0, 0);
-	rs_match_ct_state(r, CT_STATE_RELATED);
+	rs_match_ct_state(r, RS_CT_RELATED);
 	rs_match_u8(r, RK_CT_DIRECTION, RO_EQ, CT_DIR_REPLY);
 	rs_match_set(r, RK_IIFNAME, RO_VMAP, "resp_vm");
 	comment_fixed(r, "related, from the VM it was opened to");
 	r = rs_rule_new(c, 0, 0);
-	rs_match_ct_state(r, CT_STATE_RELATED);
+	rs_match_ct_state(r, RS_CT_RELATED);
 	r->verdict = RV_DROP;
 	comment_fixed(r, "related packet of another VM's connection");
 	r = rs_rule_new(c, 0, 0);
-	rs_match_ct_state(r, CT_STATE_INVALID);
+	rs_match_ct_state(r, RS_CT_INVALID);
 	r->verdict = RV_DROP;
 	comment_fixed(r, "invalid");
 	/* before any rule may judge it: a connection to or from a VM is that
 	 * VM's only if it was opened since the VM got its address */
 	r = rs_rule_new(c, 0, 0);
-	rs_match_ct_state(r, CT_STATE_ESTABLISHED);
+	rs_match_ct_state(r, RS_CT_ESTABLISHED);
 	rs_match_set(r, RK_IIFNAME, RO_VMAP, "born_vm");
 	comment_fixed(r, "from a VM: not a connection of its address's earlier holder");
 	r = rs_rule_new(c, 0, 0);
-	rs_match_ct_state(r, CT_STATE_ESTABLISHED);
+	rs_match_ct_state(r, RS_CT_ESTABLISHED);
 	rs_match_set(r, RK_OIFNAME, RO_VMAP, "born_vm");
 	comment_fixed(r, "to a VM: not a connection of its address's earlier holder");
 	r = rs_rule_new(c, 0, 0);
