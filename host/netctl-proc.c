@@ -16,6 +16,7 @@
 
 #include "lib/daemon.h"
 #include "host/logkeep.h"
+#include "host/confine.h"
 #include "host/proc.h"
 #include "lib/spawn.h"
 
@@ -241,6 +242,10 @@ bool proc_spawn(const struct netctl *ctx, const char *name, char *const *argv, c
 			step = "pass descriptors to";
 		else if (as->netns && unshare(CLONE_NEWNET) < 0)
 			step = "make a network namespace for";
+		else if (as->confined && !confine_files(as->writable))
+			step = "make read-only mounts for";
+		else if (as->confined && confine_scope() < 0)
+			step = "scope";
 		else if (as->id ? !priv_drop(as->id, &as->limits) :
 				  !priv_limit(&as->limits) || !priv_bound(as->keep, as->nkeep))
 			step = as->id ? "drop privileges for" : "set limits for";

@@ -31,6 +31,7 @@
 #include "host/netctl.h"
 #include "host/netctl-reply.h"
 #include "host/priv.h"
+#include "host/confine.h"
 #include "host/proc.h"
 #include "host/qemu.h"
 #include "host/qmp.h"
@@ -194,6 +195,10 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 	pid_t there = proc_running(ctx, name);
 	if (there)
 		return there > 0;
+	if (!fw && p->net.uplink == UPLINK_USER && !confine_scope_supported())
+		fprintf(stderr, "netctl: warning: this kernel has no Landlock scopes (Linux 6.12 and later): "
+				"the netvm's QEMU, which shares the host's network namespace for `uplink user`, "
+				"is not kept from the host's abstract unix sockets; prefer `uplink tap` or `uplink pci`\n");
 	char kernel[4096], initrd[4096], qmp[4096], console[4096], control[4096], status[4096];
 	if (!image_paths(o->images, name, kernel, initrd, sizeof(kernel)) ||
 	    !proc_run_file(ctx, qmp, sizeof(qmp), name, "qmp") || !proc_run_file(ctx, console, sizeof(console), name, "console") ||
@@ -255,6 +260,7 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 		 * sockets, the LAN) but through its links and descriptors:
 		 * only the netvm's user network (slirp) needs the host's */
 		.netns = fw || p->net.uplink != UPLINK_USER,
+		.confined = true, .writable = o->appliance_dir,
 	};
 	ok = ok && proc_spawn(ctx, name, a.v, &as);
 	if (ok)
@@ -463,7 +469,8 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		{ "qemu", required_argument, NULL, 'q' },   { "link", required_argument, NULL, 'l' },
 		{ "sysfs", required_argument, NULL, 's' },  { "timeout", required_argument, NULL, 't' },
 		{ "notify", no_argument, NULL, 'n' },       { "vm-owner", required_argument, NULL, 'o' },
-		{ "vm-memory-max", required_argument, NULL, 'M' }, { 0 },
+		{ "vm-memory-max", required_argument, NULL, 'M' }, { "appliance-dir", required_argument, NULL, 'A' },
+		{ 0 },
 	};
 	struct up_opts o;
 	up_opts_defaults(&o);
@@ -477,6 +484,7 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		case 's': o.sysfs = optarg; break;
 		case 'n': o.notify = true; break;
 		case 'o': o.vm_owner = optarg; break;
+		case 'A': o.appliance_dir = optarg; break;
 		case 'M':
 			if (!qemu_parse_memory(optarg, &o.vm_memory_max_mb)) {
 				fprintf(stderr, "netctl up: --vm-memory-max wants a size like 4G, not '%s'\n", optarg);
@@ -501,6 +509,11 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 	}
 	if (optind != argc) {
 		fprintf(stderr, "usage: netctl up [--images DIR] [--accel kvm|tcg] [--notify]\n");
+		return NETCTL_USAGE;
+	}
+	if (o.appliance_dir && !o.qemu) {
+		/* a real QEMU writes no file: everything is passed to it */
+		fprintf(stderr, "netctl up: --appliance-dir is for a stand-in --qemu only\n");
 		return NETCTL_USAGE;
 	}
 	if (!up_need_root(ctx, "up"))

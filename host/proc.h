@@ -25,7 +25,7 @@ struct proc_id {
 /* How spawn starts a process: as whom (NULL: as netctl itself, with only the
  * capabilities KEEP), under which limits, which of our descriptors it
  * inherits, as 3, 4, ..., and whether in a network namespace of its own
- * (NETNS: new and empty, not even lo up). The keeper of its log runs as
+ * (NETNS: new and empty, not even lo up) and whether CONFINED (confine.h). The keeper of its log runs as
  * LOG_AS (the user it is or becomes). */
 struct proc_as {
 	const struct priv_id *id;
@@ -36,6 +36,10 @@ struct proc_as {
 	const int *fds;
 	size_t nfds;
 	bool netns;
+	/* confine.h: read-only mounts but WRITABLE (NULL: none), and the
+	 * Landlock scope where the kernel has it */
+	bool confined;
+	const char *writable;
 };
 
 /* STATE/run/NAME.EXT into BUF; false (and a message) if it does not fit. */

@@ -14,6 +14,7 @@
 struct up_opts {
 	const char *images, *accel, *qemu, *link, *sysfs;
 	const char *vm_owner;      /* USER[:GROUP] of every app VM's side of its link */
+	const char *appliance_dir; /* a stand-in --qemu may write there (confine.h) */
 	unsigned vm_memory_max_mb; /* the most guest memory an app VM may share with its link */
 	unsigned timeout;
 	bool notify;
