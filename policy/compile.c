@@ -131,13 +131,24 @@ static void compile_pre(struct builder *b, const struct vm *v, int vm)
 	comment_vm(r, v, "spoofed IPv4 source");
 
 	if (v->has_addr6 && (b->p->net.has & NET_HAS_SUBNET6)) {
+		/* a link-local source is any the VM likes: only for what needs
+		 * one, neighbour discovery (ICMPv6, judged by in_NAME; the
+		 * kernel forwards no link-local source) and DHCPv6 */
 		struct addr ll;
 		addr_parse("fe80::/10", &ll, NULL);
 		r = rs_rule_new(c, 0, 0);
 		match_nfproto(r, AF_INET6);
 		match_addr(r, RK_IP6_SADDR, RO_EQ, &ll);
+		rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_ICMPV6);
 		r->verdict = RV_RETURN;
-		comment_vm(r, v, "IPv6 link-local");
+		comment_vm(r, v, "IPv6 link-local: ICMPv6");
+		r = rs_rule_new(c, 0, 0);
+		match_nfproto(r, AF_INET6);
+		match_addr(r, RK_IP6_SADDR, RO_EQ, &ll);
+		rs_match_u8(r, RK_L4PROTO, RO_EQ, IPPROTO_UDP);
+		rs_match_u16(r, RK_TH_DPORT, 547, 547);
+		r->verdict = RV_RETURN;
+		comment_vm(r, v, "IPv6 link-local: DHCPv6");
 		r = rs_rule_new(c, 0, 0);
 		match_nfproto(r, AF_INET6);
 		match_addr(r, RK_IP6_SADDR, RO_NE, &v->addr6);
@@ -317,18 +328,24 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 	input_dns(c, v, vm, AF_INET, &gw);
 	input_service(c, v, vm, AF_INET, &gw, IPPROTO_ICMP, 8, "ping gateway");
 	if (v->has_addr6 && (p->net.has & NET_HAS_SUBNET6)) {
-		/* neighbour discovery: solicitations and advertisements */
-		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 133, "router solicitation");
+		struct addr gw6, routers, dhcp6;
+		policy_gateway6(p, &gw6);
+		addr_parse("ff02::2", &routers, NULL);
+		addr_parse("ff02::1:2", &dhcp6, NULL);
+		/* neighbour discovery: solicitations (of routers: to all of
+		 * them) and advertisements; neighbours' to the firewall's own
+		 * addresses, multicast or not, which is all input sees */
+		input_service(c, v, vm, AF_INET6, &routers, IPPROTO_ICMPV6, 133, "router solicitation");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 135, "neighbour solicitation");
 		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 136, "neighbour advertisement");
-		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_ICMPV6, 128, "ping gateway");
+		input_service(c, v, vm, AF_INET6, &gw6, IPPROTO_ICMPV6, 128, "ping gateway");
 		/* its address6 by DHCPv6 (moat-firewalld's own server, which
-		 * answers by the link, never by DUID: firewallvm/dhcp6.c). A
-		 * relay message (12, 13 and above) would speak for another. */
+		 * answers by the link, never by DUID: firewallvm/dhcp6.c), to
+		 * the servers' multicast group (a client unicasts only when a
+		 * server says so, and ours never does). A relay message (12,
+		 * 13 and above) would speak for another. */
 		dhcp6_guard(c, v, 12, 255, "DHCPv6 relay message");
-		input_service(c, v, vm, AF_INET6, NULL, IPPROTO_UDP, 547, "DHCPv6");
-		struct addr gw6;
-		policy_gateway6(p, &gw6);
+		input_service(c, v, vm, AF_INET6, &dhcp6, IPPROTO_UDP, 547, "DHCPv6");
 		input_dns(c, v, vm, AF_INET6, &gw6);
 	}
 	add_deny(p, c, v, vm, 0, 0, false, NULL, 0);
