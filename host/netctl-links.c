@@ -3,7 +3,9 @@
  * --vm-owner), its firewall side by moat-fw, started through netctl-proc.c. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <linux/capability.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +96,40 @@ static const char *link_owner(const struct up_opts *o, const struct vm *vm, char
 	return buf;
 }
 
+/* OWNER (USER[:GROUP], as moat-link reads it: a name, else a number; no
+ * GROUP: USER's own) as "UID:GID" into BUF: what moat-link is given and
+ * netctl records, so that a user deleted and made again with another uid
+ * is another owner. false (and a message) for no such user or group. */
+static bool owner_ids(const char *owner, char *buf, size_t len)
+{
+	char user[MOAT_OWNER_MAX + 1];
+	const char *colon = strchr(owner, ':');
+	size_t n = colon ? (size_t)(colon - owner) : strlen(owner);
+	if (n >= sizeof(user))
+		goto bad;
+	memcpy(user, owner, n);
+	user[n] = 0;
+	struct passwd *pw = getpwnam(user);
+	char *end;
+	unsigned long uid = pw ? pw->pw_uid : strtoul(user, &end, 10), gid;
+	if (!pw && (!*user || *end || uid >= (uid_t)-1))
+		goto bad;
+	if (colon) {
+		struct group *gr = getgrnam(colon + 1);
+		gid = gr ? gr->gr_gid : strtoul(colon + 1, &end, 10);
+		if (!gr && (!colon[1] || *end || gid >= (gid_t)-1))
+			goto bad;
+	} else {
+		if (!pw)
+			pw = getpwuid((uid_t)uid);
+		gid = pw ? pw->pw_gid : uid;
+	}
+	return snprintf(buf, len, "%lu:%lu", uid, gid) < (int)len;
+bad:
+	fprintf(stderr, "netctl: a link's owner: no such user or group in '%s'\n", owner);
+	return false;
+}
+
 /* Whether link LNAME, already running, was started for OWNER (netctl's
  * record, run/LNAME.owner). moat-link lets no one but its side's VMM be
  * the frontend, and it knows that VMM from its arguments: an owner changed
@@ -122,11 +158,12 @@ static bool link_owner_same(const struct netctl *ctx, const char *lname, const c
 bool link_start(const struct netctl *ctx, const struct up_opts *o, const char *name, const struct vm *vm)
 {
 	char a[QEMU_PATH_MAX], b[QEMU_PATH_MAX], stats[4096], lname[64];
-	char a_max[32], b_max[32], owner_buf[2 * MOAT_OWNER_MAX + 2];
+	char a_max[32], b_max[32], owner_buf[2 * MOAT_OWNER_MAX + 2], owner[64];
 	bool uplink = vm == NULL;
-	const char *owner = uplink ? PRIV_USER_NET ":" PRIV_USER_NET : link_owner(o, vm, owner_buf, sizeof(owner_buf));
+	const char *who = uplink ? PRIV_USER_NET ":" PRIV_USER_NET : link_owner(o, vm, owner_buf, sizeof(owner_buf));
 	gid_t moat;
-	if (!netctl_pathf(lname, sizeof(lname), "%s.link", name) || !priv_group(PRIV_GROUP_READ, &moat) ||
+	if (!owner_ids(who, owner, sizeof(owner)) ||
+	    !netctl_pathf(lname, sizeof(lname), "%s.link", name) || !priv_group(PRIV_GROUP_READ, &moat) ||
 	    !qemu_link_path(a, sizeof(a), ctx->state_dir, name, uplink ? "net" : "app"))
 		return false;
 	pid_t there = proc_running(ctx, lname);
@@ -136,7 +173,7 @@ bool link_start(const struct netctl *ctx, const struct up_opts *o, const char *n
 		return true;
 	if (there > 0) {
 		/* both QEMUs reconnect to the new link by themselves */
-		printf("restarting link %s: its VM's owner is now %s\n", name, owner);
+		printf("restarting link %s: its VM's owner is now %s (%s)\n", name, who, owner);
 		if (!proc_stop(ctx, lname, "link"))
 			return false;
 	}
