@@ -8,6 +8,7 @@
 #include "link/guard.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,7 +222,9 @@ static bool frontend_allowed(const struct side *s, int fd, struct ucred *who)
 		return false;
 	if (who->gid == s->owner.gid)
 		return true;
-	gid_t groups[256];
+	/* as many as a process may have (a VMM in more than a few hundred
+	 * groups is still its side's); one loop, one frontend at a time */
+	static gid_t groups[NGROUPS_MAX];
 	len = sizeof(groups);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
 		return false;
