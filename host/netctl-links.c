@@ -320,6 +320,10 @@ static int plug_common(struct netctl *ctx, int argc, char **argv, bool plug)
 	struct policy *p = netctl_load_policy(ctx, ctx->conf);
 	if (!p)
 		return NETCTL_FAILED;
+	if (!proc_lock(ctx)) {
+		policy_free(p);
+		return NETCTL_FAILED;
+	}
 	int rc = NETCTL_FAILED, i = policy_find_vm(p, argv[1]);
 	char qmp_path[4096], sock[QEMU_PATH_MAX];
 	struct qmp q = { .fd = -1 };
@@ -356,6 +360,7 @@ static int plug_common(struct netctl *ctx, int argc, char **argv, bool plug)
 	}
 	rc = NETCTL_OK;
 out:
+	proc_unlock();
 	qmp_close(&q);
 	policy_free(p);
 	return rc;

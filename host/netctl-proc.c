@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -231,6 +232,10 @@ bool proc_spawn(const struct netctl *ctx, const char *name, char *const *argv, c
 		dup2(fd, 1);
 		dup2(fd, 2);
 		signal(SIGPIPE, SIG_DFL);
+		/* up --foreground blocks the signals it waits for */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		/* out of the way of the descriptors placed at 3, 4, ... */
 		int report = fcntl(ready[1], F_DUPFD_CLOEXEC, 64);
 		unsigned first = 3 + (unsigned)as->nfds;
@@ -346,4 +351,44 @@ bool proc_run_files_own(const struct netctl *ctx, const char *name, gid_t moat)
 			return false;
 	}
 	return true;
+}
+
+/* The lock of the pieces: one open description of STATE/run/lock, held by
+ * this process DEPTH times (a command holding it may call another that
+ * takes it: a second flock of the same file from us would wait forever). */
+static int lock_fd = -1;
+static unsigned lock_depth;
+
+bool proc_lock(const struct netctl *ctx)
+{
+	if (lock_depth) {
+		lock_depth++;
+		return true;
+	}
+	char path[4096];
+	if (!netctl_pathf(path, sizeof(path), "%s/run/lock", ctx->state_dir))
+		return false;
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		/* no run/ yet: nothing runs yet */
+		lock_depth = 1;
+		return true;
+	}
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		fprintf(stderr, "netctl: locking %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	lock_fd = fd;
+	lock_depth = 1;
+	return true;
+}
+
+void proc_unlock(void)
+{
+	if (lock_depth && --lock_depth == 0 && lock_fd >= 0) {
+		close(lock_fd);   /* and with it the lock */
+		lock_fd = -1;
+	}
 }

@@ -405,7 +405,7 @@ static bool appliances_up(struct netctl *ctx, const struct up_opts *o, const str
 }
 
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
-static bool notify_ready(const char *status)
+bool up_notify(bool ready, const char *status)
 {
 	const char *sock = getenv("NOTIFY_SOCKET");
 	if (!sock || !*sock)
@@ -420,7 +420,7 @@ static bool notify_ready(const char *status)
 	if (sock[0] == '@')
 		sa.sun_path[0] = 0;   /* abstract namespace */
 	char msg[512];
-	int len = snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", status);
+	int len = snprintf(msg, sizeof(msg), "%sSTATUS=%s", ready ? "READY=1\n" : "", status);
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	bool ok = fd >= 0 && len > 0 && (size_t)len < sizeof(msg) &&
 		  sendto(fd, msg, (size_t)len, MSG_NOSIGNAL, (struct sockaddr *)&sa,
@@ -470,7 +470,7 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		{ "sysfs", required_argument, NULL, 's' },  { "timeout", required_argument, NULL, 't' },
 		{ "notify", no_argument, NULL, 'n' },       { "vm-owner", required_argument, NULL, 'o' },
 		{ "vm-memory-max", required_argument, NULL, 'M' }, { "appliance-dir", required_argument, NULL, 'A' },
-		{ 0 },
+		{ "foreground", no_argument, NULL, 'f' }, { 0 },
 	};
 	struct up_opts o;
 	up_opts_defaults(&o);
@@ -483,6 +483,7 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		case 'l': o.link = optarg; break;
 		case 's': o.sysfs = optarg; break;
 		case 'n': o.notify = true; break;
+		case 'f': o.foreground = true; break;
 		case 'o': o.vm_owner = optarg; break;
 		case 'A': o.appliance_dir = optarg; break;
 		case 'M':
@@ -503,12 +504,12 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		}
 		default:
 			fprintf(stderr, "usage: netctl up [--images DIR] [--accel kvm|tcg] [--qemu BIN] [--link BIN] "
-				"[--timeout SECONDS] [--vm-owner USER[:GROUP]] [--vm-memory-max SIZE] [--notify]\n");
+				"[--timeout SECONDS] [--vm-owner USER[:GROUP]] [--vm-memory-max SIZE] [--notify] [--foreground]\n");
 			return NETCTL_USAGE;
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "usage: netctl up [--images DIR] [--accel kvm|tcg] [--notify]\n");
+		fprintf(stderr, "usage: netctl up [--images DIR] [--accel kvm|tcg] [--notify] [--foreground]\n");
 		return NETCTL_USAGE;
 	}
 	if (o.appliance_dir && !o.qemu) {
@@ -525,11 +526,29 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		fprintf(stderr, "netctl up: --accel wants kvm or tcg, not '%s'\n", o.accel);
 		return NETCTL_USAGE;
 	}
+	if (o.foreground && !up_unwatched(ctx))
+		return NETCTL_FAILED;
+	int rc = up_once(ctx, &o, &accel);
+	if (rc == NETCTL_OK && o.notify && !up_notify(true, "policy loaded"))
+		rc = NETCTL_FAILED;
+	if (rc != NETCTL_OK || !o.foreground)
+		return rc;
+	return up_supervise(ctx, &o, accel);
+}
+
+/* What up does once: start what is not running, under *ACCEL (TCG after
+ * all, if KVM failed: *ACCEL says so), until the firewall enforces the
+ * policy. Under the lock of the pieces. */
+int up_once(struct netctl *ctx, const struct up_opts *opts, const char **accel_used)
+{
+	struct up_opts o = *opts;
+	const char *accel = *accel_used;
 	long deadline = mono_ms() + (long)o.timeout * 1000;
 	struct policy *p = netctl_load_policy(ctx, ctx->conf);
 	if (!p)
 		return NETCTL_FAILED;
 	int rc = NETCTL_FAILED;
+	bool locked = false;
 	char dir[4096], kernel[4096], initrd[4096];
 	/* refuse before starting anything */
 	if (!image_paths(o.images, "netvm", kernel, initrd, sizeof(kernel)) ||
@@ -553,7 +572,7 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 	/* again, now that every directory on the way exists: one that was
 	 * missing at the first check and that someone else made meanwhile
 	 * (in /tmp, say) is refused before anything is started there */
-	if (!up_need_root(ctx, "up"))
+	if (!up_need_root(ctx, "up") || !(locked = proc_lock(ctx)))
 		goto out;
 	/* what an older netctl started and this one cannot tell for sure:
 	 * nothing is started beside it */
@@ -588,14 +607,16 @@ int up_main(struct netctl *ctx, int argc, char **argv)
 		if (!proc_stop(ctx, "firewallvm", "appliance") || !proc_stop(ctx, "netvm", "appliance") ||
 		    !appliances_up(ctx, &o, p, "tcg", false, deadline - mono_ms(), false))
 			goto out;
+		*accel_used = "tcg";
 	}
 	netvm_subnets(ctx, p, deadline - mono_ms());
 	printf("moat is up: the firewall enforces the policy; app VMs may start\n");
-	if (o.notify && !notify_ready("policy loaded"))
-		goto out;
 	rc = NETCTL_OK;
 out:
+	if (locked)
+		proc_unlock();
 	policy_free(p);
+	fflush(stdout);
 	return rc;
 }
 
@@ -644,15 +665,23 @@ int down_main(struct netctl *ctx, int argc, char **argv)
 		fprintf(stderr, "usage: netctl down\n");
 		return NETCTL_USAGE;
 	}
-	if (!up_need_root(ctx, "down"))
+	if (!up_need_root(ctx, "down") || !proc_lock(ctx))
 		return NETCTL_FAILED;
+	bool ok = up_down_all(ctx);
+	proc_unlock();
+	return ok ? NETCTL_OK : NETCTL_FAILED;
+}
+
+/* Everything up started, stopped in reverse: the app VMs' links first. */
+bool up_down_all(const struct netctl *ctx)
+{
 	bool ok = true;
 	stop_vm_links(ctx, &ok);
 	ok = proc_stop(ctx, "firewallvm", "appliance") && socks_remove(ctx, "firewallvm") && ok;
 	ok = proc_stop(ctx, "netvm", "appliance") && socks_remove(ctx, "netvm") && ok;
 	ok = link_stop(ctx, UPLINK) && ok;
 	ok = netctl_host_guard_remove() && ok;
-	return ok ? NETCTL_OK : NETCTL_FAILED;
+	return ok;
 }
 
 int appliances_main(struct netctl *ctx, int argc, char **argv)

@@ -42,6 +42,12 @@ struct proc_as {
 	const char *writable;
 };
 
+/* Whoever starts or stops pieces (up, down, plug, unplug, the supervisor of
+ * up --foreground) holds STATE/run/lock meanwhile, so a piece stopped on
+ * purpose (its pidfile removed) is never taken for one that died. Nests. */
+bool proc_lock(const struct netctl *ctx);
+void proc_unlock(void);
+
 /* STATE/run/NAME.EXT into BUF; false (and a message) if it does not fit. */
 bool proc_run_file(const struct netctl *ctx, char *buf, size_t len, const char *name, const char *ext);
 /* What spawn left in run/ for NAME (log, pidfile, NAME.started, console)

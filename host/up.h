@@ -18,7 +18,23 @@ struct up_opts {
 	unsigned vm_memory_max_mb; /* the most guest memory an app VM may share with its link */
 	unsigned timeout;
 	bool notify;
+	bool foreground;           /* stay and start again what dies (netctl-supervise.c) */
 };
+
+/* up's work, once, under the lock of the pieces: start what does not run
+ * under *ACCEL (which becomes "tcg" if KVM failed) until the firewall
+ * enforces the policy. NETCTL_OK or NETCTL_FAILED. */
+int up_once(struct netctl *ctx, const struct up_opts *o, const char **accel);
+/* down's work (the caller holds the lock): false if something would not stop. */
+bool up_down_all(const struct netctl *ctx);
+/* sd_notify: STATUS (and READY=1) to $NOTIFY_SOCKET, if there is one. */
+bool up_notify(bool ready, const char *status);
+/* up --foreground once up: start again what dies, until a signal (then
+ * down) or `netctl down`; give up (down, NETCTL_FAILED) when pieces keep
+ * dying. */
+int up_supervise(struct netctl *ctx, const struct up_opts *o, const char *accel);
+/* No other up --foreground watches this state directory (else a message). */
+bool up_unwatched(const struct netctl *ctx);
 
 /* What every command that starts links uses unless told otherwise. */
 void up_opts_defaults(struct up_opts *o);
