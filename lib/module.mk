@@ -14,3 +14,8 @@ $(T)/libmoat.a: $(LIB_SRCS:%.c=$(T)/%.o)
 	rm -f $@ && ar rcs $@ $^
 $(F)/libmoat.a: $(LIB_SRCS:%.c=$(F)/%.o)
 	rm -f $@ && ar rcs $@ $^
+
+# supervise.c against real children
+$(T)/tests/test_lib_supervise: $(T)/tests/unit/test_lib_supervise.o $(T)/libmoat.a
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
+UNIT_TESTS += $(T)/tests/test_lib_supervise
