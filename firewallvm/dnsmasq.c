@@ -29,6 +29,7 @@
 #include "lib/daemon.h"
 #include "firewallvm/firewalld.h"
 #include "firewallvm/parts.h"
+#include "lib/stage.h"
 #include "lib/supervise.h"
 
 #define DNSMASQ_DEFAULT    "dnsmasq"
@@ -202,22 +203,10 @@ static void dm_stop_recorded(struct fw_dnsmasq *d)
 		usleep(10000);
 }
 
+/* PATH replaced whole by TEXT: -errno */
 static int dm_write(const char *path, const char *text)
 {
-	char tmp[DNSMASQ_DIR_MAX + 32];
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	FILE *f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	bool ok = fputs(text, f) >= 0;
-	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, path) < 0) {
-		int err = errno ? errno : EIO;
-		unlink(tmp);
-		return -err;
-	}
-	return 0;
+	return -stage_write_file(path, &(struct stage_how){ .mode = 0666 }, text, strlen(text));
 }
 
 /* Which dnsmasq is ours, for a daemon that starts after this one died

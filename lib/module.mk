@@ -15,7 +15,8 @@ $(T)/libmoat.a: $(LIB_SRCS:%.c=$(T)/%.o)
 $(F)/libmoat.a: $(LIB_SRCS:%.c=$(F)/%.o)
 	rm -f $@ && ar rcs $@ $^
 
-# supervise.c against real children
-$(T)/tests/test_lib_supervise: $(T)/tests/unit/test_lib_supervise.o $(T)/libmoat.a
-	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
-UNIT_TESTS += $(T)/tests/test_lib_supervise
+# supervise.c against real children; stage.c's writes whole or not at all
+LIB_TESTS := $(T)/tests/test_lib_supervise $(T)/tests/test_lib_stage
+$(LIB_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(T)/libmoat.a
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka -lpthread
+UNIT_TESTS += $(LIB_TESTS)

@@ -17,10 +17,7 @@
 
 static int write_file(const char *path, const char *text, mode_t mode)
 {
-	char tmp[4096];
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	return -stage_write_now(path, tmp, mode, text, strlen(text));
+	return -stage_write_file(path, &(struct stage_how){ .mode = mode }, text, strlen(text));
 }
 
 /* A path goes into a shell script single-quoted: a quote in it is refused. */
