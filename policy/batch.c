@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/batch.h"
+#include "policy/batch-int.h"
 
 #define MSG_ROOM        (256 * 1024)   /* free space kept for the next message */
 #define ELEMS_PER_MSG   200
@@ -61,14 +61,7 @@ static char *room(struct nl_batch *b)
 	return b->buf + b->len;
 }
 
-static void commit_msg(struct nl_batch *b, struct nlmsghdr *nlh)
-{
-	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
-	b->nmsgs++;
-}
-
-__attribute__((format(printf, 6, 7)))
-static void note(struct nl_batch *b, uint32_t seq, int vm, int rule, int line, const char *fmt, ...)
+void batch_note(struct nl_batch *b, uint32_t seq, int vm, int rule, int line, const char *fmt, ...)
 {
 	if (b->norigins == b->ocap) {
 		b->ocap = b->ocap ? b->ocap * 2 : 256;
@@ -101,7 +94,7 @@ const struct batch_origin *batch_find_origin(const struct nl_batch *b, uint32_t 
 	return lo < b->norigins && b->origins[lo].seq == seq ? &b->origins[lo] : NULL;
 }
 
-static struct nlmsghdr *hdr(struct nl_batch *b, uint16_t type, uint16_t flags)
+struct nlmsghdr *batch_hdr(struct nl_batch *b, uint16_t type, uint16_t flags)
 {
 	return nftnl_nlmsg_build_hdr(room(b), type, NFPROTO_INET, flags, b->seq++);
 }
@@ -120,13 +113,14 @@ void batch_end(struct nl_batch *b)
 
 struct nlmsghdr *batch_msg(struct nl_batch *b, uint16_t type, uint16_t flags, const char *what)
 {
-	note(b, b->seq, -1, 0, 0, "%s", what);
-	return hdr(b, type, flags);
+	batch_note(b, b->seq, -1, 0, 0, "%s", what);
+	return batch_hdr(b, type, flags);
 }
 
 void batch_msg_done(struct nl_batch *b, struct nlmsghdr *nlh)
 {
-	commit_msg(b, nlh);
+	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+	b->nmsgs++;
 }
 
 /* ---- table, chains, sets ---- */
@@ -138,14 +132,14 @@ void batch_table(struct nl_batch *b, uint16_t type, uint32_t flags)
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	if (type == NFT_MSG_NEWTABLE)
 		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
-	note(b, b->seq, -1, 0, 0, "table %s", b->table);
-	struct nlmsghdr *nlh = hdr(b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
+	batch_note(b, b->seq, -1, 0, 0, "table %s", b->table);
+	struct nlmsghdr *nlh = batch_hdr(b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
 	nftnl_table_nlmsg_build_payload(nlh, t);
-	commit_msg(b, nlh);
+	batch_msg_done(b, nlh);
 	nftnl_table_free(t);
 }
 
-static void chain_msg(struct nl_batch *b, uint16_t type, const struct rs_chain *c)
+void batch_chain(struct nl_batch *b, uint16_t type, const struct rs_chain *c)
 {
 	struct nftnl_chain *ch = nftnl_chain_alloc();
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, b->table);
@@ -157,10 +151,10 @@ static void chain_msg(struct nl_batch *b, uint16_t type, const struct rs_chain *
 		nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, c->nat ? "nat" : "filter");
 		nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, c->policy_drop ? NF_DROP : NF_ACCEPT);
 	}
-	note(b, b->seq, c->vm, 0, 0, "chain %s", c->name);
-	struct nlmsghdr *nlh = hdr(b, type, type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE : 0);
+	batch_note(b, b->seq, c->vm, 0, 0, "chain %s", c->name);
+	struct nlmsghdr *nlh = batch_hdr(b, type, type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE : 0);
 	nftnl_chain_nlmsg_build_payload(nlh, ch);
-	commit_msg(b, nlh);
+	batch_msg_done(b, nlh);
 	nftnl_chain_free(ch);
 }
 
@@ -220,15 +214,15 @@ void batch_set(struct nl_batch *b, uint16_t type, const struct rs_set *s)
 				   nftnl_udata_buf_len(u));
 		nftnl_udata_buf_free(u);
 	}
-	note(b, b->seq, -1, 0, 0, "set %s", s->name);
-	struct nlmsghdr *nlh = hdr(b, type, type == NFT_MSG_NEWSET ? NLM_F_CREATE : 0);
+	batch_note(b, b->seq, -1, 0, 0, "set %s", s->name);
+	struct nlmsghdr *nlh = batch_hdr(b, type, type == NFT_MSG_NEWSET ? NLM_F_CREATE : 0);
 	nftnl_set_nlmsg_build_payload(nlh, ns);
-	commit_msg(b, nlh);
+	batch_msg_done(b, nlh);
 	nftnl_set_free(ns);
 }
 
 /* ELEMS[0..n) of S added or deleted, ELEMS_PER_MSG per message. */
-static void elems_msg(struct nl_batch *b, uint16_t type, const struct rs_set *s,
+void batch_elems(struct nl_batch *b, uint16_t type, const struct rs_set *s,
 		      const struct rs_elem *const *elems, size_t n)
 {
 	for (size_t at = 0; at < n; at += ELEMS_PER_MSG) {
@@ -245,10 +239,10 @@ static void elems_msg(struct nl_batch *b, uint16_t type, const struct rs_set *s,
 			}
 			nftnl_set_elem_add(ns, e);
 		}
-		note(b, b->seq, -1, 0, 0, "elements of %s", s->name);
-		struct nlmsghdr *nlh = hdr(b, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0);
+		batch_note(b, b->seq, -1, 0, 0, "elements of %s", s->name);
+		struct nlmsghdr *nlh = batch_hdr(b, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0);
 		nftnl_set_elems_nlmsg_build_payload(nlh, ns);
-		commit_msg(b, nlh);
+		batch_msg_done(b, nlh);
 		nftnl_set_free(ns);
 	}
 }
@@ -475,7 +469,7 @@ static void limit(struct nftnl_rule *r, int rate, int burst, bool over)
 	add_expr(r, e);
 }
 
-static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct rs_chain *c,
+void batch_rule(struct nl_batch *b, const struct ruleset *rs, const struct rs_chain *c,
 		     const struct rs_rule *ru)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
@@ -583,32 +577,32 @@ static void rule_msg(struct nl_batch *b, const struct ruleset *rs, const struct 
 		nftnl_udata_buf_free(u);
 	}
 	if (text[0])
-		note(b, b->seq, c->vm, ru->rule, ru->line, "rule \"%s\" in chain %s", text, c->name);
+		batch_note(b, b->seq, c->vm, ru->rule, ru->line, "rule \"%s\" in chain %s", text, c->name);
 	else
-		note(b, b->seq, c->vm, ru->rule, ru->line, "rule in chain %s", c->name);
-	struct nlmsghdr *nlh = hdr(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
+		batch_note(b, b->seq, c->vm, ru->rule, ru->line, "rule in chain %s", c->name);
+	struct nlmsghdr *nlh = batch_hdr(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
-	commit_msg(b, nlh);
+	batch_msg_done(b, nlh);
 	nftnl_rule_free(r);
 }
 
-static void flush_chain_msg(struct nl_batch *b, const struct rs_chain *c)
+void batch_flush_chain(struct nl_batch *b, const struct rs_chain *c)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, b->table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, c->name);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	note(b, b->seq, c->vm, 0, 0, "flush chain %s", c->name);
-	struct nlmsghdr *nlh = hdr(b, NFT_MSG_DELRULE, 0);
+	batch_note(b, b->seq, c->vm, 0, 0, "flush chain %s", c->name);
+	struct nlmsghdr *nlh = batch_hdr(b, NFT_MSG_DELRULE, 0);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
-	commit_msg(b, nlh);
+	batch_msg_done(b, nlh);
 	nftnl_rule_free(r);
 }
 
 static void chain_rules(struct nl_batch *b, const struct ruleset *rs, const struct rs_chain *c)
 {
 	for (size_t i = 0; i < c->nrules; i++)
-		rule_msg(b, rs, c, &c->rules[i]);
+		batch_rule(b, rs, c, &c->rules[i]);
 }
 
 /* ---- element differences ---- */
@@ -655,7 +649,7 @@ static void elems_diff(struct nl_batch *b, uint16_t type, const struct rs_set *a
 			out[n++] = va[i];
 	}
 	if (n)
-		elems_msg(b, type, a, out, n);
+		batch_elems(b, type, a, out, n);
 	free(out);
 	free(va);
 	free(vo);
@@ -710,7 +704,7 @@ static void ruleset_changes(struct nl_batch *b, const struct ruleset *old, const
 
 	for (size_t i = 0; i < new->nchains; i++)
 		if (!counterpart(old, new, i))
-			chain_msg(b, NFT_MSG_NEWCHAIN, &new->chains[i]);
+			batch_chain(b, NFT_MSG_NEWCHAIN, &new->chains[i]);
 	for (size_t i = 0; i < new->nsets; i++)
 		if (!ruleset_find_set(old, new->sets[i].name))
 			batch_set(b, NFT_MSG_NEWSET, &new->sets[i]);
@@ -722,7 +716,7 @@ static void ruleset_changes(struct nl_batch *b, const struct ruleset *old, const
 		oc = &old->chains[i];
 		const struct rs_chain *nc = counterpart(new, old, i);
 		if (!nc || chain_changed(old, oc, new, nc))
-			flush_chain_msg(b, oc);
+			batch_flush_chain(b, oc);
 	}
 	for (size_t i = 0; i < new->nchains; i++) {
 		const struct rs_chain *nc = &new->chains[i];
@@ -737,7 +731,7 @@ static void ruleset_changes(struct nl_batch *b, const struct ruleset *old, const
 			batch_set(b, NFT_MSG_DELSET, &old->sets[i]);
 	for (size_t i = 0; old && i < old->nchains; i++)
 		if (!counterpart(new, old, i))
-			chain_msg(b, NFT_MSG_DELCHAIN, &old->chains[i]);
+			batch_chain(b, NFT_MSG_DELCHAIN, &old->chains[i]);
 }
 
 void batch_ruleset_full(struct nl_batch *b, const struct ruleset *rs, uint32_t table_flags)
