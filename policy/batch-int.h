@@ -14,6 +14,10 @@ void batch_note(struct nl_batch *b, uint32_t seq, int vm, int rule, int line, co
  * counts it in once its payload is built. */
 struct nlmsghdr *batch_hdr(struct nl_batch *b, uint16_t type, uint16_t flags);
 
+/* The id of set NAME in a batch, stable per name, so rules in the same batch
+ * can name a set it creates. */
+uint32_t batch_set_id(const char *name);
+
 /* Chain C created (NFT_MSG_NEWCHAIN) or deleted (NFT_MSG_DELCHAIN). */
 void batch_chain(struct nl_batch *b, uint16_t type, const struct rs_chain *c);
 /* Every rule of chain C deleted. */
