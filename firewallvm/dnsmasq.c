@@ -3,7 +3,7 @@
  * a new config when the policy changes and whenever it dies.
  *
  * dnsmasq parses DHCP from the VMs and DNS from the internet: it must not be
- * able to change the firewall. It is started through lib/spawn.c with no
+ * able to change the firewall. It is started through lib/supervise.c with no
  * descriptor of ours, as DNSMASQ_UID, and as root of a user namespace of its
  * own, with or without subnet6: IPv6 addresses and RAs are the daemon's
  * (addr6.c), since they need a raw ICMPv6 socket in this namespace. dnsmasq
@@ -16,7 +16,6 @@
  * VM's ip_unprivileged_port_start is lowered to 53. Host-name rules do not
  * need it to write any set: names.c reads the answers it sends. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <arpa/inet.h>
@@ -25,18 +24,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "lib/clock.h"
 #include "lib/daemon.h"
 #include "firewallvm/firewalld.h"
 #include "firewallvm/parts.h"
-#include "lib/spawn.h"
+#include "lib/stage.h"
+#include "lib/supervise.h"
 
 #define DNSMASQ_DEFAULT    "dnsmasq"
-#define DNSMASQ_FAST_DEATH 2      /* seconds: died this soon after start */
+#define DNSMASQ_FAST_MS    2000   /* died this soon after start: a fast death */
 #define DNSMASQ_MAX_FAST   5      /* fast deaths in a row before giving up */
 #define DNSMASQ_STOP_MS    2000
 #define DNSMASQ_LEASE_TIME "1h"
@@ -53,9 +50,15 @@ struct fw_dnsmasq {
 	char nsfile[DNSMASQ_DIR_MAX + 16];  /* "PID pid:[N]" of the dnsmasq running */
 	char name[DNSMASQ_DIR_MAX + 16]; /* its argv[0], "dnsmasq@RUN_DIR": whose it is */
 	char *text;              /* the config dnsmasq runs with */
-	pid_t pid;
-	int64_t started_ms;      /* monotonic */
-	int fast_deaths;
+	struct sv_child child;
+};
+
+/* Restarted at once when it dies, but not after DNSMASQ_MAX_FAST fast
+ * deaths in a row (a config it refuses would only spin; the next policy
+ * tries again); a start that fails is not retried but by the next policy. */
+static const struct sv_policy dm_policy = {
+	.log = "moat-firewalld", .fast_ms = DNSMASQ_FAST_MS, .max_fast = DNSMASQ_MAX_FAST,
+	.stop_ms = DNSMASQ_STOP_MS,
 };
 
 /* A growing string; the first failure sticks. */
@@ -200,6 +203,42 @@ static void dm_stop_recorded(struct fw_dnsmasq *d)
 		usleep(10000);
 }
 
+/* PATH replaced whole by TEXT: -errno */
+static int dm_write(const char *path, const char *text)
+{
+	return -stage_write_file(path, &(struct stage_how){ .mode = 0666 }, text, strlen(text));
+}
+
+/* Which dnsmasq is ours, for a daemon that starts after this one died
+ * (called after each start). */
+static void dm_record(pid_t pid, void *arg)
+{
+	struct fw_dnsmasq *d = arg;
+	char ns[64], line[96];
+	if (!dm_pidns(pid, ns, sizeof(ns)))
+		return;
+	snprintf(line, sizeof(line), "%d %s\n", (int)pid, ns);
+	int err = dm_write(d->nsfile, line);
+	if (err)
+		fprintf(stderr, "moat-firewalld: %s: %s\n", d->nsfile, strerror(-err));
+}
+
+/* The child dnsmasq is: the config comes on stdin (its directory need not
+ * be open to the uid). Nobody, root only of a user namespace of its own:
+ * whatever it holds there gives nothing over this network namespace. Pid 1
+ * of a PID namespace of its own: nothing it starts outlives it (to hold 547
+ * when the daemon starts again, say), and as pid 1 only SIGKILL reaches it
+ * without a handler of its own. */
+static int dm_command(struct fw_dnsmasq *d)
+{
+	const char *argv[] = { d->name, "--keep-in-foreground", "--conf-file=-", NULL };
+	struct spawn_opts o = { .pdeathsig = SIGKILL, .set_ids = true, .uid = DNSMASQ_UID,
+				.gid = DNSMASQ_GID, .userns = true, .pidns = true };
+	d->child.started = dm_record;
+	d->child.started_arg = d;
+	return sv_set_cmd(&d->child, d->path, argv, d->conf, &o);
+}
+
 struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path)
 {
 	struct fw_dnsmasq *d = calloc(1, sizeof(*d));
@@ -211,7 +250,8 @@ struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path)
 	snprintf(d->name, sizeof(d->name), "dnsmasq@%s", run_dir);
 	d->run_dir = strdup(run_dir);
 	d->path = strdup(dnsmasq_path ? dnsmasq_path : DNSMASQ_DEFAULT);
-	if (n < 0 || (size_t)n >= sizeof(d->conf) || !d->run_dir || !d->path) {
+	sv_init(&d->child, "dnsmasq", &dm_policy);
+	if (n < 0 || (size_t)n >= sizeof(d->conf) || !d->run_dir || !d->path || dm_command(d) < 0) {
 		fw_dnsmasq_free(d);
 		errno = n < 0 || (size_t)n >= sizeof(d->conf) ? ENAMETOOLONG : ENOMEM;
 		return NULL;
@@ -233,90 +273,15 @@ struct fw_dnsmasq *fw_dnsmasq_new(const char *run_dir, const char *dnsmasq_path)
 	return d;
 }
 
-static void dm_stop(struct fw_dnsmasq *d)
-{
-	if (d->pid <= 0)
-		return;
-	kill(d->pid, SIGTERM);
-	for (int waited = 0;; waited += 10) {
-		pid_t r = waitpid(d->pid, NULL, WNOHANG);
-		if (r == d->pid || (r < 0 && errno == ECHILD))
-			break;
-		if (waited == DNSMASQ_STOP_MS)
-			kill(d->pid, SIGKILL);
-		usleep(10000);
-	}
-	d->pid = 0;
-}
-
 void fw_dnsmasq_free(struct fw_dnsmasq *d)
 {
 	if (!d)
 		return;
-	dm_stop(d);
+	sv_clear(&d->child);
 	free(d->run_dir);
 	free(d->path);
 	free(d->text);
 	free(d);
-}
-
-static int dm_write(const char *path, const char *text)
-{
-	char tmp[DNSMASQ_DIR_MAX + 32];
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	FILE *f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	bool ok = fputs(text, f) >= 0;
-	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, path) < 0) {
-		int err = errno ? errno : EIO;
-		unlink(tmp);
-		return -err;
-	}
-	return 0;
-}
-
-/* Which dnsmasq is ours, for a daemon that starts after this one died. */
-static void dm_record(struct fw_dnsmasq *d)
-{
-	char ns[64], line[96];
-	if (!dm_pidns(d->pid, ns, sizeof(ns)))
-		return;
-	snprintf(line, sizeof(line), "%d %s\n", (int)d->pid, ns);
-	int err = dm_write(d->nsfile, line);
-	if (err)
-		fprintf(stderr, "moat-firewalld: %s: %s\n", d->nsfile, strerror(-err));
-}
-
-static int dm_start(struct fw_dnsmasq *d)
-{
-	/* the config comes on stdin: its directory need not be open to the uid */
-	int fd = open(d->conf, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "moat-firewalld: dnsmasq: %s: %s\n", d->conf, strerror(errno));
-		return -errno;
-	}
-	char *argv[] = { d->name, "--keep-in-foreground", "--conf-file=-", NULL };
-	/* nobody, root only of a user namespace of its own: whatever it
-	 * holds there gives nothing over this network namespace. Pid 1 of a
-	 * PID namespace of its own: nothing it starts outlives it (to hold
-	 * 547 when the daemon starts again, say), and as pid 1 only SIGKILL
-	 * reaches it without a handler of its own */
-	struct spawn_opts o = { .pdeathsig = SIGKILL, .stdin_fd = fd, .set_ids = true,
-				.uid = DNSMASQ_UID, .gid = DNSMASQ_GID, .userns = true, .pidns = true };
-	pid_t pid = spawn_child(d->path, argv, &o);
-	int err = errno;
-	close(fd);
-	if (pid < 0) {
-		fprintf(stderr, "moat-firewalld: dnsmasq: %s: %s\n", d->path, strerror(err));
-		return -err;
-	}
-	d->pid = pid;
-	d->started_ms = mono_ms();
-	dm_record(d);
-	return 0;
 }
 
 int fw_dnsmasq_configure(struct fw_dnsmasq *d, const struct policy *p)
@@ -324,7 +289,7 @@ int fw_dnsmasq_configure(struct fw_dnsmasq *d, const struct policy *p)
 	char *text = fw_dnsmasq_config(p, d->run_dir);
 	if (!text)
 		return -errno;
-	if (d->pid > 0 && d->text && strcmp(text, d->text) == 0) {
+	if (d->child.pid > 0 && d->text && strcmp(text, d->text) == 0) {
 		free(text);
 		return 0;
 	}
@@ -341,38 +306,16 @@ int fw_dnsmasq_configure(struct fw_dnsmasq *d, const struct policy *p)
 	free(d->text);
 	d->text = text;
 	/* dnsmasq rereads no dhcp-host on SIGHUP: a new process */
-	dm_stop(d);
-	d->fast_deaths = 0;
-	return dm_start(d);
+	sv_stop(&d->child);
+	return sv_start(&d->child);
 }
 
 void fw_dnsmasq_reap(struct fw_dnsmasq *d)
 {
-	if (d->pid <= 0)
-		return;
-	int status;
-	pid_t r = waitpid(d->pid, &status, WNOHANG);
-	if (r != d->pid)
-		return;
-	d->pid = 0;
-	if (mono_ms() - d->started_ms < DNSMASQ_FAST_DEATH * 1000)
-		d->fast_deaths++;
-	else
-		d->fast_deaths = 0;
-	if (WIFEXITED(status))
-		fprintf(stderr, "moat-firewalld: dnsmasq exited with status %d\n", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		fprintf(stderr, "moat-firewalld: dnsmasq killed by signal %d\n", WTERMSIG(status));
-	if (d->fast_deaths >= DNSMASQ_MAX_FAST) {
-		/* a config it refuses would only spin; the next policy tries again */
-		fprintf(stderr, "moat-firewalld: dnsmasq died %d times right after start; not restarting it\n",
-			d->fast_deaths);
-		return;
-	}
-	dm_start(d);
+	sv_reap(&d->child);
 }
 
 int fw_dnsmasq_pid(const struct fw_dnsmasq *d)
 {
-	return d->pid;
+	return d->child.pid;
 }

@@ -109,29 +109,20 @@ static bool gen_dir(const char *dir)
 	return ok;
 }
 
+static bool gen_own_file(int fd, void *arg)
+{
+	return gen_own(fd, 0640);
+}
+
 /* PATH replaced whole by DATA, root:moat 0640. Not flushed: it serves the
  * one-line N.meta, which a power cut may leave empty (generations then shows
  * "?"), while N.conf, the copy a rollback needs, is flushed before it is
  * renamed. The flush was a millisecond on every apply's reply path. */
 static bool write_file(const char *path, const char *data, size_t len)
 {
-	char tmp[4200];
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return false;
-	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return false;
-	int err = gen_own(fd, 0640) ? stage_write_all(fd, data, len) : errno;
-	if (close(fd) < 0 && !err)
-		err = errno;
-	if (!err && rename(tmp, path) < 0)
-		err = errno;
-	if (err) {
-		unlink(tmp);
+	int err = stage_write_file(path, &(struct stage_how){ .mode = 0600, .own = gen_own_file }, data, len);
+	if (err)
 		errno = err;
-	}
 	return !err;
 }
 

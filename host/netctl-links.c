@@ -18,6 +18,7 @@
 #include "host/qemu.h"
 #include "host/qmp.h"
 #include "lib/spawn.h"
+#include "lib/stage.h"
 #include "host/up.h"
 
 /* What up was told for app VMs' links, STATE/run/app-links, so that plug
@@ -25,18 +26,22 @@
  * "memory-max-mb N" lines. */
 #define APP_LINKS "app-links"
 
+/* root:MOAT 0640, given before it is written */
+static bool links_own(int fd, void *arg)
+{
+	return fchown(fd, 0, *(const gid_t *)arg) == 0 && fchmod(fd, 0640) == 0;
+}
+
 bool app_links_save(const struct netctl *ctx, const struct up_opts *o, gid_t moat)
 {
-	char path[4096], tmp[4200];
-	if (!netctl_pathf(path, sizeof(path), "%s/run/" APP_LINKS, ctx->state_dir) ||
-	    !netctl_pathf(tmp, sizeof(tmp), "%s.tmp", path))
+	char path[4096];
+	if (!netctl_pathf(path, sizeof(path), "%s/run/" APP_LINKS, ctx->state_dir))
 		return false;
-	FILE *f = fopen(tmp, "we");
-	bool ok = f && fprintf(f, "owner %s\nmemory-max-mb %u\n", o->vm_owner, o->vm_memory_max_mb) > 0;
-	ok = (f && fclose(f) == 0) && ok && priv_own(tmp, 0, moat, 0640) && rename(tmp, path) == 0;
-	if (!ok)
-		fprintf(stderr, "netctl: writing %s: %s\n", path, strerror(errno));
-	return ok;
+	int err = stage_printf(path, &(struct stage_how){ .mode = 0600, .own = links_own, .own_arg = &moat },
+			       "owner %s\nmemory-max-mb %u\n", o->vm_owner, o->vm_memory_max_mb);
+	if (err)
+		fprintf(stderr, "netctl: writing %s: %s\n", path, strerror(err));
+	return !err;
 }
 
 /* What app_links_save wrote, into O, if up wrote it. */

@@ -20,6 +20,7 @@
 #include "host/confine.h"
 #include "host/proc.h"
 #include "lib/spawn.h"
+#include "lib/stage.h"
 
 #define STOP_WAIT_MS 5000
 
@@ -189,20 +190,16 @@ static bool place_fds(const struct proc_as *as)
 /* STATE/run/NAME.EXT holds FMT..., whole or not at all. */
 bool proc_run_write(const struct netctl *ctx, const char *name, const char *ext, const char *fmt, ...)
 {
-	char path[4096], tmp[4200];
-	if (!proc_run_file(ctx, path, sizeof(path), name, ext) || !netctl_pathf(tmp, sizeof(tmp), "%s.tmp", path))
+	char path[4096];
+	if (!proc_run_file(ctx, path, sizeof(path), name, ext))
 		return false;
-	FILE *f = fopen(tmp, "we");
 	va_list ap;
 	va_start(ap, fmt);
-	bool ok = f && vfprintf(f, fmt, ap) > 0;
+	int err = stage_vprintf(path, &(struct stage_how){ .mode = 0666 }, fmt, ap);
 	va_end(ap);
-	ok = (f && fclose(f) == 0) && ok && rename(tmp, path) == 0;
-	if (!ok) {
-		fprintf(stderr, "netctl: writing %s: %s\n", path, strerror(errno));
-		unlink(tmp);
-	}
-	return ok;
+	if (err)
+		fprintf(stderr, "netctl: writing %s: %s\n", path, strerror(err));
+	return !err;
 }
 
 /* ARGV started in its own session as AS says, stdout and stderr through a

@@ -14,3 +14,9 @@ $(T)/libmoat.a: $(LIB_SRCS:%.c=$(T)/%.o)
 	rm -f $@ && ar rcs $@ $^
 $(F)/libmoat.a: $(LIB_SRCS:%.c=$(F)/%.o)
 	rm -f $@ && ar rcs $@ $^
+
+# supervise.c against real children; stage.c's writes whole or not at all
+LIB_TESTS := $(T)/tests/test_lib_supervise $(T)/tests/test_lib_stage
+$(LIB_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(T)/libmoat.a
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka -lpthread
+UNIT_TESTS += $(LIB_TESTS)

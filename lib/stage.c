@@ -1,11 +1,16 @@
 /* stage.c: files written by a thread while the caller waits (stage.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lib/stage.h"
+
+/* the temporary file: never through a symbolic link someone left there */
+#define STAGE_OPEN_FLAGS (O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC)
 
 int stage_write_all(int fd, const char *data, size_t len)
 {
@@ -38,7 +43,7 @@ void stage_start(struct stage *s, const char *path, const char *tmp, mode_t mode
 {
 	*s = (struct stage){ .path = path, .tmp = tmp, .data = data, .len = len, .sync = sync,
 			     .also = also, .also_arg = also_arg, .fd = -1 };
-	s->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	s->fd = open(tmp, STAGE_OPEN_FLAGS, mode);
 	if (s->fd < 0) {
 		s->err = errno;
 		if (also)
@@ -67,12 +72,51 @@ int stage_finish(struct stage *s, bool keep)
 	return s->err;
 }
 
-int stage_write_now(const char *path, const char *tmp, mode_t mode, const char *data, size_t len)
+/* TMP written as HOW says, renamed to PATH. */
+static int write_now(const char *path, const char *tmp, const struct stage_how *how, const char *data,
+		     size_t len)
 {
 	struct stage s = { .path = path, .tmp = tmp, .data = data, .len = len };
-	s.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	s.fd = open(tmp, STAGE_OPEN_FLAGS, how->mode);
 	if (s.fd < 0)
 		return errno;
-	s.err = stage_write_all(s.fd, data, len);
+	errno = 0;
+	if (how->own && !how->own(s.fd, how->own_arg))
+		s.err = errno ? errno : EPERM;
+	else
+		s.err = stage_write_all(s.fd, data, len);
 	return stage_finish(&s, true);
+}
+
+int stage_write_now(const char *path, const char *tmp, mode_t mode, const char *data, size_t len)
+{
+	return write_now(path, tmp, &(struct stage_how){ .mode = mode }, data, len);
+}
+
+int stage_write_file(const char *path, const struct stage_how *how, const char *data, size_t len)
+{
+	char tmp[PATH_MAX];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return ENAMETOOLONG;
+	return write_now(path, tmp, how, data, len);
+}
+
+int stage_vprintf(const char *path, const struct stage_how *how, const char *fmt, va_list ap)
+{
+	char *text;
+	int n = vasprintf(&text, fmt, ap);
+	if (n < 0)
+		return ENOMEM;
+	int err = stage_write_file(path, how, text, (size_t)n);
+	free(text);
+	return err;
+}
+
+int stage_printf(const char *path, const struct stage_how *how, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int err = stage_vprintf(path, how, fmt, ap);
+	va_end(ap);
+	return err;
 }

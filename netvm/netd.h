@@ -26,7 +26,7 @@
 #include <sys/types.h>
 #include "policy/batch.h"
 #include "lib/contract.h"
-#include "lib/spawn.h"
+#include "lib/supervise.h"
 
 #define NETD_TABLE        "moat-net"
 #define NETD_MAX_DNS      4
@@ -147,29 +147,29 @@ int links_nic_address(struct netd_links *k, const char *nic, const struct netd_l
 
 /* ---- dhcp.c ---- */
 
-struct netd_child {
-	const char *what;
-	pid_t pid;
-	char **argv;                 /* NULL-terminated, malloc'd strings */
-	char *name;                  /* its argv[0] instead of the path, or NULL */
-	char *stdin_file;            /* given to it on stdin (its config), or NULL */
-	struct spawn_opts creds;     /* the ids and capabilities it runs with */
-	int64_t restart_at;          /* monotonic ms; 0 = not waiting */
-};
-
+/* udhcpc and dnsmasq are lib/supervise.c's children, restarted RESTART_MS
+ * after they die; these name its calls as main.c uses them. */
 /* Write DIR/udhcpc.script (0755) that runs SELF --dhcp-event "$1" --control CONTROL. */
 int dhcp_write_script(const char *dir, const char *self, const char *control,
 		      char *path, size_t pathlen);
 /* udhcpc in the foreground on NIC, retrying forever. */
-bool dhcp_argv(struct netd_child *c, const char *udhcpc, const char *nic, const char *script);
+bool dhcp_argv(struct sv_child *c, const char *udhcpc, const char *nic, const char *script);
 /* dnsmasq on MOAT_UPLINK_NETVM_ADDR forwarding to the lease's resolvers: config in RUN_DIR. */
-bool dns_argv(struct netd_child *c, const char *dnsmasq, const char *run_dir,
+bool dns_argv(struct sv_child *c, const char *dnsmasq, const char *run_dir,
 	      const struct netd_lease *l);
-bool child_start(struct netd_child *c);
-void child_stop(struct netd_child *c);
-void child_clear(struct netd_child *c);
+static inline bool child_start(struct sv_child *c)
+{
+	return sv_start(c) == 0;
+}
+static inline void child_clear(struct sv_child *c)
+{
+	sv_clear(c);
+}
 /* After SIGCHLD: true if PID was C's (restarted after a pause). */
-bool child_reaped(struct netd_child *c, pid_t pid, int status);
+static inline bool child_reaped(struct sv_child *c, pid_t pid, int status)
+{
+	return sv_reaped(c, pid, status);
+}
 
 /* ---- main.c: the daemon ---- */
 
@@ -196,7 +196,7 @@ struct netd {
 	size_t nnets;
 	struct netd_hosts hosts;     /* never forwarded to */
 	bool hosts_known;            /* until then, nothing is forwarded */
-	struct netd_child udhcpc_child, dnsmasq_child;
+	struct sv_child udhcpc_child, dnsmasq_child;
 	int64_t retry_at;
 	bool stop;
 };
