@@ -63,7 +63,7 @@ $(F)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -Wno-unused-command-line-argument -MMD -MP -c $< -o $@
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' -type f 2>/dev/null)
 
 DEPS_PACKAGES := build-essential clang libclang-rt-14-dev pkg-config \
 	libnftnl-dev libmnl-dev libcmocka-dev nftables iproute2 util-linux \
