@@ -47,6 +47,7 @@ include host/module.mk
 -include firewallvm/peripherals.mk
 -include netvm/module.mk
 -include guest-image/module.mk
+-include packaging/module.mk
 include tests/module.mk
 
 programs: $(PROGRAMS)
@@ -63,13 +64,14 @@ $(F)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -Wno-unused-command-line-argument -MMD -MP -c $< -o $@
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' -type f 2>/dev/null)
 
 DEPS_PACKAGES := build-essential clang libclang-rt-14-dev pkg-config \
 	libnftnl-dev libmnl-dev libcmocka-dev nftables iproute2 util-linux \
 	liburing-dev libseccomp-dev dpdk dpdk-dev qemu-system-x86 qemu-utils \
 	busybox-static socat python3 libnl-3-dev libnl-route-3-dev \
-	kmod cpio conntrack libcap2-bin strace
+	kmod cpio conntrack libcap2-bin strace \
+	dpkg-dev lintian man-db groff-base bash-completion systemd
 # package:command - needed only as a program on PATH (a machine may carry
 # its own build of it)
 DEPS_COMMANDS := dnsmasq-base:dnsmasq iperf3:iperf3
