@@ -16,7 +16,7 @@
 #include "host/priv.h"
 
 const struct command netctl_commands[] = {
-	{ "up", up_main, "[--images DIR] [--accel kvm|tcg] [--vm-owner U[:G]] [--notify]",
+	{ "up", up_main, "[--images DIR] [--accel kvm|tcg] [--vm-owner U[:G]] [--notify] [--foreground]",
 	  "Start the links, the netvm and the firewallvm, apply the policy; return once it is loaded." },
 	{ "down", down_main, "",
 	  "Stop the app VMs' links, the firewallvm, the netvm and the uplink link." },
