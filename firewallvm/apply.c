@@ -429,6 +429,7 @@ static int apply_text(struct fw_state *st, const char *file, const char *text, u
 	t2 = (mono_ns() / 1e6);
 	struct nl_batch b;
 	batch_start(&b);
+	b.queue_xt = st->queue_xt;
 	if (st->rs)
 		batch_ruleset_diff(&b, st->rs, rs);
 	else

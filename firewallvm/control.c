@@ -144,13 +144,15 @@ static void put_counter(const char *vm, int kind, int rule, uint64_t packets, ui
 		ctl_nest_end(c->m, at);
 }
 
-static void do_stats(struct ctl_client *cl, const uint8_t *f, size_t len)
+static void do_stats(struct fw_control *fc, struct ctl_client *cl, const uint8_t *f, size_t len)
 {
 	const char *vm = ctl_get_str(f, len, CTL_A_VM);
 	struct ctl_msg m;
 	ctl_msg_init(&m, CTL_REPLY);
 	struct counters_msg c = { &m, ctl_put_u32(&m, CTL_A_STATUS, 0) && ctl_put_str(&m, CTL_A_MESSAGE, "") };
-	int err = fw_counters_each(vm && *vm ? vm : NULL, put_counter, &c);
+	size_t nextra;
+	const struct fw_count *extra = fw_dhcp4q_counts(fc->st->dhcp4q, &nextra);
+	int err = fw_counters_each(vm && *vm ? vm : NULL, extra, nextra, put_counter, &c);
 	if (err) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "reading the counters: %s", strerror(-err));
@@ -270,7 +272,7 @@ static void handle_request(void *arg, struct ctl_client *cl, uint16_t type, cons
 	switch (type) {
 	case CTL_REQ_APPLY: do_apply(c, cl, f, len); break;
 	case CTL_REQ_STATUS: do_status(c, cl); break;
-	case CTL_REQ_STATS: do_stats(cl, f, len); break;
+	case CTL_REQ_STATS: do_stats(c, cl, f, len); break;
 	case CTL_REQ_LOG: do_log(c, cl, f, len); break;
 	default:
 		ctl_client_error(cl, EOPNOTSUPP, "moat-firewalld does not take this request");

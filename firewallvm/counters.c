@@ -103,6 +103,16 @@ static bool ctr_parse_comment(const char *s, struct ctr *c)
 	return true;
 }
 
+/* Whether COMMENT is one of VM's DHCP guards (policy/compile.c). */
+static bool dhcp_spoof(const char *vm, const char *comment)
+{
+	size_t n = strlen(vm);
+	if (n > MOAT_NAME_MAX || strncmp(comment, vm, n) != 0 || comment[n] != ' ')
+		return false;
+	return strcmp(comment + n + 1, "DHCP not its own MAC") == 0 ||
+	       strcmp(comment + n + 1, "DHCP through a relay") == 0;
+}
+
 static void ctr_add(struct ctr_list *l, const struct ctr *c)
 {
 	if (l->only_vm && strcmp(l->only_vm, c->vm) != 0)
@@ -151,6 +161,12 @@ static int ctr_rule_cb(const struct nlmsghdr *nlh, void *data)
 			c.kind = cl >= 7 && strcmp(comment + cl - 7, "no IPv6") == 0 ? CK_IPV6 : CK_SPOOF;
 			ctr_add(l, &c);
 		}
+	} else if (strncmp(chain, "in_", 3) == 0 && cr.drops && comment && dhcp_spoof(chain + 3, comment)) {
+		/* DHCP that speaks for another MAC is spoofing too (the
+		 * daemon adds what it drops for the client identifier) */
+		strcpy(c.vm, chain + 3);
+		c.kind = CK_SPOOF;
+		ctr_add(l, &c);
 	} else if (comment && ctr_parse_comment(comment, &c)) {
 		ctr_add(l, &c);
 	}
@@ -175,10 +191,16 @@ static int ctr_dump(struct ctr_list *l)
 	return err && l->failed ? -ENOMEM : err;
 }
 
-int fw_counters_each(const char *vm, fw_counter_fn fn, void *arg)
+int fw_counters_each(const char *vm, const struct fw_count *extra, size_t nextra, fw_counter_fn fn,
+		     void *arg)
 {
 	struct ctr_list l = { .only_vm = vm };
 	int err = ctr_dump(&l);
+	for (size_t i = 0; !err && i < nextra; i++) {
+		struct ctr c = { .kind = extra[i].kind, .packets = extra[i].packets, .bytes = extra[i].bytes };
+		if (snprintf(c.vm, sizeof(c.vm), "%s", extra[i].vm) < (int)sizeof(c.vm))
+			ctr_add(&l, &c);
+	}
 	if (!err && l.failed)
 		err = -ENOMEM;
 	if (!err && !l.n && vm)
@@ -221,7 +243,7 @@ char *fw_counters_text(const char *vm)
 	FILE *f = open_memstream(&text, &len);
 	if (!f)
 		return NULL;
-	int err = fw_counters_each(vm, ctr_line, f);
+	int err = fw_counters_each(vm, NULL, 0, ctr_line, f);
 	bool bad = ferror(f);
 	if (fclose(f) != 0 || bad || err) {
 		free(text);

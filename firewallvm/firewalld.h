@@ -15,6 +15,9 @@
  * names.c    DNS answers held in NFQUEUE on their way to a VM: their
  *            addresses go into the host sets of inet moat first
  *            (dnsanswer.c reads them)
+ * dhcp4q.c   the VMs' DHCPv4 held in NFQUEUE: dropped and counted unless its
+ *            client identifier speaks for the VM's own MAC (dhcp4.c reads it)
+ * nfqueue.c  the NFQUEUE socket of names.c and dhcp4q.c
  * ctmarks.c  the highest ct mark in conntrack, for a start without a marks file
  *
  * Each part owns its file descriptors and exposes them to the loop with a
@@ -38,6 +41,7 @@
 struct fw_ifaces;
 struct fw_dnsmasq;
 struct fw_names;
+struct fw_dhcp4q;
 
 struct fw_state {
 	const char *state_dir;     /* current.conf + generation: re-applied at start */
@@ -58,9 +62,11 @@ struct fw_state {
 	time_t next_expiry;        /* earliest `until` still ahead, or 0 */
 	struct nft_sock *nft;
 	uint32_t table_flags;      /* nft_appliance_table_flags */
+	bool queue_xt;             /* nft_queue_kind: queue rules go as xt NFQUEUE */
 	struct fw_ifaces *ifaces;  /* brought in line after each apply; NULL: left alone */
 	struct fw_dnsmasq *dnsmasq;
 	struct fw_names *names;    /* its side table follows each apply; NULL: none */
+	struct fw_dhcp4q *dhcp4q;  /* its drops count in the stats; NULL: none */
 	/* what was in force before the last apply, freed by fw_apply_release */
 	struct ruleset *old_rs;
 	struct policy *old_policy;
@@ -196,6 +202,52 @@ const char *fw_names_hold(const struct fw_names *n);
 /* Addresses added so far. */
 unsigned long fw_names_copied(const struct fw_names *n);
 
+/* ---- nfqueue.c ---- */
+
+struct mnl_socket;
+struct nlmsghdr;
+/* Queue NUM bound, whole packets (up to COPY bytes) copied to us; the
+ * socket non-blocking and close-on-exec. SEQ numbers the requests. NULL
+ * with errno. */
+struct mnl_socket *fw_nfq_open(uint16_t num, uint32_t copy, uint32_t *seq);
+/* A request of TYPE (NFQNL_MSG_*) to queue NUM, its header in BUF. */
+struct nlmsghdr *fw_nfq_msg(char *buf, uint16_t type, uint16_t num);
+/* A held packet: its id, network header on (PAYLOAD NULL: none) and the
+ * interface it came in on (0: none). */
+struct fw_nfq_packet {
+	uint32_t id;
+	const uint8_t *payload;
+	size_t len;
+	uint32_t indev;
+};
+/* Whether NLH is a held packet; P filled when it is. */
+bool fw_nfq_packet(const struct nlmsghdr *nlh, struct fw_nfq_packet *p);
+/* VERDICT (NF_ACCEPT, NF_DROP) on packet ID of queue NUM, or with BATCH on
+ * every packet up to ID. 0 or -errno. */
+int fw_nfq_verdict(struct mnl_socket *q, uint16_t num, uint32_t id, uint32_t verdict, bool batch);
+
+/* ---- dhcp4q.c ---- */
+
+#define FW_DHCP4_QUEUE        RS_DHCP4_QUEUE
+
+/* A count the daemon keeps itself, added to the kernel's counters. */
+struct fw_count {
+	const char *vm;
+	int kind;                  /* enum ctl_counter */
+	uint64_t packets, bytes;
+};
+
+struct fw_dhcp4q;
+/* Binds the queue; ST is read for the policy in force. NULL with errno. */
+struct fw_dhcp4q *fw_dhcp4q_open(const struct fw_state *st);
+void fw_dhcp4q_close(struct fw_dhcp4q *d);
+int fw_dhcp4q_fd(const struct fw_dhcp4q *d);
+/* Readable: judge each message that waits (accept or drop and count). */
+void fw_dhcp4q_event(struct fw_dhcp4q *d);
+/* The drops so far of each VM of the policy in force (CTL_C_SPOOF), valid
+ * until the next call: N of them. */
+const struct fw_count *fw_dhcp4q_counts(struct fw_dhcp4q *d, size_t *n);
+
 /* ---- nflog.c ---- */
 
 struct fw_nflog;
@@ -212,17 +264,19 @@ void fw_nflog_each(const struct fw_nflog *l, const char *vm,
 
 /* ---- counters.c ---- */
 
-/* The counters of table inet moat, summed per VM and config rule, in order
- * of VM, KIND (enum ctl_counter) and RULE (0 but for CTL_C_RULE). VM NULL =
- * every VM. 0, or -errno (-ENOENT: VM has no counters). */
+/* The counters of table inet moat and the NEXTRA of EXTRA (the daemon's
+ * own), summed per VM and config rule, in order of VM, KIND (enum
+ * ctl_counter) and RULE (0 but for CTL_C_RULE). VM NULL = every VM. 0, or
+ * -errno (-ENOENT: VM has no counters). */
 typedef void (*fw_counter_fn)(const char *vm, int kind, int rule, uint64_t packets, uint64_t bytes,
 			      void *arg);
-int fw_counters_each(const char *vm, fw_counter_fn fn, void *arg);
+int fw_counters_each(const char *vm, const struct fw_count *extra, size_t nextra, fw_counter_fn fn,
+		     void *arg);
 /* The same as text, one line each:
  *   "VM rule N packets P bytes B"     per config rule (expanded rules summed)
  *   "VM dns packets P bytes B"        what `allow dns` let through to the resolver
  *   "VM default-deny packets P bytes B"
- *   "VM spoofed packets P bytes B"    anti-spoofing drops
+ *   "VM spoofed packets P bytes B"    anti-spoofing drops (and DHCP of another MAC)
  *   "VM ipv6-dropped packets P bytes B" IPv6 from a VM when there is no subnet6
  * VM NULL = every VM. Returns a malloc'd string, or NULL with errno. */
 char *fw_counters_text(const char *vm);

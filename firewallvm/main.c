@@ -6,7 +6,8 @@
  * Before anything else the table inet moat is loaded: the policy the state
  * directory says was in force, or a table that drops everything. Then one
  * poll loop serves the control channel, interface and NFLOG events, the
- * DNS answers held on their way to the VMs (names.c), RAs and DHCPv6
+ * DNS answers held on their way to the VMs (names.c), the VMs' DHCPv4
+ * held to be judged (dhcp4q.c), RAs and DHCPv6
  * (addr6.c), signals and the `until` timer. The table has the persist
  * flag: it stays in force when the daemon exits or dies, and a restarted
  * daemon takes it back.
@@ -32,7 +33,7 @@
 #define DEFAULT_DNSMASQ    "/usr/sbin/dnsmasq"
 #define EXPIRY_CHECK_MS    10000   /* the wall clock may jump: look again this often */
 #define ADDR6_TRIES        20      /* 100 ms apart */
-#define POLL_MAX           (7 + 2 * (1 + FW_MAX_CLIENTS))
+#define POLL_MAX           (8 + 2 * (1 + FW_MAX_CLIENTS))
 
 struct daemon {
 	struct fw_state st;
@@ -41,6 +42,7 @@ struct daemon {
 	struct fw_nflog *nflog;
 	struct fw_dnsmasq *dnsmasq;
 	struct fw_names *names;
+	struct fw_dhcp4q *dhcp4q;
 	struct fw_addr6 *addr6;
 	/* the policy addr6 last saw: another one (an apply, an expiry) syncs it */
 	const struct policy *addr6_policy;
@@ -171,7 +173,7 @@ static int daemon_run(struct daemon *d)
 		struct pollfd fds[POLL_MAX];
 		size_t n = 0;
 		fds[n++] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
-		int ifaces_at = -1, nflog_at = -1, queue_at = -1;
+		int ifaces_at = -1, nflog_at = -1, queue_at = -1, dhcp4q_at = -1;
 		if (d->ifaces && fw_ifaces_fd(d->ifaces) >= 0) {
 			ifaces_at = (int)n;
 			fds[n++] = (struct pollfd){ .fd = fw_ifaces_fd(d->ifaces), .events = POLLIN };
@@ -183,6 +185,10 @@ static int daemon_run(struct daemon *d)
 		if (d->names && fw_names_queue_fd(d->names) >= 0) {
 			queue_at = (int)n;
 			fds[n++] = (struct pollfd){ .fd = fw_names_queue_fd(d->names), .events = POLLIN };
+		}
+		if (d->dhcp4q) {
+			dhcp4q_at = (int)n;
+			fds[n++] = (struct pollfd){ .fd = fw_dhcp4q_fd(d->dhcp4q), .events = POLLIN };
 		}
 		size_t addr6_at = n, naddr6 = d->addr6 ? fw_addr6_pollfds(d->addr6, fds + n) : 0;
 		n += naddr6;
@@ -211,6 +217,8 @@ static int daemon_run(struct daemon *d)
 			fw_nflog_event(d->nflog, new_log_line, d);
 		if (queue_at >= 0 && fds[queue_at].revents)
 			fw_names_queue_event(d->names);
+		if (dhcp4q_at >= 0 && fds[dhcp4q_at].revents)
+			fw_dhcp4q_event(d->dhcp4q);
 		fw_control_event(d->control, fds + ctl_at, n - ctl_at);
 		fw_apply_release(&d->st);
 		if (d->st.next_expiry && time(NULL) >= d->st.next_expiry) {
@@ -267,6 +275,11 @@ int main(int argc, char **argv)
 	}
 	d.st.nft = &d.nft;
 	d.st.table_flags = nft_appliance_table_flags(&d.nft);
+	int queue_kind = nft_queue_kind(&d.nft);
+	d.st.queue_xt = queue_kind == RQ_XT;
+	if (queue_kind == RQ_NONE)
+		fprintf(stderr, "moat-firewalld: the kernel has neither nft_queue nor xt_NFQUEUE: no policy"
+			" loads (its DHCP rules queue)\n");
 	if (!d.st.table_flags)
 		fprintf(stderr, "moat-firewalld: this kernel cannot keep an owned table after its owner (no "
 			"NFT_TABLE_F_PERSIST, Linux < 6.9): table inet moat is not owned, so that it stays in "
@@ -277,6 +290,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "moat-firewalld: DNS answers: %s; host-name rules get no addresses\n",
 			strerror(errno));
 	d.st.names = d.names;
+	d.dhcp4q = fw_dhcp4q_open(&d.st);
+	if (!d.dhcp4q)
+		fprintf(stderr, "moat-firewalld: NFQUEUE %d: %s; no VM gets an address by DHCP\n",
+			FW_DHCP4_QUEUE, strerror(errno));
+	d.st.dhcp4q = d.dhcp4q;
 	if (!daemon_load_table(&d))
 		goto cleanup;
 
@@ -324,6 +342,7 @@ cleanup:
 	if (d.ifaces)
 		fw_ifaces_close(d.ifaces);
 	fw_names_close(d.names);
+	fw_dhcp4q_close(d.dhcp4q);
 	if (d.sigfd >= 0)
 		close(d.sigfd);
 	/* the table outlives this socket (persist) */

@@ -38,3 +38,12 @@ UNIT_TESTS += $(T)/tests/test_fw_dhcp6
 $(F)/fuzz_fw_dhcp6: $(F)/tests/fuzz/fuzz_fw_dhcp6.o $(F)/firewallvm/dhcp6.o
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 FUZZ_TARGETS += $(F)/fuzz_fw_dhcp6
+
+# dhcp4.c: whether a VM's DHCPv4 message speaks for its own MAC, a pure
+# function of its bytes
+$(T)/tests/test_fw_dhcp4: $(T)/tests/unit/test_fw_dhcp4.o $(T)/firewallvm/dhcp4.o
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka
+UNIT_TESTS += $(T)/tests/test_fw_dhcp4
+$(F)/fuzz_fw_dhcp4: $(F)/tests/fuzz/fuzz_fw_dhcp4.o $(F)/firewallvm/dhcp4.o
+	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
+FUZZ_TARGETS += $(F)/fuzz_fw_dhcp4

@@ -26,13 +26,10 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/set.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
-#include <linux/netfilter/nfnetlink.h>
-#include <linux/netfilter/nfnetlink_queue.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +40,6 @@
 #include "firewallvm/dnsanswer.h"
 #include "firewallvm/firewalld.h"
 
-#define NAMES_RCVBUF     (4 << 20)
 #define NAMES_PENDING    1024      /* added in one transaction */
 #define NAMES_COPY       0xffff    /* bytes of each held packet we read */
 
@@ -78,65 +74,10 @@ struct fw_names {
 
 /* ---- the DNS answers held in NFQUEUE ---- */
 
-static struct nlmsghdr *queue_msg(char *buf, uint16_t type)
-{
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | type;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->nfgen_family = AF_UNSPEC;
-	g->version = NFNETLINK_V0;
-	g->res_id = htons(FW_DNS_QUEUE);
-	return nlh;
-}
-
-/* Send NLH and wait for its acknowledgement. 0 or -errno. */
-static int queue_talk(struct fw_names *n, struct nlmsghdr *nlh)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	nlh->nlmsg_flags |= NLM_F_ACK;
-	nlh->nlmsg_seq = ++n->seq;
-	if (mnl_socket_sendto(n->q, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t len = mnl_socket_recvfrom(n->q, buf, sizeof(buf));
-		if (len < 0)
-			return -errno;
-		int rc = mnl_cb_run(buf, (size_t)len, nlh->nlmsg_seq, mnl_socket_get_portid(n->q),
-				    NULL, NULL);
-		if (rc <= MNL_CB_STOP)
-			return rc < 0 ? -errno : 0;
-	}
-}
-
 static int queue_open(struct fw_names *n)
 {
-	char buf[256];
-	n->q = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!n->q || mnl_socket_bind(n->q, 0, MNL_SOCKET_AUTOPID) < 0)
-		return -1;
-	int size = NAMES_RCVBUF, fd = mnl_socket_get_fd(n->q);
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	struct nlmsghdr *nlh = queue_msg(buf, NFQNL_MSG_CONFIG);
-	struct nfqnl_msg_config_cmd cmd = { .command = NFQNL_CFG_CMD_BIND };
-	mnl_attr_put(nlh, NFQA_CFG_CMD, sizeof(cmd), &cmd);
-	int rc = queue_talk(n, nlh);
-	if (rc == 0) {
-		/* the whole packet: the answer is read from it */
-		nlh = queue_msg(buf, NFQNL_MSG_CONFIG);
-		struct nfqnl_msg_config_params params = {
-			.copy_mode = NFQNL_COPY_PACKET, .copy_range = htonl(NAMES_COPY) };
-		mnl_attr_put(nlh, NFQA_CFG_PARAMS, sizeof(params), &params);
-		rc = queue_talk(n, nlh);
-	}
-	if (rc < 0) {
-		errno = -rc;
-		return -1;
-	}
-	int fl = fcntl(fd, F_GETFL);
-	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	return 0;
+	n->q = fw_nfq_open(FW_DNS_QUEUE, NAMES_COPY, &n->seq);
+	return n->q ? 0 : -1;
 }
 
 /* Table TABLE as a ruleset: with HOW, its base chain "hold" on output,
@@ -161,27 +102,6 @@ static struct ruleset *hold_ruleset(const char *table, enum names_hold how)
 	}
 	ruleset_index(rs);
 	return rs;
-}
-
-/* Can the kernel take the hold rule the HOW way? A table with the chain is
- * created and deleted in one transaction: ENOENT when the expression or
- * target is missing. */
-static bool hold_probe(struct fw_state *st, enum names_hold how)
-{
-	struct ruleset *rs = hold_ruleset("moat-probe", how);
-	struct nl_batch b;
-	batch_init(&b, 1);
-	b.table = ruleset_table(rs);
-	batch_begin(&b);
-	batch_table(&b, NFT_MSG_NEWTABLE, 0);
-	batch_ruleset_add(&b, rs);
-	batch_table(&b, NFT_MSG_DELTABLE, 0);
-	batch_end(&b);
-	char err[256];
-	int rc = nft_commit(st->nft, &b, err, sizeof(err));
-	batch_free(&b);
-	ruleset_free(rs);
-	return rc == 0;
 }
 
 /* A host set of the ruleset in force, or NULL. */
@@ -310,29 +230,17 @@ struct queue_read {
 static int queue_packet_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct queue_read *r = data;
-	if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
+	struct fw_nfq_packet p;
+	if (!fw_nfq_packet(nlh, &p))
 		return MNL_CB_OK;
-	struct nlattr *tb[NFQA_MAX + 1] = { 0 };
-	const struct nlattr *a;
-	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
-		uint16_t type = mnl_attr_get_type(a);
-		if (type <= NFQA_MAX && mnl_attr_validate(a, MNL_TYPE_UNSPEC) >= 0)
-			tb[type] = (struct nlattr *)a;
-	}
-	if (!tb[NFQA_PACKET_HDR] ||
-	    mnl_attr_get_payload_len(tb[NFQA_PACKET_HDR]) < sizeof(struct nfqnl_msg_packet_hdr))
-		return MNL_CB_OK;
-	const struct nfqnl_msg_packet_hdr *h = mnl_attr_get_payload(tb[NFQA_PACKET_HDR]);
-	uint32_t id = ntohl(h->packet_id);
-	if (!r->held || id > r->last_id)
-		r->last_id = id;
+	if (!r->held || p.id > r->last_id)
+		r->last_id = p.id;
 	r->held++;
-	if (!tb[NFQA_PAYLOAD])
+	if (!p.payload)
 		return MNL_CB_OK;
 	/* malformed (-1) or nothing to read (0): it goes unchanged, adding nothing */
 	static struct dns_answer ans;
-	if (dns_packet_parse(mnl_attr_get_payload(tb[NFQA_PAYLOAD]),
-			     mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]), &r->n->tcp, &ans) > 0)
+	if (dns_packet_parse(p.payload, p.len, &r->n->tcp, &ans) > 0)
 		names_take(r->n, &ans);
 	return MNL_CB_OK;
 }
@@ -354,14 +262,10 @@ int fw_names_queue_event(struct fw_names *n)
 	/* every address of these answers is in by now (or refused: they go anyway) */
 	qsort(n->pending, n->npending, sizeof(n->pending[0]), names_set_cmp);
 	names_flush(n);
-	struct nlmsghdr *nlh = queue_msg(buf, NFQNL_MSG_VERDICT_BATCH);
-	struct nfqnl_msg_verdict_hdr v = { .verdict = htonl(NF_ACCEPT), .id = htonl(r.last_id) };
-	mnl_attr_put(nlh, NFQA_VERDICT_HDR, sizeof(v), &v);
-	if (mnl_socket_sendto(n->q, nlh, nlh->nlmsg_len) < 0) {
-		fprintf(stderr, "moat-firewalld: letting %zu DNS answers go: %s\n", r.held, strerror(errno));
-		return -errno;
-	}
-	return 0;
+	int rc = fw_nfq_verdict(n->q, FW_DNS_QUEUE, r.last_id, NF_ACCEPT, true);
+	if (rc < 0)
+		fprintf(stderr, "moat-firewalld: letting %zu DNS answers go: %s\n", r.held, strerror(-rc));
+	return rc;
 }
 
 struct fw_names *fw_names_open(struct fw_state *st)
@@ -371,7 +275,8 @@ struct fw_names *fw_names_open(struct fw_state *st)
 		return NULL;
 	n->st = st;
 	n->seq = (uint32_t)time(NULL) ^ 0x6e616d65u;
-	n->hold = hold_probe(st, HOLD_NFT) ? HOLD_NFT : hold_probe(st, HOLD_XT) ? HOLD_XT : HOLD_NONE;
+	int kind = nft_queue_kind(st->nft);
+	n->hold = kind == RQ_NFT ? HOLD_NFT : kind == RQ_XT ? HOLD_XT : HOLD_NONE;
 	if (n->hold == HOLD_NONE) {
 		fprintf(stderr, "moat-firewalld: the kernel has neither nft_queue nor xt_NFQUEUE:"
 			" DNS answers are not seen, host-name rules get no address\n");

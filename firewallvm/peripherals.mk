@@ -1,8 +1,10 @@
 # firewallvm/peripherals.mk: tests of moat-firewalld's peripheral parts
-# (ifaces.c, dnsmasq.c, nflog.c, counters.c, names.c): unit tests, the NFLOG fuzz
+# (ifaces.c, dnsmasq.c, nflog.c, counters.c, names.c, nfqueue.c, dhcp4q.c):
+# unit tests, the NFLOG fuzz
 # target, and the netns check driven by tests/tools/fwparts.
 FWP_SRCS := firewallvm/ifaces.c firewallvm/dnsmasq.c firewallvm/nflog.c firewallvm/counters.c \
-	firewallvm/names.c firewallvm/dnsanswer.c
+	firewallvm/names.c firewallvm/nfqueue.c firewallvm/dnsanswer.c firewallvm/dhcp4q.c \
+	firewallvm/dhcp4.c
 FWP_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 FWP_LIBS := $(NFT_LIBS) $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
 

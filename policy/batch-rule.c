@@ -279,20 +279,21 @@ void batch_rule(struct nl_batch *b, const struct ruleset *rs, const struct rs_ch
 		add_expr(r, expr("masq"));
 	if (ru->notrack)
 		add_expr(r, expr("notrack"));
-	if (ru->queue == RQ_NFT) {
+	if (ru->queue == RQ_NFT && !b->queue_xt) {
 		e = expr("queue");
 		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, ru->queue_num);
 		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, 1);
-		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, NFT_QUEUE_FLAG_BYPASS);
+		if (!ru->queue_no_bypass)
+			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, NFT_QUEUE_FLAG_BYPASS);
 		add_expr(r, e);
-	} else if (ru->queue == RQ_XT) {
+	} else if (ru->queue != RQ_NONE) {
 		/* libnftnl keeps (and frees) the info it is given */
 		struct xt_NFQ_info_v3 *info = calloc(1, sizeof(*info));
 		if (!info)
 			abort();
 		info->queuenum = ru->queue_num;
 		info->queues_total = 1;
-		info->flags = NFQ_FLAG_BYPASS;
+		info->flags = ru->queue_no_bypass ? 0 : NFQ_FLAG_BYPASS;
 		e = expr("target");
 		nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
 		nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);

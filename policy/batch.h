@@ -31,6 +31,7 @@ struct nl_batch {
 	size_t norigins, ocap;
 	uint32_t next_set_id;
 	const char *table;        /* inet TABLE the messages name; RS_TABLE by default */
+	bool queue_xt;            /* RQ_NFT rules go as RQ_XT (nft_queue_kind) */
 };
 
 void batch_init(struct nl_batch *b, uint32_t first_seq);
@@ -89,6 +90,12 @@ int nft_acks(const struct nl_batch *b, const void *buf, size_t n, char *err, siz
  * a dead daemon would leave every VM unfiltered: there the table is not owned
  * (0): failing closed comes before keeping other processes out. */
 uint32_t nft_appliance_table_flags(struct nft_sock *s);
+
+/* How this kernel can queue a packet to NFQUEUE: RQ_NFT (nft_queue), RQ_XT
+ * (only xt_NFQUEUE through nft_compat) or RQ_NONE. A batch with queue_xt
+ * set sends RQ_NFT rules the RQ_XT way, so one compiled ruleset (and its
+ * nft text, with nft's queue statement) loads on either. */
+int nft_queue_kind(struct nft_sock *s);
 
 /* Send REQ (a GET request: its sequence number and NLM_F_DUMP are set here)
  * on a socket of its own and call CB (a libmnl data callback) on each message

@@ -323,7 +323,15 @@ static void compile_in(struct builder *b, const struct vm *v, int vm)
 	rs_match(r, RK_DHCP_GIADDR, RO_NE);   /* != 0.0.0.0 */
 	comment_vm(r, v, "DHCP through a relay");
 	input_rate_limit(c, v);
-	input_service(c, v, vm, AF_INET, NULL, IPPROTO_UDP, 67, "DHCP");
+	/* the rest waits in the daemon's queue, which reads its options: a
+	 * client identifier must name its own MAC too (firewallvm/dhcp4.h).
+	 * No bypass: with no daemon there is no DHCP. */
+	r = rs_rule_new(c, 0, 0);
+	input_match(r, AF_INET, NULL, IPPROTO_UDP, 67, 0);
+	r->queue = RQ_NFT;
+	r->queue_num = RS_DHCP4_QUEUE;
+	r->queue_no_bypass = true;
+	comment_vm(r, v, "DHCP");
 	input_dns_limits(c, v);
 	input_dns(c, v, vm, AF_INET, &gw);
 	input_service(c, v, vm, AF_INET, &gw, IPPROTO_ICMP, 8, "ping gateway");

@@ -229,6 +229,39 @@ uint32_t nft_appliance_table_flags(struct nft_sock *s)
 	return rc == -EOPNOTSUPP ? 0 : owned;
 }
 
+/* Whether a table with one rule queueing the HOW way loads: it is created
+ * and deleted in one transaction (ENOENT when the expression or target is
+ * missing). */
+static bool queue_probe(struct nft_sock *s, int how)
+{
+	struct ruleset *rs = ruleset_new("moat-probe");
+	struct rs_chain *c = ruleset_base_chain_new(rs, "probe", NF_INET_LOCAL_OUT, 0);
+	struct rs_rule *r = rs_rule_new(c, 0, 0);
+	r->what = "probe";
+	r->queue = how;
+	ruleset_index(rs);
+	struct nl_batch b;
+	char err[256];
+	batch_init(&b, (uint32_t)time(NULL) | 1);
+	b.table = ruleset_table(rs);
+	batch_begin(&b);
+	batch_table(&b, NFT_MSG_NEWTABLE, 0);
+	batch_ruleset_add(&b, rs);
+	batch_table(&b, NFT_MSG_DELTABLE, 0);
+	batch_end(&b);
+	int rc = nft_commit(s, &b, err, sizeof(err));
+	batch_free(&b);
+	ruleset_free(rs);
+	return rc == 0;
+}
+
+int nft_queue_kind(struct nft_sock *s)
+{
+	if (s->dry_run || queue_probe(s, RQ_NFT))
+		return RQ_NFT;
+	return queue_probe(s, RQ_XT) ? RQ_XT : RQ_NONE;
+}
+
 struct table_seek {
 	const char *name;
 	bool found;

@@ -208,7 +208,7 @@ void ruleset_render_rule(FILE *out, const struct ruleset *rs, const struct rs_ch
 	if (r->notrack)
 		fputs(" notrack", out);
 	if (r->queue == RQ_NFT)
-		fprintf(out, " queue flags bypass to %u", r->queue_num);
+		fprintf(out, " queue %sto %u", r->queue_no_bypass ? "" : "flags bypass ", r->queue_num);
 	else if (r->queue == RQ_XT)   /* as nft lists it; nft -f cannot load it */
 		fputs(" xt target \"NFQUEUE\"", out);
 	char text[160];

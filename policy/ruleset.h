@@ -75,6 +75,9 @@
 #define RS_SETREF_MAX   32           /* set names rules refer to */
 #define RS_MAX_SLOTS    4095         /* VMs in one policy */
 #define RS_LOG_GROUP    1            /* NFLOG group of every log statement */
+/* NFQUEUE of the app VMs' DHCPv4 to the firewall: moat-firewalld reads each
+ * message's client identifier (firewallvm/dhcp4q.c) */
+#define RS_DHCP4_QUEUE  67
 #define RS_LOG_RATE     10           /* logged packets per second per rule */
 #define RS_LOG_BURST    20
 /* What one VM may hold of the firewall's shared conntrack table: new
@@ -164,9 +167,11 @@ struct rs_rule {
 	uint32_t meta_mark;      /* meta mark set this (0: none) */
 	bool masquerade;         /* masquerade, after the counter */
 	bool notrack;            /* notrack: the packet makes no conntrack entry */
-	enum { RQ_NONE, RQ_NFT, RQ_XT } queue;  /* queue to queue_num, bypass: nft's
-				  * statement, or xtables' NFQUEUE through nft_compat */
+	enum { RQ_NONE, RQ_NFT, RQ_XT } queue;  /* queue to queue_num (bypass unless
+				  * queue_no_bypass): nft's statement, or xtables'
+				  * NFQUEUE through nft_compat */
 	uint16_t queue_num;
+	bool queue_no_bypass;    /* dropped, not let through, while no one reads the queue */
 	bool match_mark;         /* ct mark <the VM's mark>, before the matches */
 	bool below_birth;        /* ct mark < <the VM's birth>, before the matches */
 	enum rs_verdict verdict;

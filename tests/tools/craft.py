@@ -15,6 +15,12 @@ Run inside a test namespace (ip netns exec ...):
   craft.py relay SERVER CHADDR GIADDR MARKER
       a DHCPDISCOVER carrying the sender's own CHADDR but a relay agent
       address GIADDR and MARKER in option 82 (what a relay would add)
+  craft.py dhcp4 SERVER TYPE CHADDR CLID
+      a DHCPDISCOVER (TYPE discover) or DHCPREQUEST (TYPE request, of the
+      address the discover before it was offered) carrying CHADDR and, unless
+      CLID is "none", option 61 holding the bytes CLID spells in hex, sent
+      from port 68 to SERVER:67. Prints the answer ("offer A", "ack A",
+      "nak") or "no-answer"
   craft.py udp SRC SPORT DST DPORT MARKER
       one UDP datagram SRC:SPORT -> DST:DPORT holding MARKER, from a raw
       socket (so SPORT may be a port a server of this namespace holds)
@@ -129,6 +135,62 @@ def relay(server, chaddr, giaddr, marker):
     for _ in range(3):
         s.sendto(bootp + opts, (server, 67))
         time.sleep(0.1)
+
+
+def dhcp4_send(s, server, mtype, mac, clid, xid, opts):
+    bootp = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 0, xid, 0, 0x8000,
+                        b"\0" * 4, b"\0" * 4, b"\0" * 4, b"\0" * 4, mac.ljust(16, b"\0"),
+                        b"", b"")
+    o = bytes([99, 130, 83, 99, 53, 1, mtype]) + opts
+    if clid != "none":
+        c = bytes.fromhex(clid)
+        o += bytes([61, len(c)]) + c
+    s.sendto(bootp + o + bytes([255]), (server, 67))
+
+
+def dhcp4_answer(s, xid):
+    """(type, yiaddr) of the server's answer to XID, or None within 2 s."""
+    end = time.time() + 2
+    while time.time() < end:
+        r, _, _ = select.select([s], [], [], max(0, end - time.time()))
+        if not r:
+            break
+        data = s.recv(1500)
+        if len(data) < 240 or data[0] != 2 or struct.unpack("!I", data[4:8])[0] != xid:
+            continue
+        opts, i, mtype = data[240:], 0, 0
+        while i + 1 < len(opts) and opts[i] != 255:
+            if opts[i] == 0:
+                i += 1
+                continue
+            if opts[i] == 53 and opts[i + 1] == 1 and i + 2 < len(opts):
+                mtype = opts[i + 2]
+            i += 2 + opts[i + 1]
+        return mtype, socket.inet_ntoa(data[16:20])
+    return None
+
+
+def dhcp4(server, what, chaddr, clid):
+    mac = bytes(int(x, 16) for x in chaddr.split(":"))
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    s.bind(("", 68))
+    xid = int.from_bytes(os.urandom(4), "big")
+    dhcp4_send(s, server, 1, mac, clid, xid, b"")
+    got = dhcp4_answer(s, xid)
+    if got and what == "request":
+        xid = int.from_bytes(os.urandom(4), "big")
+        opts = bytes([50, 4]) + socket.inet_aton(got[1]) + bytes([54, 4]) + socket.inet_aton(server)
+        dhcp4_send(s, server, 3, mac, clid, xid, opts)
+        got = dhcp4_answer(s, xid)
+    names = {2: "offer", 5: "ack", 6: "nak"}
+    if not got:
+        print("no-answer")
+    elif got[0] == 6:
+        print("nak")
+    else:
+        print(names.get(got[0], "type%d" % got[0]), got[1])
 
 
 def udp(src, sport, dst, dport, marker):
@@ -276,7 +338,7 @@ def session(host, port, ctl):
 
 def main():
     commands = {"icmperr": icmperr, "icmp6err": icmp6err, "sniff": sniff, "decline": decline,
-                "relay": relay, "udp": udp, "dhcp6": dhcp6, "udpflow": udpflow, "spoof": spoof,
+                "relay": relay, "dhcp4": dhcp4, "udp": udp, "dhcp6": dhcp6, "udpflow": udpflow, "spoof": spoof,
                 "session": session}
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd not in commands:

@@ -1,10 +1,11 @@
 /* fwparts: drives the peripheral parts of moat-firewalld (ifaces.c,
- * dnsmasq.c, nflog.c, counters.c, names.c) without the daemon, for
+ * dnsmasq.c, nflog.c, counters.c, names.c, dhcp4q.c) without the daemon, for
  * tests/netns/firewalld-parts.
  *
  *   fwparts [--run-dir DIR] [--dnsmasq PATH|none] FILE
  *       load FILE as table inet moat, bring the links in line, start dnsmasq,
- *       then serve link events, NFLOG, resolved names (names.c) and SIGCHLD
+ *       then serve link events, NFLOG, resolved names (names.c), the VMs'
+ *       DHCPv4 (dhcp4q.c) and SIGCHLD
  *       until SIGTERM. Prints
  *       "ready" once set up and every NFLOG line as it comes.
  *   fwparts --counters [VM]      the counter lines of the loaded table
@@ -38,6 +39,7 @@ static int load_table(struct fw_state *st, const struct policy *p)
 		return -ENOMEM;
 	struct nl_batch b;
 	batch_init(&b, (uint32_t)time(NULL));
+	b.queue_xt = st->queue_xt;
 	batch_ruleset_full(&b, st->rs, NFT_TABLE_F_OWNER);
 	char msg[1024];
 	int err = nft_commit(st->nft, &b, msg, sizeof(msg));
@@ -66,12 +68,14 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 	struct fw_state st = { .nft = &sock };
 	int err = nft_sock_open(&sock, false);
 	struct fw_names *names = err ? NULL : fw_names_open(&st);
+	st.queue_xt = !err && nft_queue_kind(&sock) == RQ_XT;
+	struct fw_dhcp4q *dq = fw_dhcp4q_open(&st);
 	struct fw_ifaces *fi = fw_ifaces_open();
 	struct fw_nflog *nl = fw_nflog_open();
 	bool no_dnsmasq = dnsmasq && strcmp(dnsmasq, "none") == 0;
 	struct fw_dnsmasq *dm = no_dnsmasq ? NULL : fw_dnsmasq_new(run_dir, dnsmasq);
 	int rc = 1;
-	if (sfd < 0 || !names || !fi || !nl || (!dm && !no_dnsmasq)) {
+	if (sfd < 0 || !names || !dq || !fi || !nl || (!dm && !no_dnsmasq)) {
 		fprintf(stderr, "fwparts: setup: %s\n", strerror(errno));
 		goto out;
 	}
@@ -93,8 +97,9 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 			{ .fd = fw_ifaces_fd(fi), .events = POLLIN },
 			{ .fd = fw_nflog_fd(nl), .events = POLLIN },
 			{ .fd = fw_names_queue_fd(names), .events = POLLIN },
+			{ .fd = fw_dhcp4q_fd(dq), .events = POLLIN },
 		};
-		if (poll(fds, 4, -1) < 0 && errno != EINTR)
+		if (poll(fds, 5, -1) < 0 && errno != EINTR)
 			break;
 		if (fds[0].revents) {
 			struct signalfd_siginfo si;
@@ -117,12 +122,15 @@ static int serve(struct policy *p, const char *run_dir, const char *dnsmasq)
 			fprintf(stderr, "fwparts: nflog: %s\n", strerror(-err));
 		if (fds[3].revents)
 			fw_names_queue_event(names);
+		if (fds[4].revents)
+			fw_dhcp4q_event(dq);
 	}
 out:
 	fw_dnsmasq_free(dm);
 	fw_nflog_close(nl);
 	fw_ifaces_close(fi);
 	fw_names_close(names);
+	fw_dhcp4q_close(dq);
 	ruleset_free(st.rs);
 	nft_sock_close(&sock);
 	return rc;

@@ -59,6 +59,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nftload: netlink: %s\n", strerror(-err));
 		return 1;
 	}
+	/* as the daemon does: queue rules as xt NFQUEUE on a kernel without nft_queue */
+	bool queue_xt = nft_queue_kind(&sock) == RQ_XT;
 	struct ruleset *prev = NULL;
 	uint32_t seq = (uint32_t)time(NULL);
 	int rc = 0;
@@ -93,6 +95,7 @@ int main(int argc, char **argv)
 		double t1 = now_ms();
 		struct nl_batch b;
 		batch_init(&b, seq);
+		b.queue_xt = queue_xt;
 		if (prev)
 			batch_ruleset_diff(&b, prev, rs);
 		else

@@ -525,17 +525,21 @@ static void until_rules_match_the_time(void **state)
 	(void)state;
 }
 
-/* DHCP speaks for the client its chaddr names: only the VM's own MAC */
+/* DHCP speaks for the client its chaddr names: only the VM's own MAC; what
+ * passes that goes to the daemon's queue (its client identifier), with no
+ * bypass, and is never accepted by the ruleset itself */
 static void dhcp_must_carry_the_vms_mac(void **state)
 {
 	struct ruleset *rs = compile(BASE "vm dev { address 10.137.0.10 }\n", NULL, 1);
 	char buf[8192];
 	chain_text(rs, "in_dev", buf, sizeof(buf));
 	const char *guard = strstr(buf, "th dport 67 @th,288,48 != 0x026d6100000a counter drop");
-	const char *accept = strstr(buf, "th dport 67 counter accept");
+	const char *queue = strstr(buf, "th dport 67 counter queue to 67 comment");
 	assert_non_null(guard);
-	assert_non_null(accept);
-	assert_true(guard < accept);
+	assert_non_null(queue);
+	assert_true(guard < queue);
+	assert_null(strstr(buf, "th dport 67 counter accept"));
+	assert_null(strstr(buf, "bypass"));
 	ruleset_free(rs);
 	(void)state;
 }
