@@ -7,7 +7,9 @@
  * /dev/vfio/N still open read-write: a read-only mount does not stop a
  * device), so a compromised QEMU cannot fill /var/tmp, /tmp, /dev/shm or
  * the state directory's file system, nor leave files for others. It needs
- * no file of its own: netctl passes every socket and its console.
+ * no file of its own: netctl passes every socket and its console. Its
+ * /proc shows only its own user's processes (hidepid=2), and its System V
+ * IPC is its own (a segment it makes goes with it).
  *
  * Scope: a Landlock domain (kernel 6.12 and later) that keeps it from the
  * abstract unix sockets (X11, D-Bus, ...) and signals of processes outside

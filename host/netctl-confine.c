@@ -30,8 +30,14 @@ static int mount_attr_set(const char *path, unsigned flags, uint64_t set, uint64
 
 bool confine_files(const char *writable)
 {
-	/* private first: nothing done here reaches the host's mounts */
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+	/* private first: nothing done here reaches the host's mounts; and
+	 * System V IPC of its own, whose segments go with it (the host's
+	 * would outlive it, without bound) */
+	if (unshare(CLONE_NEWNS | CLONE_NEWIPC) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return false;
+	/* a /proc of its own that shows only its user's processes: none of
+	 * the host's command lines */
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2") < 0)
 		return false;
 	/* a mount of its own, made writable again after the rest */
 	if (writable && mount(writable, writable, NULL, MS_BIND, NULL) < 0)

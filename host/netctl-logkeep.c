@@ -14,6 +14,7 @@
 #include "lib/spawn.h"
 
 #define CHUNK 65536
+#define KEEPER_GID ((gid_t)65534)   /* nogroup, the overflow gid: a group that gives nothing */
 
 /* OUT's newest KEEP bytes (from the first line that starts in them) moved
  * to its start, after a line that says so; O_APPEND is off meanwhile, as a
@@ -119,8 +120,15 @@ int logkeep_pipe(const char *file, bool truncate, gid_t gid, const struct priv_i
 	if (pid == 0) {
 		close(p[1]);
 		close(ready[0]);
+		/* AS's uid, for the limits that count per user, but not its
+		 * gid: the kernel lets a process change another's limits
+		 * (prlimit) only if all their ids are the same, and what it
+		 * keeps for must not silence it */
+		struct priv_id kid = *as;
+		kid.gid = KEEPER_GID;
+		kid.ngroups = 0;
 		if (fork() == 0)
-			keeper(p[0], out, ready[1], as);
+			keeper(p[0], out, ready[1], &kid);
 		_exit(0);
 	}
 	char c;

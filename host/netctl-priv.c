@@ -225,7 +225,7 @@ bool priv_limit(const struct priv_limits *l)
 {
 	/* no core dump of a process that maps guests' memory */
 	return limit(RLIMIT_CORE, 0) && (!l->nofile || limit(RLIMIT_NOFILE, l->nofile)) &&
-	       (!l->memlock || limit(RLIMIT_MEMLOCK, l->memlock));
+	       (!l->memlock || limit(RLIMIT_MEMLOCK, l->memlock)) && (!l->nproc || limit(RLIMIT_NPROC, l->nproc));
 }
 
 bool priv_bound(const int *keep, size_t nkeep)

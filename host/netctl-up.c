@@ -41,6 +41,7 @@
 
 #define DEFAULT_IMAGES "/usr/lib/moat/images"
 #define UPLINK         "uplink"
+#define QEMU_APPLIANCE_NPROC 256
 #define KVM_TRUST_MS   30000    /* the appliances load the policy in 2 s under KVM */
 #define DEFAULT_VM_OWNER "root:" PRIV_GROUP_VM
 #define DEFAULT_VM_MEMORY_MAX_MB (64u * 1024)
@@ -254,7 +255,9 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 	 * VFIO pins all of the guest's memory */
 	struct proc_as as = {
 		.id = &id, .log_as = &id, .fds = fds, .nfds = nfds,
-		.limits = { .nofile = 1024 + 32 * (nnics + q.spare_ports),
+		/* threads: QEMU's own few, its vCPU, and a worker pool of
+		 * up to 64; each appliance is its own user */
+		.limits = { .nofile = 1024 + 32 * (nnics + q.spare_ports), .nproc = QEMU_APPLIANCE_NPROC,
 			    .memlock = !fw && p->net.uplink == UPLINK_PCI ? (QEMU_APPLIANCE_MB + 1024) * MIB : 0 },
 		/* none of the host's network (its loopback services, abstract
 		 * sockets, the LAN) but through its links and descriptors:

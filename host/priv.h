@@ -44,6 +44,7 @@ struct priv_id {
 struct priv_limits {
 	rlim_t nofile;
 	rlim_t memlock;
+	rlim_t nproc;    /* processes and threads of the user, all of them */
 };
 
 /* The groups and users above, made with groupadd/useradd --system (no
