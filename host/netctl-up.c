@@ -196,10 +196,14 @@ static bool appliance_start(const struct netctl *ctx, const struct up_opts *o, c
 	pid_t there = proc_running(ctx, name);
 	if (there)
 		return there > 0;
-	if (!fw && p->net.uplink == UPLINK_USER && !confine_scope_supported())
-		fprintf(stderr, "netctl: warning: this kernel has no Landlock scopes (Linux 6.12 and later): "
-				"the netvm's QEMU, which shares the host's network namespace for `uplink user`, "
-				"is not kept from the host's abstract unix sockets; prefer `uplink tap` or `uplink pci`\n");
+	/* the Landlock scope keeps it from connecting to them, nothing from
+	 * binding a name first (red team rt13: an X11 display's) */
+	if (!fw && p->net.uplink == UPLINK_USER)
+		fprintf(stderr, "netctl: warning: with `uplink user` the netvm's QEMU shares the host's network "
+				"namespace: a compromised one could take the name of an abstract unix socket (an X "
+				"server's) before its owner%s; on a desktop prefer `uplink tap` or `uplink pci`\n",
+			confine_scope_supported() ? "" : ", and this kernel (before 6.12) has no Landlock scope to "
+							 "keep it from connecting to them");
 	char kernel[4096], initrd[4096], qmp[4096], console[4096], control[4096], status[4096];
 	if (!image_paths(o->images, name, kernel, initrd, sizeof(kernel)) ||
 	    !proc_run_file(ctx, qmp, sizeof(qmp), name, "qmp") || !proc_run_file(ctx, console, sizeof(console), name, "console") ||
