@@ -295,7 +295,7 @@ static bool tcp_message(struct dns_tcp *t, uint8_t family, const uint8_t addrs[3
 		s->next += (uint32_t)(2 + l);
 		off += 2 + l;
 	}
-	if (off != paylen && off < paylen)
+	if (off < paylen)
 		s->family = 0;  /* a length prefix cut in two: where the next message starts is lost */
 	if (flags & (TCP_RST | TCP_FIN))
 		s->family = 0;
