@@ -8,7 +8,9 @@
  * guest memory (memfd) too, and kills it with SIGXFSZ. The keeper is what
  * libvirt's virtlogd does for QEMU, without its rotation to other files:
  * when the file is full, its older half is dropped in place (a line says
- * how much), so the keeper needs only its two descriptors. */
+ * how much), so the keeper needs only its two descriptors. Under systemd
+ * (netctl's stderr is the journal's), the keeper also gives every line to
+ * the journal, tagged moat/NAME (moat/dev.link, moat/firewallvm.console). */
 #ifndef MOAT_LOGKEEP_H
 #define MOAT_LOGKEEP_H
 
@@ -27,7 +29,8 @@
 int logkeep_pipe(const char *file, bool truncate, gid_t gid, const struct priv_id *as);
 
 /* The keeper's loop: what IN brings, appended to OUT (open with O_APPEND),
- * OUT kept at most MAX bytes. Returns at IN's end. */
-void logkeep_run(int in, int out, off_t max);
+ * OUT kept at most MAX bytes, and written to JOURNAL too (a non-blocking
+ * stream, -1 for none) as far as it takes it. Returns at IN's end. */
+void logkeep_run(int in, int out, int journal, off_t max);
 
 #endif

@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +17,7 @@
 #include "lib/spawn.h"
 
 #define CHUNK 65536
+#define JOURNAL_STDOUT "/run/systemd/journal/stdout"
 #define KEEPER_GID ((gid_t)65534)   /* nogroup, the overflow gid: a group that gives nothing */
 
 /* OUT's newest KEEP bytes (from the first line that starts in them) moved
@@ -46,7 +50,7 @@ static bool compact(int out, off_t size, off_t keep)
 	return fcntl(out, F_SETFL, flags) == 0 && ok;
 }
 
-void logkeep_run(int in, int out, off_t max)
+void logkeep_run(int in, int out, int journal, off_t max)
 {
 	char buf[CHUNK];
 	for (;;) {
@@ -55,6 +59,12 @@ void logkeep_run(int in, int out, off_t max)
 			continue;
 		if (n <= 0)
 			return;
+		/* non-blocking: a journal that does not keep up loses lines,
+		 * never holds up what we keep for */
+		if (journal >= 0 && write(journal, buf, (size_t)n) < 0 && errno != EAGAIN && errno != EINTR) {
+			close(journal);
+			journal = -1;
+		}
 		struct stat st;
 		/* the file's size, not ours to count: a keeper of the process
 		 * this one replaces may still be writing its last words */
@@ -76,17 +86,20 @@ void logkeep_run(int in, int out, off_t max)
  * undumpable (AS's other processes, the one it keeps for included, may
  * neither read nor trace it), and a file size limit just above the cap.
  * One byte on READY once it is all that; none if it cannot be. */
-static void keeper(int in, int out, int ready, const struct priv_id *as)
+static void keeper(int in, int out, int ready, int journal, const struct priv_id *as)
 {
 	setsid();
 	prctl(PR_SET_NAME, "netctl-logkeep", 0, 0, 0);   /* what ps shows, not netctl's name */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
-	/* IN at 3, OUT at 4, READY at 5, nothing else (not even 0-2) */
+	/* IN at 3, OUT at 4, READY at 5, JOURNAL (if any) at 6, nothing else
+	 * (not even 0-2) */
 	int hi_in = fcntl(in, F_DUPFD_CLOEXEC, 64), hi_out = fcntl(out, F_DUPFD_CLOEXEC, 64);
 	int hi_ready = fcntl(ready, F_DUPFD_CLOEXEC, 64);
-	if (hi_in < 0 || hi_out < 0 || hi_ready < 0 || dup2(hi_in, 3) < 0 || dup2(hi_out, 4) < 0 ||
-	    dup2(hi_ready, 5) < 0 || spawn_close_range(6, ~0u) < 0)
+	int hi_journal = journal >= 0 ? fcntl(journal, F_DUPFD_CLOEXEC, 64) : -1;
+	if (hi_in < 0 || hi_out < 0 || hi_ready < 0 || (journal >= 0 && hi_journal < 0) || dup2(hi_in, 3) < 0 ||
+	    dup2(hi_out, 4) < 0 || dup2(hi_ready, 5) < 0 || (hi_journal >= 0 && dup2(hi_journal, 6) < 0) ||
+	    spawn_close_range(hi_journal >= 0 ? 7 : 6, ~0u) < 0)
 		_exit(1);
 	for (int fd = 0; fd < 3; fd++)
 		close(fd);
@@ -96,8 +109,37 @@ static void keeper(int in, int out, int ready, const struct priv_id *as)
 	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || write(5, "", 1) != 1)
 		_exit(1);
 	close(5);
-	logkeep_run(3, 4, LOGKEEP_MAX);
+	logkeep_run(3, 4, hi_journal >= 0 ? 6 : -1, LOGKEEP_MAX);
 	_exit(0);
+}
+
+/* A stream into the journal, its lines tagged moat/NAME (FILE's name less
+ * .log), when netctl's own stderr is the journal's (systemd says which
+ * stream that is in $JOURNAL_STREAM): -1 otherwise, or if it cannot be. */
+static int journal_stream(const char *file)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) < 0 || st.st_dev != dev ||
+	    st.st_ino != ino)
+		return -1;
+	const char *name = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+	size_t len = strlen(name);
+	if (len > 4 && strcmp(name + len - 4, ".log") == 0)
+		len -= 4;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = JOURNAL_STDOUT };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* identifier, unit, priority (info), level prefix, to syslog, kmsg,
+	 * console: systemd's stdout stream header */
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || shutdown(fd, SHUT_RD) < 0 ||
+	    dprintf(fd, "moat/%.*s\n\n6\n0\n0\n0\n0\n", (int)len, name) < 0 ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 int logkeep_pipe(const char *file, bool truncate, gid_t gid, const struct priv_id *as)
@@ -128,7 +170,7 @@ int logkeep_pipe(const char *file, bool truncate, gid_t gid, const struct priv_i
 		kid.gid = KEEPER_GID;
 		kid.ngroups = 0;
 		if (fork() == 0)
-			keeper(p[0], out, ready[1], &kid);
+			keeper(p[0], out, ready[1], journal_stream(file), &kid);
 		_exit(0);
 	}
 	char c;
