@@ -8,6 +8,7 @@
 
 #include "host/netctl.h"
 
+#define UPLINK          "uplink"   /* the netvm's link's name */
 #define RELEASE_WAIT_MS 10000   /* a guest's PCIe hot-plug takes up to 5 s */
 #define MIB             (1024ull * 1024)
 
@@ -35,6 +36,16 @@ bool up_notify(bool ready, const char *status);
 int up_supervise(struct netctl *ctx, const struct up_opts *o, const char *accel);
 /* No other up --foreground watches this state directory (else a message). */
 bool up_unwatched(const struct netctl *ctx);
+
+/* netctl-appliance.c: IMAGES/VM/vmlinuz and initrd.img into KERNEL and
+ * INITRD (LEN each), if both are there (else a message). */
+bool appliance_images(const char *images, const char *vm, char *kernel, char *initrd, size_t len);
+/* Appliance NAME (netvm or firewallvm) started under ACCEL for policy P,
+ * unless it runs. */
+bool appliance_start(const struct netctl *ctx, const struct up_opts *o, const struct policy *p,
+		     const char *accel, const char *name);
+/* What netctl made for NAME's QEMU and a stopped one leaves: its sockets. */
+bool appliance_socks_remove(const struct netctl *ctx, const char *name);
 
 /* What every command that starts links uses unless told otherwise. */
 void up_opts_defaults(struct up_opts *o);
