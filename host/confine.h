@@ -6,7 +6,9 @@
  * and nosuid (the kernel and initrd are read, devices such as /dev/kvm and
  * /dev/vfio/N still open read-write: a read-only mount does not stop a
  * device), so a compromised QEMU cannot fill /var/tmp, /tmp, /dev/shm or
- * the state directory's file system, nor leave files for others. It needs
+ * the state directory's file system, nor leave files for others; and
+ * where the host keeps sockets any user may connect to (/run: D-Bus, the
+ * journal, a desktop session's; /tmp: X11's), it finds nothing. It needs
  * no file of its own: netctl passes every socket and its console. Its
  * /proc shows only its own user's processes (hidepid=2), and its System V
  * IPC is its own (a segment it makes goes with it).
@@ -19,11 +21,22 @@
 #define MOAT_CONFINE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
-/* A new mount namespace, every mount read-only and nosuid, but /proc and WRITABLE (a
- * directory; NULL for none: a stand-in QEMU of the tests writes there,
- * a real one needs nothing). false with errno. */
-bool confine_files(const char *writable);
+/* What it needs of the host's files where they are hidden: a directory
+ * (the links' sockets, its images), read-only or WRITABLE (a stand-in QEMU
+ * of the tests writes there; a real one needs nothing). */
+struct confine_keep {
+	const char *path;
+	bool writable;
+};
+#define CONFINE_KEEP_MAX 4
+
+/* A new mount and IPC namespace: every mount read-only and nosuid but
+ * /proc (its own, hidepid=2); /run, /tmp, /var/tmp and /dev/shm empty
+ * but for KEEP (NKEEP of them, at most CONFINE_KEEP_MAX). false with
+ * errno. */
+bool confine_files(const struct confine_keep *keep, size_t nkeep);
 
 /* Enter a Landlock domain that scopes abstract unix sockets and signals.
  * 1 done, 0 the kernel cannot (errno says why), -1 it failed. */

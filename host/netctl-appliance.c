@@ -205,6 +205,14 @@ bool appliance_start(const struct netctl *ctx, const struct up_opts *o, const st
 		fprintf(stderr, "netctl: building %s's command line failed\n", name);
 		ok = false;
 	}
+	/* of the host's files it needs its images and the links' sockets (and
+	 * a stand-in QEMU of the tests its directory) */
+	char links[4096];
+	struct confine_keep keep[3] = { { .path = o->images }, { .path = links } };
+	size_t nkeep = 2;
+	ok = ok && netctl_pathf(links, sizeof(links), "%s/links", ctx->state_dir);
+	if (o->appliance_dir)
+		keep[nkeep++] = (struct confine_keep){ .path = o->appliance_dir, .writable = true };
 	/* a vhost-user NIC takes a socket and an eventfd per queue and side;
 	 * VFIO pins all of the guest's memory */
 	struct proc_as as = {
@@ -217,7 +225,7 @@ bool appliance_start(const struct netctl *ctx, const struct up_opts *o, const st
 		 * sockets, the LAN) but through its links and descriptors:
 		 * only the netvm's user network (slirp) needs the host's */
 		.netns = fw || p->net.uplink != UPLINK_USER,
-		.confined = true, .writable = o->appliance_dir,
+		.confined = true, .files = keep, .nfiles = nkeep,
 	};
 	ok = ok && proc_spawn(ctx, name, a.v, &as);
 	if (ok)

@@ -5,7 +5,10 @@
 #include <sched.h>
 #include <stdint.h>
 #include <sys/mount.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,14 +25,46 @@ struct scope_attr {
 #define SCOPE_ABSTRACT_UNIX (1ull << 0)
 #define SCOPE_SIGNAL        (1ull << 1)
 
-static int mount_attr_set(const char *path, unsigned flags, uint64_t set, uint64_t clr)
+static int mount_attr_set(int dfd, const char *path, unsigned flags, uint64_t set, uint64_t clr)
 {
 	struct mount_attr a = { .attr_set = set, .attr_clr = clr };
-	return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &a, sizeof(a));
+	return (int)syscall(SYS_mount_setattr, dfd, path, flags, &a, sizeof(a));
 }
 
-bool confine_files(const char *writable)
+/* Where the host keeps sockets anyone may connect to (D-Bus, the journal,
+ * X11's and a desktop session's, /dev/log's target): each gets an empty
+ * read-only tmpfs. */
+static const char *const hidden[] = { "/run", "/tmp", "/var/tmp", "/dev/shm" };
+
+/* mkdir -p PATH, each directory made 0755 (netctl's umask is 077) */
+static bool mkdirs(const char *path)
 {
+	char buf[4096];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return false;
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p)
+			continue;
+		char c = *p;
+		*p = 0;
+		if (mkdir(buf, 0755) == 0)
+			chmod(buf, 0755);
+		else if (errno != EEXIST)
+			return false;
+		if (!c)
+			return true;
+		*p = c;
+	}
+}
+
+bool confine_files(const struct confine_keep *keep, size_t nkeep)
+{
+	char real[CONFINE_KEEP_MAX][4096];
+	int tree[CONFINE_KEEP_MAX];
+	if (nkeep > CONFINE_KEEP_MAX) {
+		errno = E2BIG;
+		return false;
+	}
 	/* private first: nothing done here reaches the host's mounts; and
 	 * System V IPC of its own, whose segments go with it (the host's
 	 * would outlive it, without bound) */
@@ -39,17 +74,44 @@ bool confine_files(const char *writable)
 	 * the host's command lines */
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2") < 0)
 		return false;
-	/* a mount of its own, made writable again after the rest */
-	if (writable && mount(writable, writable, NULL, MS_BIND, NULL) < 0)
+	/* what it needs, taken aside before the hiding: copies of those
+	 * mounts, attached again at the same place afterwards */
+	for (size_t i = 0; i < nkeep; i++) {
+		if (!realpath(keep[i].path, real[i]))
+			return false;
+		tree[i] = (int)syscall(SYS_open_tree, AT_FDCWD, real[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		if (tree[i] < 0)
+			return false;
+	}
+	if (mount_attr_set(AT_FDCWD, "/", AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0)
 		return false;
-	if (mount_attr_set("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0)
-		return false;
+	for (size_t i = 0; i < nkeep; i++)
+		if (mount_attr_set(tree[i], "", AT_EMPTY_PATH | AT_RECURSIVE,
+				   MOUNT_ATTR_NOSUID | (keep[i].writable ? 0 : MOUNT_ATTR_RDONLY),
+				   keep[i].writable ? MOUNT_ATTR_RDONLY : 0) < 0)
+			return false;
+	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+		struct stat st;
+		if (lstat(hidden[i], &st) == 0 && S_ISDIR(st.st_mode) &&
+		    mount("moat", hidden[i], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") < 0)
+			return false;
+	}
+	for (size_t i = 0; i < nkeep; i++) {
+		if (!mkdirs(real[i]) ||
+		    syscall(SYS_move_mount, tree[i], "", AT_FDCWD, real[i], MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return false;
+		close(tree[i]);
+	}
+	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+		struct stat st;
+		if (lstat(hidden[i], &st) == 0 && S_ISDIR(st.st_mode) &&
+		    mount_attr_set(AT_FDCWD, hidden[i], 0, MOUNT_ATTR_RDONLY, 0) < 0)
+			return false;
+	}
 	/* /proc itself (not what is mounted below it) stays writable: what a
 	 * process may write there is of itself (a user namespace's maps, say),
 	 * the sysctls are root's */
-	if (mount_attr_set("/proc", 0, 0, MOUNT_ATTR_RDONLY) < 0)
-		return false;
-	return !writable || mount_attr_set(writable, 0, 0, MOUNT_ATTR_RDONLY) == 0;
+	return mount_attr_set(AT_FDCWD, "/proc", 0, 0, MOUNT_ATTR_RDONLY) == 0;
 }
 
 static long landlock_abi(void)

@@ -244,7 +244,7 @@ bool proc_spawn(const struct netctl *ctx, const char *name, char *const *argv, c
 			step = "pass descriptors to";
 		else if (as->netns && unshare(CLONE_NEWNET) < 0)
 			step = "make a network namespace for";
-		else if (as->confined && !confine_files(as->writable))
+		else if (as->confined && !confine_files(as->files, as->nfiles))
 			step = "make read-only mounts for";
 		else if (as->confined && confine_scope() < 0)
 			step = "scope";

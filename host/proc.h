@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "host/confine.h"
 #include "host/netctl.h"
 #include "host/priv.h"
 
@@ -36,10 +37,11 @@ struct proc_as {
 	const int *fds;
 	size_t nfds;
 	bool netns;
-	/* confine.h: read-only mounts but WRITABLE (NULL: none), and the
-	 * Landlock scope where the kernel has it */
+	/* confine.h: read-only mounts, the host's socket directories hidden
+	 * but FILES, and the Landlock scope where the kernel has it */
 	bool confined;
-	const char *writable;
+	const struct confine_keep *files;
+	size_t nfiles;
 };
 
 /* Whoever starts or stops pieces (up, down, plug, unplug, the supervisor of
