@@ -35,7 +35,23 @@
 #define DEFAULT_IMAGES "/usr/lib/moat/images"
 #define KVM_TRUST_MS   30000    /* the appliances load the policy in 2 s under KVM */
 #define DEFAULT_VM_OWNER "root:" PRIV_GROUP_VM
-#define DEFAULT_VM_MEMORY_MAX_MB (64u * 1024)
+#define DEFAULT_VM_MEMORY_MAX_MB (64u * 1024)   /* when /proc/meminfo does not say */
+
+/* What an app VM may share with its link by default: the host's memory (a
+ * guest cannot use more, and a frontend that offers more, sparse, makes the
+ * link fault in memory that is charged to moat: rt13), at most 64 GiB. */
+static unsigned default_vm_memory_max_mb(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long kib = 0;
+	char line[128];
+	while (f && fgets(line, sizeof(line), f) && sscanf(line, "MemTotal: %llu kB", &kib) != 1)
+		;
+	if (f)
+		fclose(f);
+	unsigned long long mb = (kib + 1023) / 1024;
+	return mb && mb < DEFAULT_VM_MEMORY_MAX_MB ? (unsigned)mb : DEFAULT_VM_MEMORY_MAX_MB;
+}
 
 /* What every command that starts links uses unless told otherwise. */
 void up_opts_defaults(struct up_opts *o)
@@ -43,7 +59,7 @@ void up_opts_defaults(struct up_opts *o)
 	const char *owner = getenv("MOAT_VM_OWNER");
 	*o = (struct up_opts){ .images = DEFAULT_IMAGES, .sysfs = VFIO_SYSFS, .timeout = 300,
 			       .accel = getenv("MOAT_ACCEL"), .vm_owner = owner && *owner ? owner : DEFAULT_VM_OWNER,
-			       .vm_memory_max_mb = DEFAULT_VM_MEMORY_MAX_MB };
+			       .vm_memory_max_mb = default_vm_memory_max_mb() };
 }
 
 /* Only root starts and stops what runs as the moat users, and only in a
