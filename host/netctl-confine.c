@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "host/confine.h"
+#include "host/priv.h"
 
 /* Landlock's scopes came in ABI 6 (Linux 6.12): the headers of an older
  * build machine lack them, and its attribute lacks the field. */
@@ -35,27 +36,6 @@ static int mount_attr_set(int dfd, const char *path, unsigned flags, uint64_t se
  * X11's and a desktop session's, /dev/log's target): each gets an empty
  * read-only tmpfs. */
 static const char *const hidden[] = { "/run", "/tmp", "/var/tmp", "/dev/shm" };
-
-/* mkdir -p PATH, each directory made 0755 (netctl's umask is 077) */
-static bool mkdirs(const char *path)
-{
-	char buf[4096];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return false;
-	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p)
-			continue;
-		char c = *p;
-		*p = 0;
-		if (mkdir(buf, 0755) == 0)
-			chmod(buf, 0755);
-		else if (errno != EEXIST)
-			return false;
-		if (!c)
-			return true;
-		*p = c;
-	}
-}
 
 bool confine_files(const struct confine_keep *keep, size_t nkeep)
 {
@@ -97,7 +77,7 @@ bool confine_files(const struct confine_keep *keep, size_t nkeep)
 			return false;
 	}
 	for (size_t i = 0; i < nkeep; i++) {
-		if (!mkdirs(real[i]) ||
+		if (!priv_mkdirs(real[i], 0755) ||
 		    syscall(SYS_move_mount, tree[i], "", AT_FDCWD, real[i], MOVE_MOUNT_F_EMPTY_PATH) < 0)
 			return false;
 		close(tree[i]);

@@ -42,7 +42,7 @@ static char *keep(size_t pre, size_t len, off_t *size)
 		_exit(0);
 	}
 	close(p[1]);
-	logkeep_run(p[0], out, MAX);
+	logkeep_run(p[0], out, -1, MAX);
 	close(p[0]);
 	waitpid(pid, NULL, 0);
 	struct stat st;
