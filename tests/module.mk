@@ -61,3 +61,8 @@ FUZZ_TARGETS += $(F)/fuzz_netctl_reply
 # tests/run-checks itself, against fake tests that must count as passed,
 # failed or skipped.
 CHECKS += tests/runner/run
+
+# libvirt domain XML as netctl's libvirt hook and attach read it
+$(F)/fuzz_libvirt_xml: $(F)/tests/fuzz/fuzz_libvirt_xml.o $(F)/host/netctl-libvirt-xml.o
+	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ $(XML_LIBS)
+FUZZ_TARGETS += $(F)/fuzz_libvirt_xml
