@@ -55,7 +55,7 @@ $(HOST_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(HOST_TEST_SRCS:%.c=$(T)/%.o) 
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(NFT_LIBS)
 UNIT_TESTS += $(HOST_TESTS)
 
-CHECKS += tests/host/install tests/host/up-down tests/host/hotplug tests/host/supervise
+CHECKS += tests/host/install tests/host/up-down tests/host/hotplug tests/host/supervise tests/host/libvirt-hook
 CHECK_DEPS += $(T)/netctl $(B)/moat-link $(T)/moat-firewalld
 # who runs what once the appliances are booted (needs the images; so does
 # make install)
