@@ -248,21 +248,39 @@ struct hook_scan {
 	bool any;
 };
 
-/* PATH's directory is moat's links directory (by realpath, so no spelling
- * of it, nor a directory symlinked to it, passes unseen); so is the target
- * of a socket path that is a symbolic link. */
-static bool moat_link_path(const char *path, const char *links)
+/* PATH with every directory that exists resolved (realpath), the rest as
+ * written: a links directory that does not exist yet (no netctl up so far)
+ * still has one spelling. false if it does not fit OUT (PATH_MAX). */
+static bool canon(const char *path, char *out)
 {
-	char dir[PATH_MAX], real[PATH_MAX];
+	char dir[PATH_MAX];
+	if (realpath(path, out))
+		return true;
 	const char *slash = strrchr(path, '/');
 	if (!slash || (size_t)(slash - path) >= sizeof(dir))
 		return false;
 	memcpy(dir, path, (size_t)(slash - path));
 	dir[slash - path] = 0;
-	if (realpath(dir[0] ? dir : "/", real) && strcmp(real, links) == 0)
-		return true;
-	return realpath(path, real) && strrchr(real, '/') && strlen(links) == (size_t)(strrchr(real, '/') - real) &&
-	       strncmp(real, links, strlen(links)) == 0;
+	if (!canon(dir[0] ? dir : "/", out))
+		return false;
+	size_t n = strlen(out);
+	return snprintf(out + n, PATH_MAX - n, "%s%s", n > 1 ? "" : "", slash + (n == 1)) < (int)(PATH_MAX - n);
+}
+
+/* PATH's directory is moat's links directory LINKS (canon): by realpath, so
+ * no spelling of it, nor a directory symlinked to it, passes unseen; nor a
+ * socket path that is a symbolic link into it. */
+static bool moat_link_path(const char *path, const char *links)
+{
+	char real[PATH_MAX];
+	for (int follow = 0; follow < 2; follow++) {
+		if (follow ? !realpath(path, real) : !canon(path, real))
+			continue;
+		char *slash = strrchr(real, '/');
+		if (slash && (size_t)(slash - real) == strlen(links) && strncmp(real, links, strlen(links)) == 0)
+			return true;
+	}
+	return false;
 }
 
 static bool hook_path(const char *path, void *arg)
@@ -347,7 +365,7 @@ static int hook_cmd(struct netctl *ctx, int argc, char **argv)
 	}
 	struct hook_scan s = { 0 };
 	char links[4096];
-	if (netctl_pathf(links, sizeof(links), "%s/links", ctx->state_dir) && realpath(links, s.links))
+	if (netctl_pathf(links, sizeof(links), "%s/links", ctx->state_dir) && canon(links, s.links))
 		lv_vhostuser_paths(doc, hook_path, &s);
 	xmlFreeDoc(doc);
 	if (!s.any)

@@ -66,3 +66,8 @@ CHECKS += tests/runner/run
 $(F)/fuzz_libvirt_xml: $(F)/tests/fuzz/fuzz_libvirt_xml.o $(F)/host/netctl-libvirt-xml.o
 	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ $(XML_LIBS)
 FUZZ_TARGETS += $(F)/fuzz_libvirt_xml
+
+# An app VM run by a libvirtd of the test's own, attached with netctl
+# libvirt and started through the hook, across the booted chain.
+CHECKS += tests/vm/libvirt
+CHECK_DEPS += images $(T)/netctl $(B)/moat-link
