@@ -22,6 +22,7 @@
 
 #include <libxml/parser.h>
 
+#include "lib/clock.h"
 #include "lib/ctl.h"
 #include "lib/spawn.h"
 #include "host/libvirt.h"
@@ -31,9 +32,10 @@
 #include "host/qemu.h"
 #include "host/up.h"
 
-/* The hook's whole budget for asking the firewall: libvirt waits for hooks
- * with the domain's lock held, and virt-manager with it. */
-#define HOOK_CALL_MS 800
+/* The hook's whole budget for asking the firewall (libvirt waits for
+ * hooks with the domain's lock held, and virt-manager with it): under 2 s
+ * with the rest of the hook. */
+#define HOOK_CALL_MS 1500
 
 /* ---- virsh ---- */
 
@@ -295,25 +297,46 @@ static bool hook_path(const char *path, void *arg)
 }
 
 /* The generation the firewall enforces, 0 for none or no answer within
- * HOOK_CALL_MS: root's channel first, then the read-only one (a root's
- * `log -f` may hold the first: QEMU serves one client at a time). */
+ * HOOK_CALL_MS. Asked on root's channel and the read-only one at once,
+ * the first answer counts: QEMU serves one client at a time on each (a
+ * root's `log -f` may hold the first), and a fresh connection right after
+ * another's may wait a second under TCG. */
 static uint32_t hook_generation(const struct netctl *ctx)
 {
 	char ro[4096];
 	const char *paths[] = { ctx->control, netctl_status_path(ctx->control, ro, sizeof(ro)) ? ro : NULL };
+	struct pollfd p[2];
+	nfds_t np = 0;
+	int64_t end = mono_ms() + HOOK_CALL_MS, left;
+	struct ctl_msg m;
 	uint32_t gen = 0;
-	for (size_t i = 0; i < 2 && !gen && paths[i]; i++) {
-		struct ctl_msg m;
-		uint8_t *reply = NULL;
-		size_t len;
-		uint32_t st = 1;
-		ctl_msg_init(&m, CTL_REQ_STATUS);
-		if (ctl_call_within(paths[i], &m, &reply, &len, HOOK_CALL_MS / 2) == 0 &&
-		    ctl_get_u32(reply, len, CTL_A_STATUS, &st) && !st)
-			ctl_get_u32(reply, len, CTL_A_GENERATION, &gen);
-		free(reply);
-		ctl_msg_free(&m);
+	ctl_msg_init(&m, CTL_REQ_STATUS);
+	for (size_t i = 0; i < 2 && paths[i]; i++) {
+		int fd = ctl_connect_within(paths[i], 100);
+		if (fd >= 0 && ctl_send(fd, &m) == 0)
+			p[np++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+		else if (fd >= 0)
+			close(fd);
 	}
+	while (!gen && np && (left = end - mono_ms()) > 0 && poll(p, np, (int)left) > 0) {
+		for (nfds_t k = 0; k < np; k++) {
+			if (!p[k].revents)
+				continue;
+			uint8_t *reply = NULL;
+			size_t len;
+			uint32_t st = 1;
+			if (ctl_recv_within(p[k].fd, &reply, &len, end - mono_ms()) == 0 &&
+			    ctl_get_u32(reply, len, CTL_A_STATUS, &st) && !st)
+				ctl_get_u32(reply, len, CTL_A_GENERATION, &gen);
+			free(reply);
+			close(p[k].fd);
+			p[k] = p[--np];
+			break;
+		}
+	}
+	while (np)
+		close(p[--np].fd);
+	ctl_msg_free(&m);
 	return gen;
 }
 
