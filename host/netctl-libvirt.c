@@ -250,23 +250,30 @@ struct hook_scan {
 	bool any;
 };
 
-/* PATH with every directory that exists resolved (realpath), the rest as
- * written: a links directory that does not exist yet (no netctl up so far)
- * still has one spelling. false if it does not fit OUT (PATH_MAX). */
+/* PATH with its longest prefix that exists resolved (realpath), the rest
+ * as written: a links directory that does not exist yet (no netctl up so
+ * far) still has one spelling. One prefix at a time, from the longest, in
+ * one buffer: a hostile path of thousands of directories costs time, never
+ * stack. false if it is not absolute or does not fit OUT (PATH_MAX). */
 static bool canon(const char *path, char *out)
 {
-	char dir[PATH_MAX];
-	if (realpath(path, out))
-		return true;
-	const char *slash = strrchr(path, '/');
-	if (!slash || (size_t)(slash - path) >= sizeof(dir))
+	char pre[PATH_MAX], real[PATH_MAX];
+	size_t len = strlen(path);
+	if (path[0] != '/' || len >= sizeof(pre))
 		return false;
-	memcpy(dir, path, (size_t)(slash - path));
-	dir[slash - path] = 0;
-	if (!canon(dir[0] ? dir : "/", out))
-		return false;
-	size_t n = strlen(out);
-	return snprintf(out + n, PATH_MAX - n, "%s%s", n > 1 ? "" : "", slash + (n == 1)) < (int)(PATH_MAX - n);
+	memcpy(pre, path, len + 1);
+	for (size_t cut = len;; ) {
+		pre[cut] = 0;
+		if (realpath(cut ? pre : "/", real)) {
+			const char *rest = path + cut;
+			size_t n = strlen(real);
+			if (n == 1 && *rest == '/')
+				n = 0;   /* "/" + "/rest" */
+			return snprintf(out, PATH_MAX, "%.*s%s", (int)n, real, rest) < PATH_MAX;
+		}
+		while (cut > 0 && pre[--cut] != '/')
+			;
+	}
 }
 
 /* PATH's directory is moat's links directory LINKS (canon): by realpath, so
