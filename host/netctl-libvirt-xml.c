@@ -281,6 +281,12 @@ static bool add_vectors_override(xmlNodePtr root, const char *alias, bool *chang
  * that contradicts it is refused, not overwritten. */
 static enum lv_result memory_backing(xmlNodePtr root, char *why, size_t len, bool *changed)
 {
+	/* a NUMA cell may override the access mode */
+	for (xmlNodePtr c = child(child(child(root, "cpu"), "numa"), "cell"); c; c = c->next)
+		if (is(c, "cell") && !attr_is(c, "memAccess", NULL) && !attr_is(c, "memAccess", "shared")) {
+			snprintf(why, len, "a NUMA cell of its <cpu> has memAccess other than shared");
+			return LV_REFUSED;
+		}
 	xmlNodePtr m = child(root, "memoryBacking");
 	if (!m) {
 		xmlNodePtr devices = child(root, "devices");
@@ -310,12 +316,6 @@ static enum lv_result memory_backing(xmlNodePtr root, char *why, size_t len, boo
 		set(add(m, "access"), "mode", "shared");
 		*changed = true;
 	}
-	/* a NUMA cell may override the access mode */
-	for (xmlNodePtr c = child(child(child(root, "cpu"), "numa"), "cell"); c; c = c->next)
-		if (is(c, "cell") && !attr_is(c, "memAccess", NULL) && !attr_is(c, "memAccess", "shared")) {
-			snprintf(why, len, "a NUMA cell of its <cpu> has memAccess other than shared");
-			return LV_REFUSED;
-		}
 	return *changed ? LV_CHANGED : LV_UNCHANGED;
 }
 

@@ -71,3 +71,6 @@ FUZZ_TARGETS += $(F)/fuzz_libvirt_xml
 # libvirt and started through the hook, across the booted chain.
 CHECKS += tests/vm/libvirt
 CHECK_DEPS += images $(T)/netctl $(B)/moat-link
+$(T)/tests/test_libvirt_xml: $(T)/tests/unit/test_libvirt_xml.o $(T)/host/netctl-libvirt-xml.o
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(XML_LIBS)
+UNIT_TESTS += $(T)/tests/test_libvirt_xml
