@@ -382,6 +382,7 @@ enum lv_result lv_attach(xmlDocPtr doc, const struct lv_link *l, unsigned long l
 		snprintf(msg, msglen, "%s", why[0] ? why : "cannot add memoryBacking");
 		return LV_REFUSED;
 	}
+	bool backing = changed;   /* memory_backing added what was missing */
 	const char *what = "already attached";
 	if (mine && !iface_same(mine, l)) {
 		xmlNodePtr fresh = new_iface(l);
@@ -399,7 +400,7 @@ enum lv_result lv_attach(xmlDocPtr doc, const struct lv_link *l, unsigned long l
 		return LV_REFUSED;
 	}
 	snprintf(msg, msglen, "%s (%s, MAC " MAC_FMT ")%s", what, alias, MAC_ARGS(l->mac),
-		 changed && strcmp(what, "already attached") == 0 ? ", memory made shared" : "");
+		 backing ? "; shared memfd memory added" : "");
 	return changed ? LV_CHANGED : LV_UNCHANGED;
 }
 
