@@ -177,11 +177,12 @@ static int xml_cmd(struct netctl *ctx, int argc, char **argv)
 	if (!vm_link_load(ctx, argv[1], &v))
 		return NETCTL_FAILED;
 	char *s = lv_snippet(&v.l);
-	if (s)
+	bool ok = s != NULL;
+	if (ok)
 		fputs(s, stdout);
 	xmlFree(s);
 	policy_free(v.p);
-	return s ? NETCTL_OK : NETCTL_FAILED;
+	return ok ? NETCTL_OK : NETCTL_FAILED;
 }
 
 /* attach or detach: dumpxml --inactive, edit, define. */
