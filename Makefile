@@ -71,7 +71,8 @@ DEPS_PACKAGES := build-essential clang libclang-rt-14-dev pkg-config \
 	liburing-dev libseccomp-dev dpdk dpdk-dev qemu-system-x86 qemu-utils \
 	busybox-static socat python3 libnl-3-dev libnl-route-3-dev \
 	kmod cpio conntrack libcap2-bin strace \
-	dpkg-dev lintian man-db groff-base bash-completion systemd
+	dpkg-dev lintian man-db groff-base bash-completion systemd \
+	libxml2-dev libvirt-daemon-system libvirt-clients
 # package:command - needed only as a program on PATH (a machine may carry
 # its own build of it)
 DEPS_COMMANDS := dnsmasq-base:dnsmasq iperf3:iperf3

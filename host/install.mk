@@ -10,6 +10,8 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 MANDIR  ?= $(PREFIX)/share/man
 DOCDIR  ?= $(PREFIX)/share/doc/moat
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+# libvirt runs every file of qemu.d (a fixed path, whatever the PREFIX)
+LIBVIRTHOOKDIR ?= /etc/libvirt/hooks/qemu.d
 # netctl up looks here unless told --images DIR (host/netctl-up.c
 # DEFAULT_IMAGES), so the images go here whatever the PREFIX
 IMAGEDIR ?= /usr/lib/moat/images
@@ -25,11 +27,13 @@ INSTALL_DOCS := README.md docs/design.md docs/moat-conf.md
 install: programs $(IMAGES_FROM)/.built
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(PREFIX)/share/moat \
 		$(DESTDIR)/etc/moat $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
-		$(DESTDIR)$(COMPLETIONDIR) $(INSTALL_IMAGES:%=$(DESTDIR)$(IMAGEDIR)/%)
+		$(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(LIBVIRTHOOKDIR) $(INSTALL_IMAGES:%=$(DESTDIR)$(IMAGEDIR)/%)
 	install -m 0755 $(INSTALL_PROGRAMS) $(DESTDIR)$(BINDIR)/
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' host/systemd/moat.service \
 		>$(DESTDIR)$(UNITDIR)/moat.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/moat.service
+	sed -e 's|@BINDIR@|$(BINDIR)|g' host/libvirt/qemu-hook >$(DESTDIR)$(LIBVIRTHOOKDIR)/moat
+	chmod 0755 $(DESTDIR)$(LIBVIRTHOOKDIR)/moat
 	install -m 0644 host/systemd/moat-sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/moat.conf
 	install -m 0644 host/systemd/moat-vm.conf $(DESTDIR)$(PREFIX)/share/moat/moat-vm.conf
 	install -m 0644 examples/moat.conf $(DESTDIR)/etc/moat/moat.conf.example
@@ -51,7 +55,7 @@ $(HOST_TESTS): $(T)/tests/%: $(T)/tests/unit/%.o $(HOST_TEST_SRCS:%.c=$(T)/%.o) 
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(NFT_LIBS)
 UNIT_TESTS += $(HOST_TESTS)
 
-CHECKS += tests/host/install tests/host/up-down tests/host/hotplug tests/host/supervise tests/host/journal
+CHECKS += tests/host/install tests/host/up-down tests/host/hotplug tests/host/supervise tests/host/journal tests/host/libvirt-hook
 CHECK_DEPS += $(T)/netctl $(B)/moat-link $(T)/moat-firewalld
 # who runs what once the appliances are booted (needs the images; so does
 # make install)

@@ -245,10 +245,7 @@ bool link_stop(const struct netctl *ctx, const char *name)
 	return netctl_pathf(lname, sizeof(lname), "%s.link", name) && proc_stop(ctx, lname, "link");
 }
 
-/* The most guest memory (MiB) VM's running link lets its app side map: the
- * --a-mem-max netctl started it with, as netctl recorded it (NAME.mem-max,
- * root's to write). 0 if no link runs or nothing was recorded. */
-static unsigned long long link_mem_max_mb(const struct netctl *ctx, const char *vm)
+unsigned long long link_mem_max_mb(const struct netctl *ctx, const char *vm)
 {
 	char lname[64], path[4096];
 	unsigned long long mb = 0;

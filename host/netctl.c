@@ -24,6 +24,8 @@ const struct command netctl_commands[] = {
 	  "Which appliances and links are running." },
 	{ "vm-args", vm_args_main, "VM [--memory SIZE]",
 	  "The QEMU arguments that attach app VM VM to its link." },
+	{ "libvirt", libvirt_main, "xml VM | attach|detach [-c URI] DOMAIN VM | hook ...",
+	  "libvirt's XML for VM's link; put it into (take it out of) a defined domain; the libvirt hook." },
 	{ "plug", plug_main, "[--if-running] VM",
 	  "Start VM's link and hot-plug it into the running firewallvm." },
 	{ "unplug", unplug_main, "[--if-running] VM",

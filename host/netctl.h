@@ -56,6 +56,7 @@ int deny_main(struct netctl *ctx, int argc, char **argv);
 int add_vm_main(struct netctl *ctx, int argc, char **argv);
 int remove_vm_main(struct netctl *ctx, int argc, char **argv);
 int edit_main(struct netctl *ctx, int argc, char **argv);
+int libvirt_main(struct netctl *ctx, int argc, char **argv);
 int help_main(struct netctl *ctx, int argc, char **argv);
 
 /* Exit codes of every command. */

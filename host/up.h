@@ -61,6 +61,10 @@ void app_links_load(const struct netctl *ctx, struct up_opts *o);
 /* VM NAME's link (VM NULL: the uplink), as its own user; true if it runs. */
 bool link_start(const struct netctl *ctx, const struct up_opts *o, const char *name, const struct vm *vm);
 bool link_stop(const struct netctl *ctx, const char *name);
+/* The most guest memory (MiB) VM's running link lets its app side map: the
+ * --a-mem-max netctl started it with, as netctl recorded it (NAME.mem-max,
+ * root's to write). 0 if no link runs or nothing was recorded. */
+unsigned long long link_mem_max_mb(const struct netctl *ctx, const char *vm);
 /* NAME's link has an older netctl's pidfile and its process is not known. */
 bool link_unknown(const struct netctl *ctx, const char *name);
 

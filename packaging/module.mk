@@ -9,7 +9,7 @@ DEB := $(B)/moat_$(MOAT_VERSION)_amd64.deb
 
 deb: $(DEB)
 $(DEB): $(INSTALL_PROGRAMS) $(IMAGES_FROM)/.built packaging/build-deb packaging/deb/* \
-		host/install.mk host/systemd/* host/netctl.bash-completion $(MAN_PAGES) $(INSTALL_DOCS) examples/moat.conf
+		host/install.mk host/systemd/* host/libvirt/* host/netctl.bash-completion $(MAN_PAGES) $(INSTALL_DOCS) examples/moat.conf
 	rm -rf $(B)/deb $(B)/moat_*_amd64.deb   # one package in build/: apt install ./build/moat_*.deb
 	$(MAKE) -s install DESTDIR=$(CURDIR)/$(B)/deb/debian/moat PREFIX=/usr UNITDIR=/lib/systemd/system \
 		IMAGES_FROM=$(IMAGES_FROM)

@@ -61,3 +61,16 @@ FUZZ_TARGETS += $(F)/fuzz_netctl_reply
 # tests/run-checks itself, against fake tests that must count as passed,
 # failed or skipped.
 CHECKS += tests/runner/run
+
+# libvirt domain XML as netctl's libvirt hook and attach read it
+$(F)/fuzz_libvirt_xml: $(F)/tests/fuzz/fuzz_libvirt_xml.o $(F)/host/netctl-libvirt-xml.o
+	$(CLANG) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ $(XML_LIBS)
+FUZZ_TARGETS += $(F)/fuzz_libvirt_xml
+
+# An app VM run by a libvirtd of the test's own, attached with netctl
+# libvirt and started through the hook, across the booted chain.
+CHECKS += tests/vm/libvirt
+CHECK_DEPS += images $(T)/netctl $(B)/moat-link
+$(T)/tests/test_libvirt_xml: $(T)/tests/unit/test_libvirt_xml.o $(T)/host/netctl-libvirt-xml.o
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(XML_LIBS)
+UNIT_TESTS += $(T)/tests/test_libvirt_xml
