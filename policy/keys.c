@@ -31,4 +31,6 @@ const struct rs_keyinfo rs_keys[RK__COUNT] = {
 	[RK_SKUID]        = { "meta skuid", RS_META, NFT_META_SKUID, 0, 4, false },
 	[RK_META_MARK]    = { "meta mark", RS_META, NFT_META_MARK, 0, 4, false },
 	[RK_FIB_DADDR_TYPE] = { "fib daddr type", RS_FIB, NFT_FIB_RESULT_ADDRTYPE, NFTA_FIB_F_DADDR, 4, false },
+	[RK_IP_FRAGOFF]   = { "ip frag-off", RS_PAYLOAD, NFT_PAYLOAD_NETWORK_HEADER, 6, 2, false },
+	[RK_IP6_NEXTHDR]  = { "ip6 nexthdr", RS_PAYLOAD, NFT_PAYLOAD_NETWORK_HEADER, 6, 1, false },
 };

@@ -137,6 +137,12 @@ static void render_value(FILE *out, const struct rs_match *m)
 		fprintf(out, "0x%02x%02x%02x%02x%02x%02x", m->val[0], m->val[1], m->val[2],
 			m->val[3], m->val[4], m->val[5]);
 		break;
+	case RK_IP_FRAGOFF:   /* with RO_ANYBIT: the mask (render_match says != 0) */
+		fprintf(out, "0x%02x%02x", m->val[0], m->val[1]);
+		break;
+	case RK_IP6_NEXTHDR:
+		fprintf(out, "%u", m->val[0]);
+		break;
 	case RK__COUNT:
 		break;
 	}
@@ -166,6 +172,13 @@ static void render_match(FILE *out, const struct rs_match *m)
 	case RO_PREFIX:
 	case RO_ANYBIT:
 		break;
+	}
+	if (m->op == RO_ANYBIT && m->key != RK_CT_STATE) {
+		/* a payload's bits: "ip frag-off & 0x3fff != 0" */
+		fputs(" & ", out);
+		render_value(out, m);
+		fputs(" != 0", out);
+		return;
 	}
 	fputc(' ', out);
 	render_value(out, m);

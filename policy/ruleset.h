@@ -112,6 +112,8 @@ enum rs_key {
 	RK_SKUID,        /* the uid of the sending socket, host order */
 	RK_META_MARK,    /* the packet's mark, host order */
 	RK_FIB_DADDR_TYPE, /* the route type of the destination: RTN_LOCAL..., host order */
+	RK_IP_FRAGOFF,   /* flags and fragment offset of IPv4 (with RO_ANYBIT: a fragment) */
+	RK_IP6_NEXTHDR,  /* the header after IPv6's fixed one */
 	RK__COUNT
 };
 

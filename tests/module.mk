@@ -34,7 +34,7 @@ update-golden: $(T)/netctl $(T)/tables
 .PHONY: update-golden
 
 # The firewall daemon driven through netctl in the namespace testbed.
-CHECKS += tests/netns/firewalld-traffic tests/netns/firewalld-ipv6 tests/netns/firewalld-attacks \
+CHECKS += tests/netns/firewalld-traffic tests/netns/firewalld-ipv6 tests/netns/firewalld-attacks tests/netns/fw-floods \
 	tests/netns/dns-attacks tests/netns/dhcp6-share tests/netns/dhcp4-clid
 CHECK_DEPS += $(T)/moat-firewalld $(T)/netctl $(T)/dnsconnect
 $(T)/dnsconnect: $(T)/tests/tools/dnsconnect.o
